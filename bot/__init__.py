@@ -1,0 +1,1 @@
+"""closeloop: closed-loop referrals between agencies, worked from Slack and email."""

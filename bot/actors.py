@@ -1,0 +1,56 @@
+"""Finding staff and turning them into the Actor the rules reason about."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.context import today
+from bot.domain.permissions import Actor, Grant, require_may_act
+from bot.errors import NotFound
+from storage.models import RoleGrant, Staff
+
+
+def actor_for(session: Session, staff: Staff, *, check: bool = True) -> Actor:
+    """The staff member as an Actor with their current (unrevoked) roles.
+
+    With `check`, an inactive account or a lapsed user MOU is refused here, so no channel can
+    forget it.
+    """
+    grants = session.scalars(
+        select(RoleGrant).where(RoleGrant.staff_id == staff.id, RoleGrant.revoked_at.is_(None))
+    ).all()
+    actor = Actor(
+        staff_id=staff.id,
+        name=staff.name,
+        email=staff.email,
+        active=staff.active,
+        user_mou_signed_on=staff.user_mou_signed_on,
+        grants=tuple(
+            Grant(
+                role=g.role, program_id=g.program_id, agency_id=g.agency_id, county_id=g.county_id
+            )
+            for g in grants
+        ),
+    )
+    if check:
+        require_may_act(actor, today(session))
+    return actor
+
+
+def staff_by_email(session: Session, email: str) -> Staff | None:
+    return session.scalar(select(Staff).where(func.lower(Staff.email) == email.strip().lower()))
+
+
+def actor_by_email(session: Session, email: str) -> Actor:
+    staff = staff_by_email(session, email)
+    if staff is None:
+        raise NotFound(f"No staff member has the address {email}.", field="actor")
+    return actor_for(session, staff)
+
+
+def staff_of(session: Session, actor: Actor) -> Staff:
+    staff = session.get(Staff, actor.staff_id)
+    if staff is None:  # pragma: no cover - an Actor is only made from a loaded Staff row
+        raise NotFound("That staff member no longer exists.")
+    return staff

@@ -1,0 +1,39 @@
+"""The app factory: `create_app(settings)` builds the web app; nothing happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from bot.errors import UserError
+from bot.runtime import Runtime
+from bot.settings import Settings
+from storage.db import database_reachable
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
+    runtime = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(title="closeloop", version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        if database_reachable(runtime.engine):
+            return JSONResponse({"status": "ok", "database": "reachable"})
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+
+    @app.exception_handler(UserError)
+    async def user_error(_request: Request, exc: UserError) -> JSONResponse:
+        body = {"error": exc.message, "field": exc.field, "hint": exc.hint}
+        return JSONResponse(body, status_code=exc.status)
+
+    return app

@@ -1,0 +1,38 @@
+"""The audit trail: every change and every read of client data, in the same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.context import now
+from bot.domain.permissions import Actor
+from bot.domain.vocab import Channel
+from storage.models import AuditEvent
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor | None,
+    channel: Channel | str,
+    action: str,
+    referral_id: int | None = None,
+    program_id: int | None = None,
+    client_id: int | None = None,
+    **detail: Any,
+) -> AuditEvent:
+    event = AuditEvent(
+        at=now(session),
+        actor_id=actor.staff_id if actor else None,
+        channel=str(channel),
+        action=action,
+        referral_id=referral_id,
+        program_id=program_id,
+        client_id=client_id,
+        detail=detail,
+    )
+    session.add(event)
+    session.flush()
+    return event

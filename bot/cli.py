@@ -1,0 +1,141 @@
+"""The `closeloop` command: the Procfile's processes, migrations, the directory and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.errors import UserError
+from bot.settings import Settings, SettingsError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        settings = load_settings()
+        return int(args.run(settings, args) or 0)
+    except SettingsError as exc:
+        print(f"closeloop: {exc}", file=sys.stderr)
+        return 2
+    except UserError as exc:
+        print(f"closeloop: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="closeloop", description=__doc__)
+    sub = parser.add_subparsers(title="commands")
+
+    def command(name: str, help_text: str, run: object) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(run=run)
+        return p
+
+    command("serve", "web, worker and clock in one process (the embedded default)", _serve)
+    command("web", "the web process: Slack endpoint, API, health", _web)
+    command("worker", "the worker process: outbox dispatcher and inbox listener", _worker)
+    command("clock", "the clock process: scheduled jobs", _clock)
+    command("migrate", "create or upgrade the database schema", _migrate)
+    seed = command("seed", "load the demo network (Missouri) into the database", _seed)
+    seed.add_argument("--if-empty", action="store_true", help="only when the database is empty")
+    command("demo", "run a whole referral loop on a throwaway database and print it", _demo)
+    directory = sub.add_parser("directory", help="the directory of agencies, programs, staff")
+    dsub = directory.add_subparsers(title="directory commands")
+    imp = dsub.add_parser("import", help="import a JSON or YAML directory file (idempotent)")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(run=_directory_import)
+    return parser
+
+
+def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.runtime import Runtime
+
+    return Runtime(settings)
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade
+
+    runtime = _runtime(settings)
+    upgrade(runtime.engine)
+    print("closeloop: database is up to date")
+    return 0
+
+
+def _seed(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.context import today
+    from bot.demo.seed import is_empty, seed_demo
+    from storage.db import transaction
+
+    runtime = _runtime(settings)
+    with transaction(runtime.sessions) as session:
+        if args.if_empty and not is_empty(session):
+            print("closeloop: the database already has a directory; demo network not loaded")
+            return 0
+        result = seed_demo(session, today(session))
+    print(f"closeloop: demo network loaded. {result.summary()}")
+    return 0
+
+
+def _directory_import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.directory import import_directory, read_directory_file
+    from storage.db import transaction
+
+    directory = read_directory_file(args.file)
+    runtime = _runtime(settings)
+    with transaction(runtime.sessions) as session:
+        result = import_directory(session, directory=directory, source=str(args.file))
+    print(f"closeloop: {result.summary()}")
+    return 0
+
+
+def _demo(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.demo.loop import run_demo
+
+    run_demo(sys.stdout)
+    return 0
+
+
+def _web(settings: Settings, _args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.processes import run_worker
+
+    run_worker(_runtime(settings))
+    return 0
+
+
+def _clock(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.processes import run_clock
+
+    run_clock(_runtime(settings))
+    return 0
+
+
+def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.processes import serve
+
+    serve(_runtime(settings))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

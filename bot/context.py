@@ -1,0 +1,35 @@
+"""What a use case reads from its session: the settings and the clock (tests control both)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+
+def now(session: Session) -> datetime:
+    clock = session.info.get("clock") or utcnow
+    return clock()
+
+
+def today(session: Session) -> date:
+    """Today in the network's time zone (a day starts at local midnight, not UTC's)."""
+    moment = now(session)
+    settings = settings_of(session)
+    return moment.astimezone(settings.zone).date()
+
+
+def settings_of(session: Session) -> Settings:
+    settings = session.info.get("settings")
+    if settings is None:
+        from bot.settings import Settings
+
+        settings = Settings()
+        session.info["settings"] = settings
+    return settings

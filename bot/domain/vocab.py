@@ -1,0 +1,175 @@
+"""The fixed vocabularies of the domain: reasons, statuses, outcomes, and how people name them."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import TypeVar
+
+from bot.errors import InvalidInput
+
+
+class ReferralState(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PENDING_PLACEMENT = "pending_placement"
+    CLOSED = "closed"
+    DELETED = "deleted"
+
+
+ACTIVE_STATES = frozenset({ReferralState.OPEN, ReferralState.PENDING_PLACEMENT})
+
+
+class Urgency(enum.StrEnum):
+    ROUTINE = "routine"
+    URGENT = "urgent"
+    EMERGENT = "emergent"
+
+
+class Role(enum.StrEnum):
+    COORDINATOR = "coordinator"
+    GATEKEEPER = "gatekeeper"
+    PROVIDER = "provider"
+    SECURITY_OFFICER = "security_officer"
+    ADMIN = "admin"
+
+
+class ResponseKind(enum.StrEnum):
+    ACCEPT = "accept"
+    TENTATIVE = "tentative"
+    DECLINE = "decline"
+
+
+class ProvisionReason(enum.StrEnum):
+    PRE_PLACEMENT_VISIT = "pending pre-placement visit"
+    FUNDING = "pending funding approval"
+    STAFFING = "pending staffing"
+    VACANCY = "pending a vacancy"
+    OTHER = "other"
+
+
+class DeclineReason(enum.StrEnum):
+    NO_VACANCY = "no vacancy"
+    MEDICAL = "cannot meet medical needs"
+    BEHAVIOURAL = "cannot meet behavioural needs"
+    LOCATION = "location"
+    FUNDING = "funding"
+    STAFFING = "staffing"
+    OTHER = "other"
+
+
+class ServiceStatus(enum.StrEnum):
+    """The 13 service statuses of the referral-network guide."""
+
+    ENROLLED = "enrolled in services"
+    WAITING_LIST = "on waiting list"
+    CLOSED_SUCCESS = "closed - successful completion"
+    CLOSED_REFERRED = "closed - referred to other program"
+    NOT_COMPLETED_DROPPED_OUT = "not completed - dropped out"
+    NOT_COMPLETED_MOVED = "not completed - moved out of area"
+    NOT_COMPLETED_WHEREABOUTS = "not completed - whereabouts unknown"
+    NOT_STARTED_DECLINED = "not started - declined services"
+    NOT_STARTED_MOVED = "not started - moved out of area"
+    NOT_STARTED_WAITING_LIST = "not started - on waiting list"
+    NOT_STARTED_REFERRED = "not started - referred to other program"
+    NOT_STARTED_UNABLE_TO_CONTACT = "not started - unable to contact"
+    OTHER = "other"
+
+
+# HL7 FHIR R4 Task.status (http://hl7.org/fhir/task-status) for interoperability.
+FHIR_TASK_STATUS: dict[ServiceStatus, str] = {
+    ServiceStatus.ENROLLED: "in-progress",
+    ServiceStatus.WAITING_LIST: "on-hold",
+    ServiceStatus.CLOSED_SUCCESS: "completed",
+    ServiceStatus.CLOSED_REFERRED: "completed",
+    ServiceStatus.NOT_COMPLETED_DROPPED_OUT: "failed",
+    ServiceStatus.NOT_COMPLETED_MOVED: "failed",
+    ServiceStatus.NOT_COMPLETED_WHEREABOUTS: "failed",
+    ServiceStatus.NOT_STARTED_DECLINED: "rejected",
+    ServiceStatus.NOT_STARTED_MOVED: "cancelled",
+    ServiceStatus.NOT_STARTED_WAITING_LIST: "on-hold",
+    ServiceStatus.NOT_STARTED_REFERRED: "cancelled",
+    ServiceStatus.NOT_STARTED_UNABLE_TO_CONTACT: "failed",
+    ServiceStatus.OTHER: "in-progress",
+}
+
+# FHIR Task.status of a recipient program before any service status is set.
+FHIR_TASK_STATUS_BY_RESPONSE: dict[ResponseKind | None, str] = {
+    None: "requested",
+    ResponseKind.ACCEPT: "accepted",
+    ResponseKind.TENTATIVE: "received",
+    ResponseKind.DECLINE: "rejected",
+}
+
+
+class NeedOutcome(enum.StrEnum):
+    FULLY_MET = "fully met"
+    PARTIALLY_MET = "partially met"
+    NOT_MET = "not met"
+
+
+class ConsentMethod(enum.StrEnum):
+    ELECTRONIC = "electronic"
+    TEXT_CODE = "code by text message"
+    UPLOADED_SCAN = "uploaded scan"
+
+
+class Channel(enum.StrEnum):
+    """Where an action came from; recorded in the audit trail."""
+
+    SLACK = "slack"
+    EMAIL = "email"
+    API = "api"
+    WEB = "web"
+    SCHEDULER = "scheduler"
+    CLI = "cli"
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().replace("_", " ").replace("–", "-").split())
+
+
+def _squash(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def match_choice(text: str, choices: Iterable[E], *, field: str) -> E:
+    """The one choice that `text` names: exact, or an unambiguous prefix, case-insensitive.
+
+    Hyphens, spaces and punctuation are not significant ("not started declined" and
+    "NOT-STARTED - DECL" both name the same status). Raises InvalidInput listing the choices.
+    """
+    options = list(choices)
+    wanted = _squash(text)
+    if not wanted:
+        raise InvalidInput(
+            f"No {field} given.", field=field, hint=f"Choose one of: {_listing(options)}."
+        )
+    exact = [c for c in options if _squash(c.value) == wanted or _squash(c.name) == wanted]
+    if exact:
+        return exact[0]
+    prefixed = [
+        c
+        for c in options
+        if _squash(c.value).startswith(wanted) or _squash(c.name).startswith(wanted)
+    ]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    if not prefixed:
+        raise InvalidInput(
+            f'"{_normalise(text)}" is not a {field} I know.',
+            field=field,
+            hint=f"Choose one of: {_listing(options)}.",
+        )
+    raise InvalidInput(
+        f'"{_normalise(text)}" could be more than one {field}.',
+        field=field,
+        hint=f"Say which: {_listing(prefixed)}.",
+    )
+
+
+def _listing(options: Iterable[enum.StrEnum]) -> str:
+    return ", ".join(o.value for o in options)

@@ -1,0 +1,173 @@
+"""Who is told what: outbox rows written in the caller's transaction, never sent from here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.context import now, settings_of
+from bot.domain.lifecycle import age_days, is_aging
+from bot.domain.vocab import Role
+from storage.models import AuditEvent, OutboxMessage, Referral, RoleGrant, ServiceCode, Staff
+
+
+def referral_brief(session: Session, referral: Referral) -> dict[str, Any]:
+    """The minimum necessary about a referral: number, counties, needs, urgency, age.
+
+    No client name or detail ever goes in here: this is what channel messages and email
+    bodies may carry (DOMAIN.md, Privacy).
+    """
+    names = dict(
+        session.execute(
+            select(ServiceCode.code, ServiceCode.name).where(ServiceCode.code.in_(referral.needs))
+        ).all()
+    )
+    age = age_days(referral.first_published_at, now(session))
+    return {
+        "number": referral.number,
+        "state": str(referral.state),
+        "statewide": referral.statewide,
+        "counties": sorted(c.name for c in referral.counties),
+        "where": "Statewide"
+        if referral.statewide
+        else ", ".join(sorted(c.name for c in referral.counties)),
+        "needs": [{"code": code, "name": names.get(code, code)} for code in referral.needs],
+        "urgency": str(referral.urgency),
+        "age_days": age,
+        "aging": is_aging(age),
+    }
+
+
+def gatekeepers_of(session: Session, program_ids: Iterable[int]) -> list[Staff]:
+    ids = set(program_ids)
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(Staff)
+            .join(RoleGrant, RoleGrant.staff_id == Staff.id)
+            .where(
+                RoleGrant.role == Role.GATEKEEPER,
+                RoleGrant.program_id.in_(ids),
+                RoleGrant.revoked_at.is_(None),
+                Staff.active.is_(True),
+            )
+            .distinct()
+            .order_by(Staff.id)
+        )
+    )
+
+
+def coordinators_for(session: Session, referral: Referral) -> list[Staff]:
+    """Coordinators of the referral's counties; every coordinator when it is statewide."""
+    query = (
+        select(Staff)
+        .join(RoleGrant, RoleGrant.staff_id == Staff.id)
+        .where(
+            RoleGrant.role == Role.COORDINATOR,
+            RoleGrant.revoked_at.is_(None),
+            Staff.active.is_(True),
+        )
+    )
+    if not referral.statewide:
+        county_ids = [c.id for c in referral.counties]
+        query = query.where((RoleGrant.county_id.in_(county_ids)) | (RoleGrant.county_id.is_(None)))
+    return list(session.scalars(query.distinct().order_by(Staff.id)))
+
+
+def addresses(session: Session, staff: Staff) -> list[tuple[str, str]]:
+    """(channel, address) pairs this person is reached on, from the deployment's channels."""
+    out: list[tuple[str, str]] = []
+    for channel in settings_of(session).notify_channels:
+        if channel in ("email", "console"):
+            if staff.notify_email and not staff.email_bouncing:
+                out.append((channel, staff.email))
+        elif channel == "slack":
+            out.append((channel, staff.slack_user_id or staff.email))
+    return out
+
+
+def notify(
+    session: Session,
+    *,
+    event: AuditEvent,
+    kind: str,
+    people: Iterable[Staff],
+    payload: dict[str, Any],
+    referral_id: int | None = None,
+    skip_staff_id: int | None = None,
+    scope: str = "",
+) -> int:
+    """One outbox row per person and channel (and `scope`, e.g. the program, when one event
+    concerns a person twice); nobody is told of their own action."""
+    written = 0
+    seen: set[int] = set()
+    for person in people:
+        if person.id in seen or person.id == skip_staff_id or not person.active:
+            continue
+        seen.add(person.id)
+        for channel, address in addresses(session, person):
+            enqueue(
+                session,
+                key=f"{kind}:e{event.id}{scope}:s{person.id}:{channel}",
+                channel=channel,
+                kind=kind,
+                address=address,
+                staff_id=person.id,
+                referral_id=referral_id,
+                payload={**payload, "recipient_name": person.name},
+            )
+            written += 1
+    return written
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    channel: str,
+    kind: str,
+    address: str,
+    staff_id: int | None,
+    referral_id: int | None,
+    payload: dict[str, Any],
+    due: datetime | None = None,
+) -> bool:
+    """Add one row unless a row with the same key exists; True when it was added.
+
+    The unique key is the whole guarantee against double sends: a retried use case, a restarted
+    scheduler or two clocks at once all collapse onto one row (INSERT ... ON CONFLICT DO NOTHING).
+    """
+    at = now(session)
+    values = {
+        "key": key,
+        "channel": channel,
+        "kind": kind,
+        "address": address,
+        "staff_id": staff_id,
+        "referral_id": referral_id,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": due or at,
+        "created_at": at,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    )
+    result = session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+def pending_for(session: Session, kinds: Sequence[str] | None = None) -> list[OutboxMessage]:
+    query = select(OutboxMessage).where(OutboxMessage.status == "pending")
+    if kinds:
+        query = query.where(OutboxMessage.kind.in_(kinds))
+    return list(session.scalars(query.order_by(OutboxMessage.id)))

@@ -1,0 +1,69 @@
+"""The three processes (web, worker, clock) and `serve`, which runs them together."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def start_worker(runtime: Runtime, stop: threading.Event) -> list[threading.Thread]:
+    """The outbox dispatcher (and, where IMAP is configured, the inbox listener) in threads."""
+    dispatcher = runtime.dispatcher()
+    threads = [threading.Thread(target=dispatcher.run_forever, args=(stop,), name="outbox", daemon=True)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def run_worker(runtime: Runtime) -> None:
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    threads = start_worker(runtime, stop)
+    log.info("worker started: channels %s", ", ".join(runtime.transports()))
+    stop.wait()
+    for thread in threads:
+        thread.join(timeout=10)
+
+
+def run_clock(runtime: Runtime) -> None:
+    from bot.scheduler import make_scheduler
+
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    scheduler = make_scheduler(runtime)
+    scheduler.start()
+    log.info("clock started with %d job(s)", len(scheduler.get_jobs()))
+    stop.wait()
+    scheduler.shutdown(wait=False)
+
+
+def serve(runtime: Runtime) -> None:
+    """Web, worker and clock in one process: for one machine and a first run on a fresh clone."""
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.scheduler import make_scheduler
+
+    settings = runtime.settings
+    stop = threading.Event()
+    threads = start_worker(runtime, stop)
+    scheduler = make_scheduler(runtime)
+    scheduler.start()
+    log.info("closeloop serving on http://%s:%d", settings.host, settings.port)
+    try:
+        uvicorn.run(create_app(settings, runtime=runtime), host=settings.host, port=settings.port)
+    finally:
+        stop.set()
+        scheduler.shutdown(wait=False)
+        for thread in threads:
+            thread.join(timeout=10)

@@ -1,0 +1,1 @@
+"""Use cases: one transaction each, called the same way by every channel."""

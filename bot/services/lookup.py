@@ -1,0 +1,160 @@
+"""Loading what use cases act on, with answers a person understands when it is not there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from bot.domain.permissions import Actor, may_see_referral
+from bot.errors import Forbidden, InvalidInput, NotFound
+from storage.models import County, Program, Referral, ServiceCode, Staff
+
+NUMBER_HINT = "Referral numbers look like R-2026-000042."
+
+
+def normalise_number(text: str) -> str:
+    number = text.strip().upper()
+    if not number.startswith("R-"):
+        number = "R-" + number
+    return number
+
+
+def referral_by_number(session: Session, number: str, *, lock: bool = False) -> Referral:
+    wanted = normalise_number(number)
+    query = select(Referral).where(Referral.number == wanted)
+    if lock:
+        query = query.with_for_update()
+    referral = session.scalar(query)
+    if referral is None:
+        raise NotFound(f"There is no referral {wanted}.", field="number", hint=NUMBER_HINT)
+    return referral
+
+
+def visible_referral(
+    session: Session, actor: Actor, number: str, *, lock: bool = False
+) -> Referral:
+    """The referral, if the actor has a role on it; otherwise the same answer as a wrong number,
+    so that numbers of other programs' referrals are not confirmed to exist."""
+    referral = referral_by_number(session, number, lock=lock)
+    if not may_see_referral(
+        actor,
+        primary_coordinator_id=referral.primary_coordinator_id,
+        county_ids=[c.id for c in referral.counties],
+        statewide=referral.statewide,
+        recipients=[(r.program_id, r.assignee_id) for r in referral.recipients if r.active],
+    ):
+        raise NotFound(
+            f"There is no referral {referral.number} that you can see.",
+            field="number",
+            hint=NUMBER_HINT,
+        )
+    return referral
+
+
+def counties_named(
+    session: Session, names: Iterable[str], *, field: str = "counties"
+) -> list[County]:
+    """Counties by FIPS code or name ("Boone", "Boone County", "St. Louis City")."""
+    found: list[County] = []
+    for raw in names:
+        text = raw.strip()
+        if not text:
+            continue
+        lowered = text.lower()
+        county = session.scalar(
+            select(County).where(
+                or_(
+                    County.fips == text,
+                    func.lower(County.name) == lowered,
+                    func.lower(County.name) == lowered + " county",
+                )
+            )
+        )
+        if county is None:
+            raise InvalidInput(
+                f'"{text}" is not a county I know.',
+                field=field,
+                hint="Use the county's name (e.g. Boone County) or its 5-digit FIPS code.",
+            )
+        if county not in found:
+            found.append(county)
+    return found
+
+
+def check_service_codes(session: Session, codes: Iterable[str], *, field: str = "needs") -> None:
+    wanted = list(codes)
+    known = set(session.scalars(select(ServiceCode.code).where(ServiceCode.code.in_(wanted))))
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown service code(s): {', '.join(unknown)}.",
+            field=field,
+            hint="Use codes from the directory's service list.",
+        )
+
+
+def programs_named(session: Session, keys: Iterable[str], *, field: str) -> list[Program]:
+    found: list[Program] = []
+    for key in keys:
+        text = key.strip()
+        program = session.scalar(
+            select(Program).where(
+                or_(Program.key == text, func.lower(Program.name) == text.lower())
+            )
+        )
+        if program is None:
+            raise InvalidInput(
+                f'"{text}" is not a program in the directory.',
+                field=field,
+                hint="Use the program's key or its full name.",
+            )
+        found.append(program)
+    return found
+
+
+def program_named(session: Session, key: str, *, field: str = "program") -> Program:
+    return programs_named(session, [key], field=field)[0]
+
+
+def staff_named(session: Session, text: str, *, among: Iterable[Staff] | None = None) -> Staff:
+    """A person by email, Slack user id, or (within `among`) an unambiguous name."""
+    wanted = text.strip().lstrip("@").strip("<>").lower()
+    if "|" in wanted:  # Slack's <@U123|name> mention form
+        wanted = wanted.split("|", 1)[0]
+    pool = list(among) if among is not None else None
+    if pool is not None:
+        by_key = [
+            s
+            for s in pool
+            if s.email.lower() == wanted or (s.slack_user_id or "").lower() == wanted
+        ]
+        if by_key:
+            return by_key[0]
+        by_name = [s for s in pool if wanted and wanted in s.name.lower()]
+        if len(by_name) == 1:
+            return by_name[0]
+        if len(by_name) > 1:
+            raise InvalidInput(
+                f'"{text}" matches more than one person: '
+                + ", ".join(s.name for s in by_name)
+                + ".",
+                field="person",
+                hint="Use their email address.",
+            )
+    staff = session.scalar(
+        select(Staff).where(
+            or_(func.lower(Staff.email) == wanted, func.lower(Staff.slack_user_id) == wanted)
+        )
+    )
+    if staff is None:
+        raise NotFound(
+            f'I know nobody called "{text}".', field="person", hint="Use their email address."
+        )
+    return staff
+
+
+def forbid_unless(condition: bool, message: str) -> None:
+    if not condition:
+        raise Forbidden(message)

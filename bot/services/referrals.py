@@ -1,0 +1,440 @@
+"""Referral use cases for coordinators: create, edit, publish, re-publish, pend, close, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.audit import record
+from bot.commands import Closing, ReferralDraft, ReferralEdit, parse
+from bot.context import now
+from bot.domain.lifecycle import check_transition
+from bot.domain.permissions import Actor, require_coordinator, require_owner
+from bot.domain.vocab import ACTIVE_STATES, Channel, ReferralState, Role
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.notify import coordinators_for, gatekeepers_of, notify, referral_brief
+from bot.services.lookup import (
+    check_service_codes,
+    counties_named,
+    programs_named,
+    staff_named,
+    visible_referral,
+)
+from bot.services.routing import add_recipient, recipients_now
+from storage.models import Client, Program, Recipient, Referral, RoleGrant, Staff
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    number: str
+    programs: list[str]
+    joined: list[str]
+    left: list[str]
+    notified: int
+
+
+def create_referral(
+    session: Session,
+    *,
+    actor: Actor,
+    draft: ReferralDraft | dict[str, Any],
+    channel: Channel,
+) -> Referral:
+    """A new draft referral with its number; nobody is told until it is published."""
+    require_coordinator(actor)
+    data = parse(ReferralDraft, draft)
+    client = session.get(Client, data.client_id)
+    if client is None:
+        raise NotFound(f"There is no client {data.client_id}.", field="client_id")
+    check_service_codes(session, data.needs)
+    counties = counties_named(session, data.counties)
+    if not data.statewide and not counties:
+        raise InvalidInput(
+            "A referral is either statewide or names at least one county.",
+            field="counties",
+            hint="Give the preferred counties, or mark it statewide.",
+        )
+    coordinator = _primary_coordinator(session, actor, data.primary_coordinator)
+    referral = Referral(
+        client_id=client.id,
+        facility_code=data.facility_code.upper(),
+        primary_coordinator_id=coordinator.id,
+        urgency=data.urgency,
+        statewide=data.statewide,
+        state=ReferralState.DRAFT,
+        needs=data.needs,
+        summary=data.summary,
+        created_at=now(session),
+        created_by_id=actor.staff_id,
+    )
+    referral.counties = [] if data.statewide else counties
+    referral.exclusions = programs_named(session, data.exclude_programs, field="exclude_programs")
+    if data.target_programs is not None:
+        referral.targets = programs_named(session, data.target_programs, field="target_programs")
+    session.add(referral)
+    session.flush()
+    referral.number = f"R-{referral.created_at.year}-{referral.id:06d}"
+    record(
+        session,
+        actor=actor,
+        channel=channel,
+        action="referral_created",
+        referral_id=referral.id,
+        client_id=client.id,
+        number=referral.number,
+    )
+    return referral
+
+
+def edit_referral(
+    session: Session,
+    *,
+    actor: Actor,
+    number: str,
+    edit: ReferralEdit | dict[str, Any],
+    channel: Channel,
+) -> Referral:
+    """Change a referral's needs, scope or exclusions; routing follows at the next (re-)publish."""
+    referral = visible_referral(session, actor, number, lock=True)
+    require_owner(
+        actor,
+        number=referral.number or number,
+        primary_coordinator_id=referral.primary_coordinator_id,
+        what="edit",
+    )
+    check_transition(referral.number or number, referral.state, "edit")
+    data = parse(ReferralEdit, edit)
+    changed: dict[str, Any] = {}
+    if data.urgency is not None:
+        referral.urgency = data.urgency
+        changed["urgency"] = str(data.urgency)
+    if data.needs is not None:
+        check_service_codes(session, data.needs)
+        referral.needs = data.needs
+        changed["needs"] = data.needs
+    if data.counties is not None:
+        referral.counties = counties_named(session, data.counties)
+        changed["counties"] = [c.name for c in referral.counties]
+    if data.statewide is not None:
+        referral.statewide = data.statewide
+        changed["statewide"] = data.statewide
+    if not referral.statewide and not referral.counties:
+        raise InvalidInput(
+            "A referral is either statewide or names at least one county.", field="counties"
+        )
+    if data.exclude_programs is not None:
+        referral.exclusions = programs_named(
+            session, data.exclude_programs, field="exclude_programs"
+        )
+        changed["exclusions"] = [p.key for p in referral.exclusions]
+    if data.summary is not None:
+        referral.summary = data.summary
+        changed["summary"] = True
+    record(
+        session,
+        actor=actor,
+        channel=channel,
+        action="referral_edited",
+        referral_id=referral.id,
+        **changed,
+    )
+    return referral
+
+
+def publish_referral(
+    session: Session, *, actor: Actor, number: str, channel: Channel
+) -> PublishResult:
+    """Open a draft: route it, and tell the recipients' gatekeepers and the coordinators."""
+    referral = visible_referral(session, actor, number, lock=True)
+    require_owner(
+        actor,
+        number=referral.number or number,
+        primary_coordinator_id=referral.primary_coordinator_id,
+        what="publish",
+    )
+    check_transition(referral.number or number, referral.state, "publish")
+    moment = now(session)
+    programs = _route_checked(session, referral)
+    for program_id in sorted(programs):
+        add_recipient(session, referral, program_id, "published")
+    referral.state = ReferralState.OPEN
+    referral.first_published_at = moment
+    referral.last_published_at = moment
+    referral.publish_count = 1
+    session.flush()
+    return _announce(session, referral, actor, channel, "referral_published", joined=[], left=[])
+
+
+def republish_referral(
+    session: Session, *, actor: Actor, number: str, channel: Channel
+) -> PublishResult:
+    """Publish again after edits: routing is recomputed (programs whose exclusion was lifted
+    come back now), the referral is open again, and every recipient is told."""
+    referral = visible_referral(session, actor, number, lock=True)
+    require_owner(
+        actor,
+        number=referral.number or number,
+        primary_coordinator_id=referral.primary_coordinator_id,
+        what="re-publish",
+    )
+    check_transition(referral.number or number, referral.state, "republish")
+    programs = _route_checked(session, referral)
+    before = {r.program_id for r in referral.recipients if r.active}
+    joined_ids = programs - before
+    left_ids = before - programs
+    for recipient in referral.recipients:
+        if recipient.program_id in left_ids:
+            recipient.active = False
+            recipient.left_at = now(session)
+    for program_id in sorted(joined_ids):
+        add_recipient(session, referral, program_id, "republished")
+    referral.state = ReferralState.OPEN
+    referral.pending_at = None
+    referral.last_published_at = now(session)
+    referral.publish_count += 1
+    session.flush()
+    return _announce(
+        session,
+        referral,
+        actor,
+        channel,
+        "referral_republished",
+        joined=_names(session, joined_ids),
+        left=_names(session, left_ids),
+    )
+
+
+def mark_pending_placement(
+    session: Session, *, actor: Actor, number: str, channel: Channel
+) -> Referral:
+    referral = visible_referral(session, actor, number, lock=True)
+    require_owner(
+        actor,
+        number=referral.number or number,
+        primary_coordinator_id=referral.primary_coordinator_id,
+        what="mark pending placement",
+    )
+    check_transition(referral.number or number, referral.state, "pending")
+    referral.state = ReferralState.PENDING_PLACEMENT
+    referral.pending_at = now(session)
+    record(
+        session, actor=actor, channel=channel, action="referral_pending", referral_id=referral.id
+    )
+    return referral
+
+
+def close_referral(
+    session: Session,
+    *,
+    actor: Actor,
+    number: str,
+    closing: Closing | dict[str, Any],
+    channel: Channel,
+) -> PublishResult:
+    """Close the loop with the need's outcome; recipients and coordinators are told."""
+    referral = visible_referral(session, actor, number, lock=True)
+    require_owner(
+        actor,
+        number=referral.number or number,
+        primary_coordinator_id=referral.primary_coordinator_id,
+        what="close",
+    )
+    check_transition(referral.number or number, referral.state, "close")
+    data = parse(Closing, closing)
+    if data.outcome != "fully met" and not data.reason:
+        raise InvalidInput(
+            "Say why the need was not fully met.",
+            field="reason",
+            hint="For example: close R-2026-000042 partially met: no day program nearby",
+        )
+    referral.state = ReferralState.CLOSED
+    referral.closed_at = now(session)
+    referral.outcome = data.outcome
+    referral.outcome_reason = data.reason
+    session.flush()
+    return _announce(
+        session,
+        referral,
+        actor,
+        channel,
+        "referral_closed",
+        joined=[],
+        left=[],
+        extra={"outcome": str(data.outcome), "outcome_reason": data.reason},
+    )
+
+
+def delete_referral(
+    session: Session, *, actor: Actor, number: str, channel: Channel
+) -> PublishResult:
+    referral = visible_referral(session, actor, number, lock=True)
+    require_owner(
+        actor,
+        number=referral.number or number,
+        primary_coordinator_id=referral.primary_coordinator_id,
+        what="delete",
+    )
+    check_transition(referral.number or number, referral.state, "delete")
+    was_published = referral.state != ReferralState.DRAFT
+    referral.state = ReferralState.DELETED
+    referral.deleted_at = now(session)
+    session.flush()
+    if not was_published:
+        record(
+            session,
+            actor=actor,
+            channel=channel,
+            action="referral_deleted",
+            referral_id=referral.id,
+        )
+        return PublishResult(referral.number or number, [], [], [], 0)
+    return _announce(session, referral, actor, channel, "referral_deleted", joined=[], left=[])
+
+
+@dataclass(frozen=True)
+class ReferralDetails:
+    """Everything about a referral, client included: only for people with a role on it."""
+
+    referral: Referral
+    client: Client
+    recipients: list[Recipient]
+
+
+def view_referral(
+    session: Session, *, actor: Actor, number: str, channel: Channel
+) -> ReferralDetails:
+    """Read a referral with its client's details; the read itself is audited."""
+    referral = visible_referral(session, actor, number)
+    record(
+        session,
+        actor=actor,
+        channel=channel,
+        action="client_data_viewed",
+        referral_id=referral.id,
+        client_id=referral.client_id,
+    )
+    return ReferralDetails(referral, referral.client, [r for r in referral.recipients if r.active])
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _primary_coordinator(session: Session, actor: Actor, named: str | None) -> Staff:
+    if named is None:
+        staff = session.get(Staff, actor.staff_id)
+        assert staff is not None
+        if not any(g.role == Role.COORDINATOR for g in actor.grants):
+            raise InvalidInput(
+                "Name the primary coordinator: you are not a coordinator yourself.",
+                field="primary_coordinator",
+            )
+        return staff
+    staff = staff_named(session, named)
+    is_coordinator = session.scalar(
+        select(RoleGrant.id).where(
+            RoleGrant.staff_id == staff.id,
+            RoleGrant.role == Role.COORDINATOR,
+            RoleGrant.revoked_at.is_(None),
+        )
+    )
+    if is_coordinator is None:
+        raise InvalidInput(f"{staff.name} is not a coordinator.", field="primary_coordinator")
+    return staff
+
+
+def _route_checked(session: Session, referral: Referral) -> set[int]:
+    """Route, refusing what the network forbids: no consent where it is required, or a second
+    active referral of the same client to the same program."""
+    programs = recipients_now(session, referral)
+    from bot.context import today
+    from bot.services.routing import consented_programs
+
+    consented = consented_programs(session, referral.client_id, today(session))
+    if consented is not None and not consented:
+        raise Conflict(
+            f"{referral.number} cannot be published: the client has no active consent "
+            "(release of information), and this network requires one.",
+            field="consent",
+            hint="Record the client's signed consent for the programs, then publish.",
+        )
+    clashes = session.execute(
+        select(Referral.number, Program.name)
+        .join(Recipient, Recipient.referral_id == Referral.id)
+        .join(Program, Program.id == Recipient.program_id)
+        .where(
+            Referral.client_id == referral.client_id,
+            Referral.id != referral.id,
+            Referral.state.in_(ACTIVE_STATES),
+            Recipient.active.is_(True),
+            Recipient.program_id.in_(programs),
+        )
+        .order_by(Referral.number, Program.name)
+    ).all()
+    if clashes:
+        listing = "; ".join(f"{name} (already has {other})" for other, name in clashes)
+        raise Conflict(
+            f"{referral.number} cannot be published: the client already has an active referral "
+            f"to {listing}.",
+            field="programs",
+            hint="Exclude those programs, or close the other referral first.",
+        )
+    return programs
+
+
+def _names(session: Session, program_ids: set[int]) -> list[str]:
+    if not program_ids:
+        return []
+    return sorted(session.scalars(select(Program.name).where(Program.id.in_(program_ids))))
+
+
+def _announce(
+    session: Session,
+    referral: Referral,
+    actor: Actor,
+    channel: Channel,
+    kind: str,
+    *,
+    joined: list[str],
+    left: list[str],
+    extra: dict[str, Any] | None = None,
+) -> PublishResult:
+    """Audit the change and tell recipients' gatekeepers and the referral's coordinators."""
+    active = [r for r in referral.recipients if r.active]
+    programs = sorted(r.program.name for r in active)
+    event = record(
+        session,
+        actor=actor,
+        channel=channel,
+        action=kind,
+        referral_id=referral.id,
+        programs=programs,
+        joined=joined,
+        left=left,
+        **(extra or {}),
+    )
+    payload = {**referral_brief(session, referral), **(extra or {})}
+    notified = 0
+    for recipient in active:
+        notified += notify(
+            session,
+            event=event,
+            kind=kind,
+            people=gatekeepers_of(session, [recipient.program_id]),
+            payload={**payload, "program": recipient.program.name, "audience": "gatekeeper"},
+            referral_id=referral.id,
+            skip_staff_id=actor.staff_id,
+            scope=f":p{recipient.program_id}",
+        )
+    notified += notify(
+        session,
+        event=event,
+        kind=kind,
+        people=coordinators_for(session, referral),
+        payload={**payload, "programs": programs, "audience": "coordinator"},
+        referral_id=referral.id,
+        skip_staff_id=actor.staff_id,
+    )
+    return PublishResult(referral.number or "", programs, joined, left, notified)

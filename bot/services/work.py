@@ -1,0 +1,408 @@
+"""Recipient programs' use cases: assign, respond, service status, notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.audit import record
+from bot.context import now
+from bot.domain.lifecycle import check_transition
+from bot.domain.permissions import Actor, require_gatekeeper, require_may_work
+from bot.domain.vocab import (
+    FHIR_TASK_STATUS,
+    Channel,
+    DeclineReason,
+    ProvisionReason,
+    ResponseKind,
+    Role,
+    ServiceStatus,
+    match_choice,
+)
+from bot.errors import Conflict, InvalidInput
+from bot.notify import notify, referral_brief
+from bot.services.lookup import staff_named, visible_referral
+from storage.models import Note, Recipient, Referral, ResponseVersion, RoleGrant, Staff
+
+
+@dataclass(frozen=True)
+class WorkResult:
+    """What happened, for the channel to confirm: `changed` is False for a repeat (a double
+    click, a re-delivered email), which changes nothing and tells nobody."""
+
+    number: str
+    program: str
+    changed: bool
+    summary: str
+
+
+def providers_of(session: Session, program_id: int) -> list[Staff]:
+    return list(
+        session.scalars(
+            select(Staff)
+            .join(RoleGrant, RoleGrant.staff_id == Staff.id)
+            .where(
+                RoleGrant.role.in_([Role.PROVIDER, Role.GATEKEEPER]),
+                RoleGrant.program_id == program_id,
+                RoleGrant.revoked_at.is_(None),
+                Staff.active.is_(True),
+            )
+            .distinct()
+            .order_by(Staff.name)
+        )
+    )
+
+
+def recipient_for(
+    session: Session, actor: Actor, referral: Referral, program: str | None, *, roles: set[Role]
+) -> Recipient:
+    """The recipient program the actor acts for: the one named, or the only one they work at."""
+    active = [r for r in referral.recipients if r.active]
+    if program is not None:
+        wanted = program.strip().lower()
+        named = [r for r in active if wanted in (r.program.key.lower(), r.program.name.lower())]
+        if not named:
+            raise InvalidInput(f'"{program}" does not receive {referral.number}.', field="program")
+        return named[0]
+    mine = [r for r in active if any(actor.has(role, program_id=r.program_id) for role in roles)]
+    if len(mine) == 1:
+        return mine[0]
+    if not mine:
+        return _no_program(referral, active)
+    raise InvalidInput(
+        f"You work at more than one program that receives {referral.number}: "
+        + ", ".join(r.program.name for r in mine)
+        + ".",
+        field="program",
+        hint="Say which program you act for.",
+    )
+
+
+def _no_program(referral: Referral, active: list[Recipient]) -> Recipient:
+    from bot.errors import Forbidden
+
+    raise Forbidden(f"None of your programs receives {referral.number}, so you cannot act on it.")
+
+
+def assign_referral(
+    session: Session,
+    *,
+    actor: Actor,
+    number: str,
+    provider: str | int,
+    channel: Channel,
+    program: str | None = None,
+    reassign: bool = False,
+) -> WorkResult:
+    """A gatekeeper gives the referral to one provider of the program (or themselves). A provider
+    holding it may hand it on to another provider of the program (reassign)."""
+    referral = visible_referral(session, actor, number)
+    number = referral.number or number
+    check_transition(number, referral.state, "work")
+    recipient = recipient_for(
+        session, actor, referral, program, roles={Role.GATEKEEPER, Role.PROVIDER}
+    )
+    # Two gatekeepers clicking Assign at once: the row lock makes the second wait and then see
+    # the first one's assignment instead of overwriting it.
+    session.refresh(recipient, with_for_update=True)
+    program_name = recipient.program.name
+    holder = recipient.assignee
+    handing_back = (
+        reassign
+        and holder is not None
+        and holder.id == actor.staff_id
+        and actor.has(Role.PROVIDER, program_id=recipient.program_id)
+    )
+    if not handing_back:
+        require_gatekeeper(actor, program_id=recipient.program_id, program_name=program_name)
+    pool = providers_of(session, recipient.program_id)
+    person = (
+        session.get(Staff, provider)
+        if isinstance(provider, int)
+        else staff_named(session, provider, among=pool)
+    )
+    if person is None or person not in pool:
+        who = person.name if person else str(provider)
+        raise InvalidInput(
+            f"{who} is not a provider of {program_name}.",
+            field="provider",
+            hint="Choose one of: " + ", ".join(s.name for s in pool) + ".",
+        )
+    if holder is not None and holder.id == person.id:
+        return WorkResult(
+            number, program_name, False, f"{number} is already assigned to {person.name}."
+        )
+    if holder is not None and not reassign:
+        raise Conflict(
+            f"{number} is already assigned to {holder.name} at {program_name}.",
+            hint="Use reassign to give it to someone else.",
+        )
+    recipient.assignee_id = person.id
+    recipient.assigned_at = now(session)
+    kind = "referral_reassigned" if holder is not None else "referral_assigned"
+    event = record(
+        session,
+        actor=actor,
+        channel=channel,
+        action=kind,
+        referral_id=referral.id,
+        program_id=recipient.program_id,
+        provider=person.email,
+        previous=holder.email if holder else None,
+    )
+    payload = {
+        **referral_brief(session, referral),
+        "program": program_name,
+        "provider_name": person.name,
+        "assigned_by": actor.name,
+    }
+    notify(
+        session,
+        event=event,
+        kind=kind,
+        people=[person],
+        payload={**payload, "audience": "provider"},
+        referral_id=referral.id,
+        skip_staff_id=actor.staff_id,
+    )
+    notify(
+        session,
+        event=event,
+        kind=kind,
+        people=[referral.primary_coordinator],
+        payload={**payload, "audience": "coordinator"},
+        referral_id=referral.id,
+        skip_staff_id=actor.staff_id,
+    )
+    verb = "reassigned" if holder is not None else "assigned"
+    return WorkResult(
+        number, program_name, True, f"{number} {verb} to {person.name} at {program_name}."
+    )
+
+
+def respond_to_referral(
+    session: Session,
+    *,
+    actor: Actor,
+    number: str,
+    kind: ResponseKind | str,
+    channel: Channel,
+    reason: str | None = None,
+    comment: str | None = None,
+    program: str | None = None,
+) -> WorkResult:
+    """Accept, tentatively accept with a provision, or decline with a reason; every version kept."""
+    response = match_choice(str(kind), ResponseKind, field="response")
+    referral = visible_referral(session, actor, number)
+    number = referral.number or number
+    check_transition(number, referral.state, "work")
+    recipient = recipient_for(
+        session, actor, referral, program, roles={Role.GATEKEEPER, Role.PROVIDER}
+    )
+    session.refresh(recipient, with_for_update=True)
+    require_may_work(
+        actor,
+        program_id=recipient.program_id,
+        program_name=recipient.program.name,
+        assignee_id=recipient.assignee_id,
+        number=number,
+    )
+    reason_value = _reason(response, reason)
+    text = (comment or "").strip() or None
+    if (
+        recipient.response == response
+        and recipient.response_reason == reason_value
+        and (recipient.response_comment or None) == text
+    ):
+        return WorkResult(
+            number, recipient.program.name, False, "That response is already recorded."
+        )
+    edited = recipient.response is not None
+    moment = now(session)
+    recipient.response = response
+    recipient.response_reason = reason_value
+    recipient.response_comment = text
+    recipient.responded_at = moment
+    recipient.response_version += 1
+    session.add(
+        ResponseVersion(
+            recipient_id=recipient.id,
+            version=recipient.response_version,
+            kind=response,
+            reason=reason_value,
+            comment=text,
+            actor_id=actor.staff_id,
+            channel=str(channel),
+            created_at=moment,
+        )
+    )
+    action = "response_edited" if edited else "response_given"
+    event = record(
+        session,
+        actor=actor,
+        channel=channel,
+        action=action,
+        referral_id=referral.id,
+        program_id=recipient.program_id,
+        response=str(response),
+        reason=reason_value,
+        version=recipient.response_version,
+    )
+    notify(
+        session,
+        event=event,
+        kind=action,
+        people=[referral.primary_coordinator],
+        payload={
+            **referral_brief(session, referral),
+            "program": recipient.program.name,
+            "response": str(response),
+            "reason": reason_value,
+            "comment": text,
+            "responder": actor.name,
+            "version": recipient.response_version,
+        },
+        referral_id=referral.id,
+        skip_staff_id=actor.staff_id,
+    )
+    words = {"accept": "accepted", "tentative": "tentatively accepted", "decline": "declined"}
+    said = words[response.value] + (f" ({reason_value})" if reason_value else "")
+    return WorkResult(
+        number, recipient.program.name, True, f"{number} {said} for {recipient.program.name}."
+    )
+
+
+_RESPONSE_NOUNS = {ResponseKind.TENTATIVE: "tentative acceptance", ResponseKind.DECLINE: "decline"}
+
+
+def _reason(response: ResponseKind, reason: str | None) -> str | None:
+    if response == ResponseKind.ACCEPT:
+        if reason:
+            raise InvalidInput(
+                "An acceptance takes no reason.",
+                field="reason",
+                hint="To accept with a condition, use tentative (a provision) instead.",
+            )
+        return None
+    if not reason or not reason.strip():
+        choices = ProvisionReason if response == ResponseKind.TENTATIVE else DeclineReason
+        raise InvalidInput(
+            f"A {_RESPONSE_NOUNS[response]} needs a reason.",
+            field="reason",
+            hint="Choose one of: " + ", ".join(c.value for c in choices) + ".",
+        )
+    if response == ResponseKind.TENTATIVE:
+        return match_choice(reason, ProvisionReason, field="provision reason").value
+    return match_choice(reason, DeclineReason, field="decline reason").value
+
+
+def set_service_status(
+    session: Session,
+    *,
+    actor: Actor,
+    number: str,
+    status: ServiceStatus | str,
+    channel: Channel,
+    program: str | None = None,
+) -> WorkResult:
+    value = match_choice(str(status), ServiceStatus, field="service status")
+    referral = visible_referral(session, actor, number)
+    number = referral.number or number
+    check_transition(number, referral.state, "work")
+    recipient = recipient_for(
+        session, actor, referral, program, roles={Role.GATEKEEPER, Role.PROVIDER}
+    )
+    session.refresh(recipient, with_for_update=True)
+    require_may_work(
+        actor,
+        program_id=recipient.program_id,
+        program_name=recipient.program.name,
+        assignee_id=recipient.assignee_id,
+        number=number,
+    )
+    if recipient.service_status == value:
+        return WorkResult(
+            number, recipient.program.name, False, f"{number} is already {value.value}."
+        )
+    recipient.service_status = value
+    recipient.service_status_at = now(session)
+    event = record(
+        session,
+        actor=actor,
+        channel=channel,
+        action="service_status_changed",
+        referral_id=referral.id,
+        program_id=recipient.program_id,
+        status=value.value,
+        fhir_task_status=FHIR_TASK_STATUS[value],
+    )
+    notify(
+        session,
+        event=event,
+        kind="service_status_changed",
+        people=[referral.primary_coordinator],
+        payload={
+            **referral_brief(session, referral),
+            "program": recipient.program.name,
+            "status": value.value,
+            "by": actor.name,
+        },
+        referral_id=referral.id,
+        skip_staff_id=actor.staff_id,
+    )
+    return WorkResult(
+        number,
+        recipient.program.name,
+        True,
+        f"{number} at {recipient.program.name}: {value.value}.",
+    )
+
+
+def add_note(
+    session: Session,
+    *,
+    actor: Actor,
+    number: str,
+    text: str,
+    channel: Channel,
+    program: str | None = None,
+) -> WorkResult:
+    body = text.strip()
+    if not body:
+        raise InvalidInput(
+            "The note is empty.",
+            field="text",
+            hint="Write what happened, e.g. note left a voicemail.",
+        )
+    referral = visible_referral(session, actor, number)
+    number = referral.number or number
+    recipient = recipient_for(
+        session, actor, referral, program, roles={Role.GATEKEEPER, Role.PROVIDER}
+    )
+    require_may_work(
+        actor,
+        program_id=recipient.program_id,
+        program_name=recipient.program.name,
+        assignee_id=recipient.assignee_id,
+        number=number,
+    )
+    session.add(
+        Note(
+            recipient_id=recipient.id,
+            author_id=actor.staff_id,
+            text=body[:4000],
+            channel=str(channel),
+            created_at=now(session),
+        )
+    )
+    record(
+        session,
+        actor=actor,
+        channel=channel,
+        action="note_added",
+        referral_id=referral.id,
+        program_id=recipient.program_id,
+    )
+    return WorkResult(number, recipient.program.name, True, f"Note added to {number}.")

@@ -1,0 +1,135 @@
+"""Settings from the environment (12-factor), validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///closeloop.db"
+# A secret that is fine for a laptop demo and refused anywhere it would matter.
+DEV_SECRET = "dev-only-not-secret"
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "xxx"}
+
+
+class Settings(BaseSettings):
+    """Everything closeloop reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str = DEV_SECRET
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_url: str | None = None
+    smtp_url: str | None = None
+    imap_url: str | None = None
+    mail_from: str = "closeloop@localhost"
+    reply_to: str | None = None
+    timezone: str = "America/Chicago"
+    holiday_country: str = "US"
+    holiday_subdivision: str | None = "MO"
+    consent_required: bool = False
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    trusted_authserv_id: str | None = None
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_base_delay_seconds: float = Field(default=30.0, gt=0)
+    outbox_log: str | None = None
+    digest_time: str = "07:30"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if not scheme.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        if scheme in ("postgres", "postgresql"):
+            # The driver we ship is psycopg 3; a bare postgres:// URL means it.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: str) -> str:
+        if value.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("is a placeholder; set a long random value")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a known time zone (e.g. America/Chicago)") from exc
+        return value
+
+    @field_validator("smtp_url", "imap_url", "slack_api_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if not parts.scheme or not parts.hostname:
+            raise ValueError("must be a URL like scheme://host")
+        return value
+
+    @field_validator("reply_to", "mail_from")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and "@" not in value:
+            raise ValueError("must be an email address")
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError("must be HH:MM")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def notify_channels(self) -> tuple[str, ...]:
+        """The channels notifications are written for; the console when nothing else is set."""
+        channels = []
+        if self.smtp_url:
+            channels.append("email")
+        if self.slack_bot_token:
+            channels.append("slack")
+        return tuple(channels) or ("console",)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[1] if ":///" in self.database_url else ""
+        return Path(path) if path and path != ":memory:" else None
+
+
+class SettingsError(Exception):
+    """Start-up cannot go on: one line names the setting and what is wrong."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment; a missing or malformed setting becomes one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"setting {name}: {message}") from None

@@ -1,0 +1,53 @@
+"""Every human-facing text is a Jinja2 template in templates/; this module renders them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["needs"] = lambda needs: ", ".join(f"{n['code']} ({n['name']})" for n in needs)
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context).strip()
+
+
+@dataclass(frozen=True)
+class EmailText:
+    subject: str
+    text: str
+    html: str | None
+
+
+def render_email(kind: str, payload: dict[str, Any], **extra: Any) -> EmailText:
+    """templates/email/<kind>.subject.txt, <kind>.txt and (optionally) <kind>.html."""
+    context = {**payload, **extra}
+    subject = " ".join(render(f"email/{kind}.subject.txt", **context).split())
+    text = render(f"email/{kind}.txt", **context)
+    try:
+        html: str | None = render(f"email/{kind}.html", **context)
+    except TemplateNotFound:
+        html = None
+    return EmailText(subject=subject, text=text, html=html)
+
+
+def render_slack_text(kind: str, payload: dict[str, Any], **extra: Any) -> str:
+    return render(f"slack/{kind}.txt", **{**payload, **extra})

@@ -1,0 +1,331 @@
+"""The IMAP listener: fetch each reply by UID, hand it to a processor, file it, wait for more.
+
+It knows nothing about what a reply means. `process(uid, raw)` decides and returns "processed"
+or "rejected"; the message is then moved to the folder of that name. A message is never deleted
+unless it has first been copied there. A crash between processing and moving makes the message
+come round again, so the processor must skip replies it has already applied (by Message-ID).
+Run one listener per mailbox: two would both pick up the same message.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from handlers.email.urls import ImapUrl
+
+logger = logging.getLogger(__name__)
+
+# How often a blocked wait looks at the stop event; short so shutdown is prompt.
+_STOP_CHECK_SECONDS = 0.5
+_ConnectionTrouble = (IMAPClientError, OSError)
+
+
+class Outcome(enum.StrEnum):
+    PROCESSED = "processed"
+    REJECTED = "rejected"
+
+
+class ConnectionLost(Exception):
+    """The server ended the session (BYE) or stopped answering."""
+
+
+def reconnect_delay(
+    failures: int, *, initial: float, cap: float, rand: Callable[[], float] = random.random
+) -> float:
+    """Seconds to wait before reconnect attempt number `failures` (1-based): doubling, capped,
+    with the upper half jittered so many workers do not reconnect in step."""
+    ceiling = min(cap, initial * 2 ** max(failures - 1, 0))
+    return ceiling / 2 + rand() * ceiling / 2
+
+
+class InboxListener:
+    """Reads one IMAP folder, hands every message to `process`, files it under Processed or
+    Rejected, then waits with IDLE (or polls) for the next.
+
+    Liveness: IDLE is ended and re-issued every `idle_renew_seconds`, well inside the 29 minutes
+    after which servers may drop an idle client; each renewal is a round trip that must finish
+    within `socket_timeout`, so a connection that went silent is noticed and replaced.
+    """
+
+    def __init__(
+        self,
+        url: ImapUrl,
+        process: Callable[[int, bytes], str],
+        *,
+        processed_folder: str = "Processed",
+        rejected_folder: str = "Rejected",
+        idle_renew_seconds: float = 240.0,
+        socket_timeout: float = 60.0,
+        poll_seconds: float = 60.0,
+        backoff_initial: float = 1.0,
+        backoff_cap: float = 300.0,
+        use_idle: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.url = url
+        self._process = process
+        self._folder_names = {Outcome.PROCESSED: processed_folder, Outcome.REJECTED: rejected_folder}
+        self._folders: dict[Outcome, str] = {}
+        self.idle_renew_seconds = idle_renew_seconds
+        self.socket_timeout = socket_timeout
+        self.poll_seconds = poll_seconds
+        self.backoff_initial = backoff_initial
+        self.backoff_cap = backoff_cap
+        self._use_idle = use_idle
+        self._ssl_context = ssl_context or _client_context(url.verify)
+        self._client: IMAPClient | None = None
+        self._can_move = False
+        self._can_idle = False
+        self._uidplus = False
+        self.uidvalidity: int | None = None
+        # Counters for health checks and tests.
+        self.connects = 0
+        self.handled = 0
+
+    # -- one pass ------------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Connect if needed and handle every message now in the folder; returns how many.
+
+        IMAP and network errors propagate, after dropping the broken connection.
+        """
+        client = self._connected()
+        try:
+            uids = client.search("UNDELETED")
+            count = 0
+            for uid in sorted(uids):
+                if self._handle(client, uid):
+                    count += 1
+            return count
+        except _ConnectionTrouble:
+            self._disconnect()
+            raise
+
+    def _handle(self, client: IMAPClient, uid: int) -> bool:
+        fetched = client.fetch([uid], ["BODY.PEEK[]"])
+        raw = fetched.get(uid, {}).get(b"BODY[]")
+        if raw is None:
+            # Expunged by someone else between SEARCH and FETCH.
+            return False
+        outcome = self._outcome(uid, raw)
+        self._file(client, uid, self._folders[outcome])
+        self.handled += 1
+        return True
+
+    def _outcome(self, uid: int, raw: bytes) -> Outcome:
+        try:
+            answer = self._process(uid, raw)
+        except Exception:
+            # The one place a processor failure is logged; the message is kept in Rejected.
+            logger.exception("processing message UID %s of %s failed", uid, self.url.redacted())
+            return Outcome.REJECTED
+        try:
+            return Outcome(answer)
+        except ValueError:
+            logger.error("processor returned %r for UID %s; filing it as rejected", answer, uid)
+            return Outcome.REJECTED
+
+    def _file(self, client: IMAPClient, uid: int, folder: str) -> None:
+        if self._can_move:
+            client.move([uid], folder)
+            return
+        # Without MOVE (RFC 6851): copy first, so a failure before the expunge loses nothing.
+        client.copy([uid], folder)
+        client.add_flags([uid], [b"\\Deleted"], silent=True)
+        if self._uidplus:
+            client.uid_expunge([uid])
+        else:
+            client.expunge()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Handle mail until `stop` is set, reconnecting with backoff whenever the link fails."""
+        failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_once()
+                    failures = 0
+                    self._wait_for_mail(stop)
+                except (*_ConnectionTrouble, ConnectionLost) as exc:
+                    self._disconnect()
+                    failures += 1
+                    delay = reconnect_delay(
+                        failures, initial=self.backoff_initial, cap=self.backoff_cap
+                    )
+                    logger.warning(
+                        "IMAP %s: %s: %s; reconnecting in %.1fs (attempt %d)",
+                        self.url.redacted(),
+                        type(exc).__name__,
+                        exc,
+                        delay,
+                        failures,
+                    )
+                    stop.wait(delay)
+        finally:
+            self.close()
+
+    def _wait_for_mail(self, stop: threading.Event) -> None:
+        """Return when new mail may have arrived, when IDLE is due for renewal, or on stop."""
+        client = self._connected()
+        if not (self._use_idle and self._can_idle):
+            self._poll_wait(client, stop)
+            return
+        try:
+            client.idle()
+            self._idle_wait(client, stop)
+        except _ConnectionTrouble:
+            self._disconnect()
+            raise
+        try:
+            client.idle_done()
+        except _ConnectionTrouble:
+            # The renewal round trip is the watchdog: no answer in time means a dead link.
+            self._disconnect()
+            raise
+
+    def _idle_wait(self, client: IMAPClient, stop: threading.Event) -> None:
+        renew_at = time.monotonic() + self.idle_renew_seconds
+        while not stop.is_set():
+            remaining = renew_at - time.monotonic()
+            if remaining <= 0:
+                return
+            timeout = min(_STOP_CHECK_SECONDS, remaining)
+            started = time.monotonic()
+            responses = client.idle_check(timeout=timeout)
+            if any(_is_bye(response) for response in responses):
+                raise ConnectionLost("the server ended the session")
+            if any(_is_new_mail(response) for response in responses):
+                return
+            if not responses and time.monotonic() - started < timeout / 2:
+                # idle_check returns early and empty at end of stream; let the IDLE DONE round
+                # trip tell a closed connection from a spurious wake-up.
+                return
+
+    def _poll_wait(self, client: IMAPClient, stop: threading.Event) -> None:
+        deadline = time.monotonic() + self.poll_seconds
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            stop.wait(min(_STOP_CHECK_SECONDS, remaining))
+        if not stop.is_set():
+            # Some servers only report new messages after a command; NOOP also proves liveness.
+            client.noop()
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def _connected(self) -> IMAPClient:
+        if self._client is not None:
+            return self._client
+        url = self.url
+        client = IMAPClient(
+            url.host,
+            port=url.port,
+            ssl=url.security == "tls",
+            ssl_context=self._ssl_context,
+            timeout=self.socket_timeout,
+        )
+        try:
+            if url.security == "starttls":
+                client.starttls(self._ssl_context)
+            client.login(url.username, url.password)
+            capabilities = set(client.capabilities())
+            self._can_move = b"MOVE" in capabilities
+            self._can_idle = b"IDLE" in capabilities
+            self._uidplus = b"UIDPLUS" in capabilities
+            self._folders = {
+                outcome: self._ensure_folder(client, name, capabilities)
+                for outcome, name in self._folder_names.items()
+            }
+            selected = client.select_folder(url.folder)
+        except BaseException:
+            _close_quietly(client)
+            raise
+        self._note_uidvalidity(selected.get(b"UIDVALIDITY"))
+        self._client = client
+        self.connects += 1
+        logger.info("IMAP %s connected (connection %d)", url.redacted(), self.connects)
+        return client
+
+    def _ensure_folder(self, client: IMAPClient, name: str, capabilities: set[bytes]) -> str:
+        folder = name
+        if b"NAMESPACE" in capabilities:
+            personal = client.namespace().personal
+            prefix = personal[0][0] if personal else ""
+            # Servers like Courier keep every folder under "INBOX.": honour the namespace.
+            if isinstance(prefix, str) and prefix and not folder.startswith(prefix):
+                folder = prefix + folder
+        if not client.folder_exists(folder):
+            try:
+                client.create_folder(folder)
+                logger.info("IMAP %s: created folder %s", self.url.redacted(), folder)
+            except IMAPClientError:
+                # Another worker may have created it in between; only that is acceptable.
+                if not client.folder_exists(folder):
+                    raise
+        return folder
+
+    def _note_uidvalidity(self, value: Any) -> None:
+        uidvalidity = int(value) if value is not None else None
+        if self.uidvalidity is not None and uidvalidity != self.uidvalidity:
+            # Old UIDs mean nothing now; everything in the folder is handled again, and the
+            # processor skips the replies it already applied.
+            logger.warning(
+                "IMAP %s: UIDVALIDITY changed from %s to %s; handling the whole folder again",
+                self.url.redacted(),
+                self.uidvalidity,
+                uidvalidity,
+            )
+        self.uidvalidity = uidvalidity
+
+    def _disconnect(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            _close_quietly(client)
+
+    def close(self) -> None:
+        """Log out (or just close the socket if the link is already broken)."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except (*_ConnectionTrouble, socket.timeout):
+            _close_quietly(client)
+
+
+def _is_bye(response: tuple[Any, ...]) -> bool:
+    return bool(response) and response[0] == b"BYE"
+
+
+def _is_new_mail(response: tuple[Any, ...]) -> bool:
+    return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
+
+
+def _close_quietly(client: IMAPClient) -> None:
+    try:
+        client.shutdown()
+    except _ConnectionTrouble:
+        pass
+
+
+def _client_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:
+        # Only for `?verify=false`: self-signed certificates in tests and private servers.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

@@ -1,0 +1,382 @@
+"""Cut an email body down to the newly written text: quoted history and signatures removed."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+
+# Header and signature patterns are only tried on lines up to this length. The public corpora
+# carry single lines of 700 KB built to make regular expressions backtrack; a real attribution
+# or signature line is never that long, so skipping long lines keeps every pass linear.
+MAX_PATTERN_LINE = 400
+
+# How many lines may be joined when an attribution ("On ... wrote:") is wrapped by the client.
+ATTRIBUTION_SPAN = 3
+
+# A header block ("From: / Sent: / To: / Subject:") must show its second header this soon.
+HEADER_BLOCK_SPAN = 5
+
+# A name or valediction only starts a signature when this few lines (or fewer) follow it.
+SIGNATURE_TAIL = 7
+
+# Checked every this many lines against the deadline: cheap enough, fine enough.
+DEADLINE_STRIDE = 512
+
+ATTRIBUTION_LEADS = (
+    "on ",  # English
+    "am ",  # German
+    "le ",  # French
+    "el ",  # Spanish
+    "il ",  # Italian
+    "op ",  # Dutch
+    "em ",  # Portuguese
+    "den ",  # Danish, Norwegian, Swedish
+    "på ",
+    "w dniu ",  # Polish
+    "dne ",  # Czech
+)
+
+ATTRIBUTION_VERBS = (
+    "wrote",
+    "writes",
+    "schrieb",
+    "écrit",
+    "escribió",
+    "scritto",
+    "schreef",
+    "escreveu",
+    "skrev",
+    "kirjoitti",
+    "pisze",
+    "napisał",
+    "napsal",
+    "написал",
+    "написала",
+    "написал(а)",
+)
+
+FROM_KEYS = frozenset(
+    {"from", "von", "de", "van", "fra", "från", "od", "da", "от", "lähettäjä", "feladó", "差出人"}
+)
+FOLLOW_KEYS = frozenset(
+    {
+        # sent / date
+        "sent",
+        "date",
+        "gesendet",
+        "datum",
+        "envoyé",
+        "date d'envoi",
+        "enviado",
+        "fecha",
+        "inviato",
+        "data",
+        "verzonden",
+        "sendt",
+        "skickat",
+        "wysłano",
+        "отправлено",
+        "дата",
+        "lähetetty",
+        "送信日時",
+        # to / cc / subject
+        "to",
+        "cc",
+        "an",
+        "à",
+        "para",
+        "a",
+        "aan",
+        "til",
+        "till",
+        "do",
+        "кому",
+        "vastaanottaja",
+        "宛先",
+        "subject",
+        "betreff",
+        "objet",
+        "asunto",
+        "oggetto",
+        "onderwerp",
+        "emne",
+        "ämne",
+        "temat",
+        "тема",
+        "aihe",
+        "件名",
+    }
+)
+
+SEPARATOR_PHRASES = frozenset(
+    {
+        "original message",
+        "original-message",
+        "forwarded message",
+        "begin forwarded message:",
+        "ursprüngliche nachricht",
+        "weitergeleitete nachricht",
+        "message d'origine",
+        "message d’origine",
+        "message transféré",
+        "mensaje original",
+        "messaggio originale",
+        "oorspronkelijk bericht",
+        "originalmeddelande",
+        "opprinnelig melding",
+        "oprindelig meddelelse",
+        "wiadomość oryginalna",
+        "исходное сообщение",
+        "alkuperäinen viesti",
+    }
+)
+
+# One alternative per client family; every repetition is separated by a literal space, so no
+# two quantifiers compete for the same characters and matching stays linear in the line length.
+MOBILE_SIGNATURE = re.compile(
+    r"(?:sent from my \w+(?: \w+){0,3}"
+    r"|sent from (?:mail|outlook|yahoo mail|gmail|samsung|my mobile|proton mail)\b.*"
+    r"|sent (?:with|via) \w+(?: \w+){0,2}"
+    r"|get outlook for (?:ios|android)\b.*"
+    r"|von meinem \w+(?: \w+){0,3} gesendet"
+    r"|envoyé de mon \w+(?: \w+){0,3}"
+    r"|enviado desde mi \w+(?: \w+){0,3}"
+    r"|enviado do meu \w+(?: \w+){0,3}"
+    r"|inviato da(?:l mio)? \w+(?: \w+){0,3}"
+    r"|verzonden (?:vanaf|met) (?:mijn )?\w+(?: \w+){0,3}"
+    r"|skickat från min \w+(?: \w+){0,3}"
+    r"|sendt fra min \w+(?: \w+){0,3}"
+    r"|wysłane z mojego \w+(?: \w+){0,3}"
+    r"|отправлено с \w+(?: \w+){0,3})[.!]?",
+    re.IGNORECASE,
+)
+
+VALEDICTIONS = frozenset(
+    {
+        "thanks",
+        "thank you",
+        "many thanks",
+        "thanks again",
+        "thanks so much",
+        "thx",
+        "best",
+        "best wishes",
+        "regards",
+        "best regards",
+        "kind regards",
+        "warm regards",
+        "warmly",
+        "cheers",
+        "sincerely",
+        "respectfully",
+        "all the best",
+        "take care",
+        "mit freundlichen grüßen",
+        "viele grüße",
+        "beste grüße",
+        "liebe grüße",
+        "cordialement",
+        "bien à vous",
+        "saludos",
+        "un saludo",
+        "atentamente",
+        "cordiali saluti",
+        "met vriendelijke groet",
+        "groeten",
+        "med vänlig hälsning",
+        "vänliga hälsningar",
+        "med venlig hilsen",
+        "hilsen",
+        "mvh",
+        "pozdrawiam",
+    }
+)
+
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+
+
+class ReadTimeout(Exception):
+    """The time allowed for reading one message ran out."""
+
+
+def extract_reply(
+    text: str, *, sender_names: Iterable[str] = (), deadline: float | None = None
+) -> str:
+    """The text the sender wrote: top-posted above the history, or the first block under it."""
+    lines = _normalise(text)
+    boundary = _first_boundary(lines, 0, deadline)
+    above = _strip_signature(lines[:boundary], sender_names, deadline)
+    if _has_text(above):
+        return _join(above)
+    below = _below_history(lines, boundary, deadline)
+    return _join(_strip_signature(below, sender_names, deadline))
+
+
+def is_quoted(line: str) -> bool:
+    return line.lstrip().startswith(">")
+
+
+def _normalise(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(INVISIBLE)
+    return [line.replace("\xa0", " ").rstrip() for line in text.split("\n")]
+
+
+def _check(deadline: float | None, index: int) -> None:
+    if deadline is not None and index % DEADLINE_STRIDE == 0 and time.monotonic() > deadline:
+        raise ReadTimeout
+
+
+def _first_boundary(lines: Sequence[str], start: int, deadline: float | None) -> int:
+    """Index of the first line where quoted history begins (len(lines) when there is none)."""
+    for index in range(start, len(lines)):
+        _check(deadline, index)
+        if _starts_history(lines, index):
+            return index
+    return len(lines)
+
+
+def _starts_history(lines: Sequence[str], index: int) -> bool:
+    line = lines[index]
+    if is_quoted(line):
+        return True
+    if len(line) > MAX_PATTERN_LINE or not line.strip():
+        return False
+    return (
+        _is_separator(line)
+        or _attribution_length(lines, index) > 0
+        or _is_header_block(lines, index)
+    )
+
+
+def _is_separator(line: str) -> bool:
+    bare = line.strip()
+    if len(bare) >= 10 and not bare.strip("_"):
+        return True  # Outlook's row of underscores above the quoted header block
+    phrase = bare.strip("-_=* ").lower()
+    return phrase in SEPARATOR_PHRASES and (bare != phrase or phrase.endswith(":"))
+
+
+def _attribution_length(lines: Sequence[str], index: int) -> int:
+    """How many lines the attribution starting here spans ("On ... wrote:"), 0 if none."""
+    first = lines[index].strip().lower()
+    joined = first
+    for span in range(1, ATTRIBUTION_SPAN + 1):
+        if span > 1:
+            if index + span - 1 >= len(lines):
+                return 0
+            nxt = lines[index + span - 1].strip().lower()
+            if not nxt or len(nxt) > MAX_PATTERN_LINE or is_quoted(nxt):
+                return 0
+            joined = f"{joined} {nxt}"
+        if joined.endswith(":") and _reads_as_attribution(joined):
+            return span
+    return 0
+
+
+def _reads_as_attribution(line: str) -> bool:
+    words = line.replace(",", " ").replace(":", " ").split()
+    has_verb = any(word in ATTRIBUTION_VERBS for word in words)
+    has_detail = "@" in line or any(ch.isdigit() for ch in line)
+    if has_verb and (line.startswith(ATTRIBUTION_LEADS) or has_detail):
+        return True
+    # Gmail's dated form without a verb: "2026-03-03 10:12 GMT-05:00 Dana <dana@x.org>:"
+    return line.endswith(">:") and "@" in line and has_detail
+
+
+def _header_key(line: str) -> str | None:
+    bare = line.strip().lstrip("*").strip()
+    key, colon, value = bare.partition(":")
+    if not colon or len(key) > 20:
+        return None
+    return key.strip("* ").lower() if value.strip("* ") or key.endswith("*") else None
+
+
+def _is_header_block(lines: Sequence[str], index: int) -> bool:
+    if _header_key(lines[index]) not in FROM_KEYS:
+        return False
+    seen = 0
+    for line in lines[index + 1 : index + 1 + HEADER_BLOCK_SPAN]:
+        if not line.strip():
+            continue
+        if len(line) > MAX_PATTERN_LINE:
+            return False
+        if _header_key(line) in FOLLOW_KEYS:
+            return True
+        seen += 1
+        if seen > 2:
+            return False
+    return False
+
+
+def _below_history(lines: Sequence[str], boundary: int, deadline: float | None) -> list[str]:
+    """Bottom-posting and inline replies: the first unquoted block after the history starts."""
+    index = boundary
+    while index < len(lines):
+        _check(deadline, index)
+        line = lines[index]
+        if is_quoted(line) or not line.strip():
+            index += 1
+            continue
+        span = _attribution_length(lines, index) if len(line) <= MAX_PATTERN_LINE else 0
+        if span:
+            index += span
+            continue
+        short = len(line) <= MAX_PATTERN_LINE
+        if short and (_is_separator(line) or _is_header_block(lines, index)):
+            # Outlook-style history is not marked line by line: nothing below it is new text.
+            return []
+        end = _first_boundary(lines, index, deadline)
+        return list(lines[index:end])
+    return []
+
+
+def _strip_signature(
+    lines: Sequence[str], sender_names: Iterable[str], deadline: float | None
+) -> list[str]:
+    names = {n.strip().lower() for n in sender_names if n and n.strip()}
+    first = _first_text_index(lines)
+    if first is None:
+        return []
+    for index in range(first, len(lines)):
+        _check(deadline, index)
+        line = lines[index]
+        bare = line.strip()
+        if line in ("-- ", "--") or bare == "—":
+            return list(lines[:index])
+        if len(line) > MAX_PATTERN_LINE or index == first:
+            continue
+        if MOBILE_SIGNATURE.fullmatch(bare):
+            return list(lines[:index])
+        if _is_sign_off(bare, names) and _tail_is_short(lines, index):
+            return list(lines[:index])
+    if MOBILE_SIGNATURE.fullmatch(lines[first].strip()) and len(lines[first]) <= MAX_PATTERN_LINE:
+        return []
+    return list(lines)
+
+
+def _is_sign_off(bare: str, names: set[str]) -> bool:
+    text = bare.lower().rstrip(",.!").strip()
+    if text in VALEDICTIONS:
+        return True
+    return bool(names) and text.lstrip("-– ").strip() in names
+
+
+def _tail_is_short(lines: Sequence[str], index: int) -> bool:
+    tail = [line for line in lines[index + 1 :] if line.strip()]
+    return len(tail) <= SIGNATURE_TAIL and all(len(line) <= 80 for line in tail)
+
+
+def _first_text_index(lines: Sequence[str]) -> int | None:
+    for index, line in enumerate(lines):
+        if line.strip():
+            return index
+    return None
+
+
+def _has_text(lines: Sequence[str]) -> bool:
+    return any(line.strip() for line in lines)
+
+
+def _join(lines: Sequence[str]) -> str:
+    return "\n".join(lines).strip("\n").strip()

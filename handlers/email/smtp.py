@@ -1,0 +1,246 @@
+"""The email transport: one SMTP message per notification over one reused connection."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from datetime import UTC, datetime
+
+from bot.delivery import DeliveryError, Notification, Receipt
+from handlers.email.urls import SmtpUrl
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """A notification rendered for one recipient; threading ids include their angle brackets."""
+
+    subject: str
+    text: str
+    html: str | None = None
+    reply_to: str | None = None
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: Sequence[str] = ()
+
+
+class SmtpTransport:
+    """Delivers notifications by SMTP; implements bot.delivery.Transport.
+
+    One connection is kept open between deliveries (the dispatcher sends in bursts) and is
+    checked with NOOP when it has been idle, because servers close idle sessions on their own.
+    """
+
+    def __init__(
+        self,
+        url: SmtpUrl,
+        *,
+        mail_from: str,
+        render: Callable[[Notification], RenderedEmail],
+        timeout: float = 30.0,
+        idle_check_seconds: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        envelope_from = parseaddr(mail_from)[1]
+        if "@" not in envelope_from:
+            raise ValueError(f"MAIL_FROM must be an email address, not {mail_from!r}")
+        self._url = url
+        self._mail_from = mail_from
+        self._envelope_from = envelope_from
+        self._domain = envelope_from.rpartition("@")[2]
+        self._render = render
+        self._timeout = timeout
+        self._idle_check_seconds = idle_check_seconds
+        self._ssl_context = ssl_context or _client_context(url.verify)
+        self._local_hostname = local_hostname
+        self._smtp: smtplib.SMTP | None = None
+        self._last_used = 0.0
+        # The dispatcher may share one transport between threads; SMTP sessions are sequential.
+        self._lock = threading.Lock()
+
+    def deliver(self, notification: Notification) -> Receipt:
+        message = self.build_message(notification)
+        message_id = str(message["Message-ID"])
+        with self._lock:
+            self._send(message, notification.address)
+        return Receipt(external_ref=message_id)
+
+    def build_message(self, notification: Notification) -> EmailMessage:
+        """The message that `deliver` sends for this notification."""
+        rendered = self._render(notification)
+        message = EmailMessage()
+        message["From"] = self._mail_from
+        message["To"] = notification.address
+        message["Subject"] = rendered.subject
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = rendered.message_id or make_msgid(domain=self._domain)
+        # RFC 3834: tells well-behaved responders not to send out-of-office replies to us.
+        message["Auto-Submitted"] = "auto-generated"
+        # Exchange ignores Auto-Submitted for its own auto-replies but honours this.
+        message["X-Auto-Response-Suppress"] = "All"
+        if rendered.reply_to:
+            message["Reply-To"] = rendered.reply_to
+        if rendered.in_reply_to:
+            message["In-Reply-To"] = rendered.in_reply_to
+        if rendered.references:
+            message["References"] = " ".join(rendered.references)
+        message.set_content(rendered.text)
+        if rendered.html is not None:
+            message.add_alternative(rendered.html, subtype="html")
+        return message
+
+    def close(self) -> None:
+        with self._lock:
+            self._disconnect(polite=True)
+
+    def __enter__(self) -> SmtpTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _send(self, message: EmailMessage, recipient: str) -> None:
+        reused = self._smtp is not None and self._alive()
+        try:
+            self._send_once(message, recipient)
+        except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            self._disconnect(polite=False)
+            if not reused:
+                raise DeliveryError(f"SMTP server {self._where()} closed the connection") from exc
+            # A reused connection can have been closed by the server since the last check.
+            logger.info("SMTP connection to %s was closed; reconnecting", self._where())
+            try:
+                self._send_once(message, recipient)
+            except (smtplib.SMTPServerDisconnected, ConnectionError) as again:
+                self._disconnect(polite=False)
+                raise DeliveryError(f"SMTP server {self._where()} closed the connection") from again
+
+    def _send_once(self, message: EmailMessage, recipient: str) -> None:
+        smtp = self._connection()
+        try:
+            refused = smtp.send_message(message, self._envelope_from, [recipient])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = exc.recipients.get(recipient, (0, b""))
+            raise _refusal(f"recipient {recipient} refused", code, reply) from None
+        except smtplib.SMTPSenderRefused as exc:
+            # A sender problem is our configuration, not this message: keep it for a retry.
+            raise DeliveryError(
+                f"sender {self._envelope_from} refused by {self._where()}: "
+                f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from None
+        except smtplib.SMTPDataError as exc:
+            raise _refusal("message refused", exc.smtp_code, exc.smtp_error) from None
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code == 421:
+                # 421: the server is closing the session; the next delivery must reconnect.
+                self._disconnect(polite=False)
+            raise DeliveryError(
+                f"SMTP server {self._where()} answered {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from None
+        if refused:
+            code, reply = next(iter(refused.values()))
+            raise _refusal(f"recipient {recipient} refused", code, reply)
+        self._last_used = time.monotonic()
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        url = self._url
+        try:
+            smtp: smtplib.SMTP
+            if url.security == "tls":
+                smtp = smtplib.SMTP_SSL(
+                    url.host,
+                    url.port,
+                    local_hostname=self._local_hostname,
+                    timeout=self._timeout,
+                    context=self._ssl_context,
+                )
+            else:
+                smtp = smtplib.SMTP(
+                    url.host, url.port, local_hostname=self._local_hostname, timeout=self._timeout
+                )
+            try:
+                smtp.ehlo()
+                if url.security == "starttls":
+                    smtp.starttls(context=self._ssl_context)
+                    smtp.ehlo()
+                if url.username is not None:
+                    smtp.login(url.username, url.password or "")
+            except BaseException:
+                smtp.close()
+                raise
+        except smtplib.SMTPAuthenticationError as exc:
+            # Fixing the credentials lets queued mail go out, so this stays retryable.
+            raise DeliveryError(
+                f"SMTP login to {url.redacted()} failed: {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise DeliveryError(f"SMTP server {url.redacted()}: {exc}") from None
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryError(
+                f"SMTP server {url.redacted()} answered {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"cannot connect to SMTP server {url.redacted()}: {exc}") from None
+        self._smtp = smtp
+        self._last_used = time.monotonic()
+        return smtp
+
+    def _alive(self) -> bool:
+        """False, after dropping it, when an idle connection no longer answers NOOP."""
+        if self._smtp is None:
+            return False
+        if time.monotonic() - self._last_used < self._idle_check_seconds:
+            return True
+        try:
+            code, _ = self._smtp.noop()
+        except (OSError, smtplib.SMTPException):
+            code = 0
+        if code == 250:
+            self._last_used = time.monotonic()
+            return True
+        self._disconnect(polite=False)
+        return False
+
+    def _disconnect(self, *, polite: bool) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        if polite:
+            try:
+                smtp.quit()
+                return
+            except (OSError, smtplib.SMTPException):
+                pass
+        smtp.close()
+
+    def _where(self) -> str:
+        return f"{self._url.host}:{self._url.port}"
+
+
+def _refusal(what: str, code: int, reply: bytes | str) -> DeliveryError:
+    # 5xx is the server's final word on this message; 4xx may succeed later.
+    return DeliveryError(f"{what}: {code} {_text(reply)}", permanent=500 <= code < 600)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _client_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:
+        # Only for `?verify=false`: self-signed certificates in tests and private relays.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

@@ -1,0 +1,402 @@
+"""The database tables: directory, clients and consent, referrals, audit trail and outbox."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.domain.vocab import (
+    ConsentMethod,
+    NeedOutcome,
+    ReferralState,
+    ResponseKind,
+    Role,
+    ServiceStatus,
+    Urgency,
+)
+from storage.types import UTCDateTime, str_enum, utcnow
+
+# Named constraints so that migrations can refer to them on every engine.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+    }
+
+
+# --- Directory -------------------------------------------------------------------------------
+
+program_counties = Table(
+    "program_counties",
+    Base.metadata,
+    Column("program_id", ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True),
+    Column("county_id", ForeignKey("counties.id", ondelete="CASCADE"), primary_key=True),
+)
+
+program_services = Table(
+    "program_services",
+    Base.metadata,
+    Column("program_id", ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_code", ForeignKey("service_codes.code"), primary_key=True),
+)
+
+
+class Region(Base):
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Where this region's coordinators get their daily digest (a Slack channel id).
+    digest_channel: Mapped[str | None] = mapped_column(String(64))
+
+    counties: Mapped[list[County]] = relationship(back_populates="region", order_by="County.name")
+
+
+class County(Base):
+    __tablename__ = "counties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fips: Mapped[str] = mapped_column(String(5), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+
+    region: Mapped[Region | None] = relationship(back_populates="counties")
+
+
+class ServiceCode(Base):
+    __tablename__ = "service_codes"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mou_signed_on: Mapped[date | None] = mapped_column(Date)
+    mou_expires_on: Mapped[date | None] = mapped_column(Date)
+
+    programs: Mapped[list[Program]] = relationship(back_populates="agency", order_by="Program.name")
+
+    def mou_valid_on(self, day: date) -> bool:
+        return (
+            self.mou_signed_on is not None
+            and self.mou_signed_on <= day
+            and (self.mou_expires_on is None or day <= self.mou_expires_on)
+        )
+
+
+class Program(Base):
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    insurance: Mapped[list[str]] = mapped_column(default=list)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    suspended_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agency: Mapped[Agency] = relationship(back_populates="programs")
+    counties: Mapped[list[County]] = relationship(secondary=program_counties)
+    services: Mapped[list[ServiceCode]] = relationship(secondary=program_services)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    user_mou_signed_on: Mapped[date | None] = mapped_column(Date)
+    slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    slack_checked_at: Mapped[datetime | None]
+    notify_email: Mapped[bool] = mapped_column(Boolean, default=True)
+    wants_digest_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_bouncing: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_active_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agency: Mapped[Agency | None] = relationship()
+    roles: Mapped[list[RoleGrant]] = relationship(
+        back_populates="staff", primaryjoin="and_(Staff.id == RoleGrant.staff_id)"
+    )
+
+
+class RoleGrant(Base):
+    """One role of one person, scoped to a program, an agency, a county, or the network."""
+
+    __tablename__ = "role_grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), index=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("counties.id"), index=True)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    staff: Mapped[Staff] = relationship(back_populates="roles")
+    program: Mapped[Program | None] = relationship()
+    county: Mapped[County | None] = relationship()
+    agency: Mapped[Agency | None] = relationship()
+
+
+# --- Clients and consent -----------------------------------------------------------------------
+
+consent_programs = Table(
+    "consent_programs",
+    Base.metadata,
+    Column("consent_id", ForeignKey("consents.id", ondelete="CASCADE"), primary_key=True),
+    Column("program_id", ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Client(Base):
+    __tablename__ = "clients"
+    __table_args__ = (Index("ix_clients_identity", "last_name", "first_name", "birth_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+    gender: Mapped[str | None] = mapped_column(String(40))
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("counties.id"))
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    guardians: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    county: Mapped[County | None] = relationship()
+    consents: Mapped[list[Consent]] = relationship(back_populates="client")
+
+
+class Consent(Base):
+    """A release of information: which programs may receive which information, for a year."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    info_types: Mapped[list[str]] = mapped_column(default=list)
+    signed_by: Mapped[str] = mapped_column(String(200))
+    signer_is_guardian: Mapped[bool] = mapped_column(Boolean, default=False)
+    method: Mapped[ConsentMethod] = mapped_column(str_enum(ConsentMethod))
+    signed_at: Mapped[datetime]
+    expires_on: Mapped[date] = mapped_column(Date)
+    revoked_at: Mapped[datetime | None]
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    client: Mapped[Client] = relationship(back_populates="consents")
+    programs: Mapped[list[Program]] = relationship(secondary=consent_programs)
+
+    def active_on(self, day: date) -> bool:
+        return self.revoked_at is None and self.signed_at.date() <= day <= self.expires_on
+
+
+# --- Referrals ---------------------------------------------------------------------------------
+
+referral_counties = Table(
+    "referral_counties",
+    Base.metadata,
+    Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
+    Column("county_id", ForeignKey("counties.id"), primary_key=True),
+)
+
+referral_exclusions = Table(
+    "referral_exclusions",
+    Base.metadata,
+    Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
+    Column("program_id", ForeignKey("programs.id"), primary_key=True),
+)
+
+referral_targets = Table(
+    "referral_targets",
+    Base.metadata,
+    Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
+    Column("program_id", ForeignKey("programs.id"), primary_key=True),
+)
+
+
+class Referral(Base):
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    facility_code: Mapped[str] = mapped_column(String(3))
+    primary_coordinator_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency))
+    statewide: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[ReferralState] = mapped_column(str_enum(ReferralState), index=True)
+    needs: Mapped[list[str]] = mapped_column(default=list)
+    summary: Mapped[str | None] = mapped_column(Text)
+    publish_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_published_at: Mapped[datetime | None]
+    last_published_at: Mapped[datetime | None]
+    pending_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    outcome: Mapped[NeedOutcome | None] = mapped_column(str_enum(NeedOutcome))
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    client: Mapped[Client] = relationship()
+    primary_coordinator: Mapped[Staff] = relationship(foreign_keys=[primary_coordinator_id])
+    counties: Mapped[list[County]] = relationship(secondary=referral_counties)
+    exclusions: Mapped[list[Program]] = relationship(secondary=referral_exclusions)
+    targets: Mapped[list[Program]] = relationship(secondary=referral_targets)
+    recipients: Mapped[list[Recipient]] = relationship(
+        back_populates="referral", order_by="Recipient.id"
+    )
+
+
+class Recipient(Base):
+    """A program that receives a referral: its assignment, current response and service status."""
+
+    __tablename__ = "recipients"
+    __table_args__ = (UniqueConstraint("referral_id", "program_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    joined_at: Mapped[datetime]
+    joined_how: Mapped[str] = mapped_column(String(32))
+    left_at: Mapped[datetime | None]
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    assigned_at: Mapped[datetime | None]
+    response: Mapped[ResponseKind | None] = mapped_column(str_enum(ResponseKind))
+    response_reason: Mapped[str | None] = mapped_column(String(64))
+    response_comment: Mapped[str | None] = mapped_column(Text)
+    responded_at: Mapped[datetime | None]
+    response_version: Mapped[int] = mapped_column(Integer, default=0)
+    service_status: Mapped[ServiceStatus | None] = mapped_column(str_enum(ServiceStatus))
+    service_status_at: Mapped[datetime | None]
+
+    referral: Mapped[Referral] = relationship(back_populates="recipients")
+    program: Mapped[Program] = relationship()
+    assignee: Mapped[Staff | None] = relationship()
+    responses: Mapped[list[ResponseVersion]] = relationship(
+        back_populates="recipient", order_by="ResponseVersion.version"
+    )
+    notes: Mapped[list[Note]] = relationship(back_populates="recipient", order_by="Note.id")
+
+
+class ResponseVersion(Base):
+    """Every version of a program's response is kept."""
+
+    __tablename__ = "response_versions"
+    __table_args__ = (UniqueConstraint("recipient_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipients.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[ResponseKind] = mapped_column(str_enum(ResponseKind))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+    recipient: Mapped[Recipient] = relationship(back_populates="responses")
+    actor: Mapped[Staff] = relationship()
+
+
+class Note(Base):
+    """A timestamped line of a program's call log about a referral."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipients.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    text: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+    recipient: Mapped[Recipient] = relationship(back_populates="notes")
+    author: Mapped[Staff] = relationship()
+
+
+# --- Audit and outbox --------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """Who did what, when, through which channel. Appended in the same transaction as the change."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    actor: Mapped[Staff | None] = relationship()
+
+
+class OutboxMessage(Base):
+    """A notification waiting for, or done with, delivery. The key makes each one unique."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(254))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    leased_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_ref: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

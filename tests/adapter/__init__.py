@@ -1,0 +1,1 @@
+"""Adapter tests: inbound and outbound channels against real servers."""

@@ -1,0 +1,1 @@
+"""Email adapter tests: SMTP transport, reply tokens, IMAP listener."""

@@ -1,0 +1,63 @@
+"""Real mail servers for the email adapter tests: a private Dovecot and an aiosmtpd recorder."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import self_signed_cert, server_missing
+from tests.servers.dovecot import DovecotServer, Mailbox, start_dovecot
+from tests.servers.smtp import SmtpRecorder, SmtpServer
+
+# What an IMAP server from before MOVE (RFC 6851) and IDLE looks like.
+LEGACY_CAPABILITIES = "IMAP4rev1 LITERAL+ UIDPLUS"
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[DovecotServer]:
+    server = start_dovecot()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def legacy_dovecot_server() -> Iterator[DovecotServer]:
+    server = start_dovecot(capabilities=LEGACY_CAPABILITIES)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def dovecot(dovecot_server: DovecotServer) -> Mailbox:
+    """A fresh, empty mailbox on the shared test server (restarted if a test stopped it)."""
+    dovecot_server.start()
+    return dovecot_server.add_user()
+
+
+@pytest.fixture
+def legacy_dovecot(legacy_dovecot_server: DovecotServer) -> Mailbox:
+    legacy_dovecot_server.start()
+    return legacy_dovecot_server.add_user()
+
+
+@pytest.fixture(scope="session")
+def tls_cert() -> Iterator[tuple[Path, Path]]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        server_missing("install OpenSSL: apt-get install openssl")
+    directory = Path(tempfile.mkdtemp(prefix="closeloop-cert-"))
+    yield self_signed_cert(directory, openssl)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """An SMTP server recording every message it accepts (`smtp_server.recorder`)."""
+    server = SmtpServer(SmtpRecorder())
+    server.start()
+    yield server
+    server.stop()
