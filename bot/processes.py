@@ -19,7 +19,9 @@ def _stop_on_signals(stop: threading.Event) -> None:
 def start_worker(runtime: Runtime, stop: threading.Event) -> list[threading.Thread]:
     """The outbox dispatcher (and, where IMAP is configured, the inbox listener) in threads."""
     dispatcher = runtime.dispatcher()
-    threads = [threading.Thread(target=dispatcher.run_forever, args=(stop,), name="outbox", daemon=True)]
+    threads = [
+        threading.Thread(target=dispatcher.run_forever, args=(stop,), name="outbox", daemon=True)
+    ]
     for thread in threads:
         thread.start()
     return threads

@@ -29,7 +29,9 @@ PROVIDER = "dana@heartland.example.org"
 def run_demo(out: TextIO) -> None:
     with tempfile.TemporaryDirectory(prefix="closeloop-demo-") as folder:
         settings = Settings(database_url=f"sqlite:///{Path(folder) / 'demo.db'}")
-        runtime = Runtime(settings, transports={"console": ConsoleTransport(out, public_url=settings.public_url)})
+        runtime = Runtime(
+            settings, transports={"console": ConsoleTransport(out, public_url=settings.public_url)}
+        )
         try:
             _run(runtime, out)
         finally:
@@ -160,9 +162,7 @@ def _run(runtime: Runtime, out: TextIO) -> None:
     with transaction(runtime.sessions) as s:
         names = dict(s.execute(select(Staff.id, Staff.name)).tuples().all())
         rows = s.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.referral_id == county.id)
-            .order_by(AuditEvent.id)
+            select(AuditEvent).where(AuditEvent.referral_id == county.id).order_by(AuditEvent.id)
         ).all()
         for row in rows:
             who = names.get(row.actor_id, "closeloop") if row.actor_id else "closeloop"

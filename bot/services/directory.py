@@ -95,17 +95,20 @@ class DirectoryFile(_Entry):
 class ImportResult:
     created: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
+    revoked: int = 0
     joined: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(sum(self.created.values()) or sum(self.updated.values()))
+        return bool(sum(self.created.values()) or sum(self.updated.values()) or self.revoked)
 
     def summary(self) -> str:
         if not self.changed:
             return "Directory unchanged."
         parts = [f"{n} {kind} created" for kind, n in sorted(self.created.items())]
         parts += [f"{n} {kind} updated" for kind, n in sorted(self.updated.items())]
+        if self.revoked:
+            parts.append(f"{self.revoked} roles revoked")
         text = "Directory imported: " + ", ".join(parts) + "."
         if self.joined:
             text += f" {self.joined} open referral(s) reached programs that joined."
@@ -194,6 +197,7 @@ def import_directory(
             source=Path(source).name,
             created=dict(result.created),
             updated=dict(result.updated),
+            revoked=result.revoked,
         )
     return result
 
@@ -454,7 +458,7 @@ def _import_staff(
             result.created["roles"] += 1
         for key in current.keys() - wanted:
             current[key].revoked_at = moment
-            result.updated["roles revoked"] += 1
+            result.revoked += 1
 
 
 def _grant_keys(

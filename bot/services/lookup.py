@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.domain.permissions import Actor, may_see_referral
+from bot.domain.vocab import Role
 from bot.errors import Forbidden, InvalidInput, NotFound
 from storage.models import County, Program, Referral, ServiceCode, Staff
 
@@ -33,18 +34,24 @@ def referral_by_number(session: Session, number: str, *, lock: bool = False) -> 
 
 
 def visible_referral(
-    session: Session, actor: Actor, number: str, *, lock: bool = False
+    session: Session, actor: Actor, number: str, *, lock: bool = False, details: bool = False
 ) -> Referral:
-    """The referral, if the actor has a role on it; otherwise the same answer as a wrong number,
-    so that numbers of other programs' referrals are not confirmed to exist."""
+    """The referral, if the actor has a role on it or works at one of its recipient programs;
+    otherwise the same answer as a wrong number, so that other programs' referral numbers are
+    not confirmed to exist. With `details` (client data), only people with a role on it."""
     referral = referral_by_number(session, number, lock=lock)
-    if not may_see_referral(
+    active = [r for r in referral.recipients if r.active]
+    has_role = may_see_referral(
         actor,
         primary_coordinator_id=referral.primary_coordinator_id,
         county_ids=[c.id for c in referral.counties],
         statewide=referral.statewide,
-        recipients=[(r.program_id, r.assignee_id) for r in referral.recipients if r.active],
-    ):
+        recipients=[(r.program_id, r.assignee_id) for r in active],
+    )
+    works_there = bool(
+        actor.programs(Role.GATEKEEPER, Role.PROVIDER) & {r.program_id for r in active}
+    )
+    if not (has_role or (works_there and not details)):
         raise NotFound(
             f"There is no referral {referral.number} that you can see.",
             field="number",

@@ -307,7 +307,7 @@ def view_referral(
     session: Session, *, actor: Actor, number: str, channel: Channel
 ) -> ReferralDetails:
     """Read a referral with its client's details; the read itself is audited."""
-    referral = visible_referral(session, actor, number)
+    referral = visible_referral(session, actor, number, details=True)
     record(
         session,
         actor=actor,
