@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-
-import asyncio
 
 import httpx
 import pytest

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
+from bot.settings import Settings
 from storage.db import make_engine
 from storage.migrate import differences, upgrade
 from storage.models import Base
-from tests.conftest import POSTGRES_URL, IN_CI, need_server
-from bot.settings import Settings
+from tests.conftest import IN_CI, POSTGRES_URL, need_server
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
