@@ -1,0 +1,331 @@
+"""The referral grid: one row per referral and recipient program the actor may see, filtered,
+sorted and paged with a stable cursor. Slack's `/referral list`, the API's search and the web
+grid all read it."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import String, and_, cast, exists, false, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.context import now, settings_of, today
+from bot.domain.business_days import OVERDUE_BUSINESS_DAYS, calendar
+from bot.domain.lifecycle import age_days, is_aging
+from bot.domain.permissions import Actor
+from bot.domain.vocab import ACTIVE_STATES, ReferralState, ResponseKind, Role
+from bot.errors import InvalidInput
+from storage.models import (
+    Client,
+    County,
+    Program,
+    Recipient,
+    Referral,
+    Staff,
+    referral_counties,
+)
+
+Scope = Literal["open", "closed", "all", "mine", "unassigned", "overdue"]
+SORTS = {
+    "age": Referral.first_published_at,
+    "number": Referral.number,
+    "urgency": Referral.urgency,
+    "status": Referral.state,
+    "program": Program.name,
+    "last_name": Client.last_name,
+    "response": Recipient.response,
+}
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class GridQuery:
+    scope: Scope = "open"
+    county: str | None = None
+    need: str | None = None
+    program: str | None = None
+    last_name: str | None = None
+    first_name: str | None = None
+    external_id: str | None = None
+    number: str | None = None
+    status: ReferralState | None = None
+    sort: str = "age"
+    descending: bool = False
+    limit: int = 20
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class GridRow:
+    recipient_id: int
+    number: str
+    state: str
+    where: str
+    needs: list[str]
+    urgency: str
+    age_days: int | None
+    aging: bool
+    overdue: bool
+    program: str
+    program_key: str
+    assignee: str | None
+    response: str | None
+    response_reason: str | None
+    client_name: str
+    primary_coordinator_id: int
+
+
+@dataclass(frozen=True)
+class GridPage:
+    rows: list[GridRow]
+    next_cursor: str | None
+    total: int = field(default=0)
+
+
+def overdue_cutoff(session: Session) -> datetime:
+    """Programs that joined before this instant, and have neither assigned nor answered, are
+    overdue today: the last joining day that is five whole business days ago, as UTC."""
+    settings = settings_of(session)
+    cal = calendar(settings.holiday_country, settings.holiday_subdivision)
+    day = today(session)
+    candidate = day
+    # The latest day whose overdue date has arrived; at most a few weeks back over holidays.
+    for _ in range(60):
+        if cal.overdue_on(candidate) <= day:
+            break
+        candidate -= timedelta(days=1)
+    local_midnight = datetime.combine(candidate + timedelta(days=1), time(), settings.zone)
+    return local_midnight.astimezone(now(session).tzinfo)
+
+
+def visibility(actor: Actor) -> ColumnElement[bool]:
+    """The rows an actor may see, as SQL: mirrors bot.domain.permissions.may_see_referral."""
+    if actor.is_admin:
+        return true()
+    clauses: list[ColumnElement[bool]] = [Referral.primary_coordinator_id == actor.staff_id]
+    coordinator = [g for g in actor.grants if g.role == Role.COORDINATOR]
+    if any(g.county_id is None for g in coordinator):
+        clauses.append(true())
+    elif coordinator:
+        counties = [g.county_id for g in coordinator]
+        clauses.append(Referral.statewide.is_(True))
+        clauses.append(
+            exists().where(
+                referral_counties.c.referral_id == Referral.id,
+                referral_counties.c.county_id.in_(counties),
+            )
+        )
+    gatekeeping = actor.programs(Role.GATEKEEPER)
+    if gatekeeping:
+        clauses.append(Recipient.program_id.in_(gatekeeping))
+    providing = actor.programs(Role.PROVIDER)
+    if providing:
+        clauses.append(
+            and_(Recipient.program_id.in_(providing), Recipient.assignee_id == actor.staff_id)
+        )
+    return or_(*clauses) if clauses else false()
+
+
+def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
+    if query.sort not in SORTS:
+        raise InvalidInput(
+            f'Cannot sort by "{query.sort}".',
+            field="sort",
+            hint="Sort by one of: " + ", ".join(SORTS) + ".",
+        )
+    limit = max(1, min(query.limit, MAX_LIMIT))
+    assignee = aliased(Staff)
+    moment = now(session)
+    cutoff = overdue_cutoff(session)
+    overdue_expr = and_(
+        Referral.state == ReferralState.OPEN,
+        Recipient.assignee_id.is_(None),
+        Recipient.response.is_(None),
+        Recipient.joined_at < cutoff,
+    )
+    where: list[ColumnElement[bool]] = [
+        Recipient.active.is_(True),
+        Referral.state != ReferralState.DELETED,
+        visibility(actor),
+    ]
+    scope = query.scope
+    if scope in ("open", "unassigned", "overdue", "mine"):
+        where.append(Referral.state.in_(ACTIVE_STATES))
+    elif scope == "closed":
+        where.append(Referral.state == ReferralState.CLOSED)
+    if scope == "mine":
+        where.append(
+            or_(
+                Recipient.assignee_id == actor.staff_id,
+                Referral.primary_coordinator_id == actor.staff_id,
+            )
+        )
+    if scope == "unassigned":
+        where.append(Recipient.assignee_id.is_(None))
+    if scope == "overdue":
+        where.append(overdue_expr)
+    if query.status is not None:
+        where.append(Referral.state == query.status)
+    if query.county:
+        name = query.county.strip().lower()
+        where.append(
+            or_(
+                Referral.statewide.is_(True),
+                exists()
+                .where(referral_counties.c.referral_id == Referral.id)
+                .where(referral_counties.c.county_id == County.id)
+                .where(
+                    or_(
+                        func.lower(County.name) == name,
+                        func.lower(County.name) == name + " county",
+                        County.fips == name,
+                    )
+                ),
+            )
+        )
+    if query.need:
+        # Needs are a short JSON list of alphanumeric codes: a quoted match is exact.
+        code = "".join(ch for ch in query.need.upper() if ch.isalnum())
+        where.append(cast(Referral.needs, String).like(f'%"{code}"%'))
+    if query.program:
+        text = query.program.strip().lower()
+        where.append(or_(func.lower(Program.key) == text, func.lower(Program.name) == text))
+    if query.last_name:
+        where.append(func.lower(Client.last_name).like(query.last_name.strip().lower() + "%"))
+    if query.first_name:
+        where.append(func.lower(Client.first_name).like(query.first_name.strip().lower() + "%"))
+    if query.external_id:
+        where.append(Client.external_id == query.external_id.strip())
+    if query.number:
+        where.append(Referral.number == query.number.strip().upper())
+
+    sort_col = SORTS[query.sort]
+    base = (
+        select(
+            Recipient.id,
+            Referral.id.label("referral_id"),
+            Referral.number,
+            Referral.state,
+            Referral.statewide,
+            Referral.needs,
+            Referral.urgency,
+            Referral.first_published_at,
+            Referral.primary_coordinator_id,
+            Program.name.label("program"),
+            Program.key.label("program_key"),
+            assignee.name.label("assignee"),
+            Recipient.response,
+            Recipient.response_reason,
+            Client.first_name,
+            Client.last_name,
+            overdue_expr.label("overdue"),
+            sort_col.label("sort_value"),
+        )
+        .join(Referral, Referral.id == Recipient.referral_id)
+        .join(Program, Program.id == Recipient.program_id)
+        .join(Client, Client.id == Referral.client_id)
+        .outerjoin(assignee, assignee.id == Recipient.assignee_id)
+        .where(*where)
+    )
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    page_query = base
+    if query.cursor:
+        value, last_id = _decode(query.cursor)
+        page_query = page_query.where(_after(sort_col, value, last_id, query.descending))
+    order = (
+        (sort_col.desc().nulls_last(), Recipient.id.desc())
+        if query.descending
+        else (sort_col.asc().nulls_last(), Recipient.id.asc())
+    )
+    rows = session.execute(page_query.order_by(*order).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    counties = _counties(session, {r.referral_id for r in rows})
+    out = [
+        GridRow(
+            recipient_id=r.id,
+            number=r.number,
+            state=str(r.state),
+            where="Statewide" if r.statewide else ", ".join(counties.get(r.referral_id, [])),
+            needs=list(r.needs),
+            urgency=str(r.urgency),
+            age_days=(age := age_days(r.first_published_at, moment)),
+            aging=is_aging(age),
+            overdue=bool(r.overdue),
+            program=r.program,
+            program_key=r.program_key,
+            assignee=r.assignee,
+            response=str(r.response) if r.response else None,
+            response_reason=r.response_reason,
+            client_name=f"{r.first_name} {r.last_name}",
+            primary_coordinator_id=r.primary_coordinator_id,
+        )
+        for r in rows
+    ]
+    next_cursor = _encode(rows[-1].sort_value, rows[-1].id) if more and rows else None
+    return GridPage(out, next_cursor, total)
+
+
+def _after(column: Any, value: Any, last_id: int, descending: bool) -> ColumnElement[bool]:
+    """Keyset paging: rows after (value, id) in the sort order, NULLs last."""
+    if value is None:
+        return and_(
+            column.is_(None), (Recipient.id < last_id) if descending else (Recipient.id > last_id)
+        )
+    if descending:
+        return or_(column < value, and_(column == value, Recipient.id < last_id), column.is_(None))
+    return or_(column > value, and_(column == value, Recipient.id > last_id), column.is_(None))
+
+
+def _encode(value: Any, last_id: int) -> str:
+    if isinstance(value, datetime):
+        packed: Any = {"t": value.isoformat()}
+    elif isinstance(value, date):
+        packed = {"d": value.isoformat()}
+    elif isinstance(value, (ResponseKind, ReferralState)) or hasattr(value, "value"):
+        packed = {"s": str(value.value)}
+    else:
+        packed = {"v": value}
+    raw = json.dumps([packed, last_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[Any, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        packed, last_id = json.loads(raw)
+        if "t" in packed:
+            return datetime.fromisoformat(packed["t"]), int(last_id)
+        if "d" in packed:
+            return date.fromisoformat(packed["d"]), int(last_id)
+        if "s" in packed:
+            return packed["s"], int(last_id)
+        return packed["v"], int(last_id)
+    except (ValueError, TypeError, KeyError, json.JSONDecodeError):
+        raise InvalidInput(
+            "That page cursor is not one I gave out.",
+            field="cursor",
+            hint="Start again from the first page.",
+        ) from None
+
+
+def _counties(session: Session, referral_ids: set[int]) -> dict[int, list[str]]:
+    if not referral_ids:
+        return {}
+    out: dict[int, list[str]] = {}
+    for rid, name in session.execute(
+        select(referral_counties.c.referral_id, County.name)
+        .join(County, County.id == referral_counties.c.county_id)
+        .where(referral_counties.c.referral_id.in_(referral_ids))
+        .order_by(County.name)
+    ):
+        out.setdefault(rid, []).append(name)
+    return out
+
+
+__all__ = ["OVERDUE_BUSINESS_DAYS", "GridPage", "GridQuery", "GridRow", "search"]
