@@ -400,3 +400,21 @@ class OutboxMessage(Base):
     external_ref: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class ScheduleMark(Base):
+    """What a periodic job has already covered, so that a restart, an overlapping run or a
+    second clock never repeats it: one row per (job, person, referral, program, period)."""
+
+    __tablename__ = "schedule_marks"
+    __table_args__ = (
+        UniqueConstraint("job", "staff_id", "referral_id", "program_id", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(32))
+    staff_id: Mapped[int] = mapped_column(Integer)
+    referral_id: Mapped[int] = mapped_column(Integer)
+    program_id: Mapped[int] = mapped_column(Integer)
+    period: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
