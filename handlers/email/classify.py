@@ -51,7 +51,8 @@ AUTO_SUBJECTS = (
     "自動返信",
 )
 
-BOUNCE_SENDERS = ("mailer-daemon", "postmaster", "mail delivery subsystem", "mail delivery system")
+BOUNCE_LOCAL_PARTS = ("mailer-daemon", "postmaster", "post_master", "double-bounce")
+BOUNCE_SENDERS = ("mailer-daemon", "mailer daemon", "mail delivery", "mail deliver system")
 BOUNCE_SUBJECTS = (
     "undeliver",
     "undelivered",
@@ -72,6 +73,12 @@ BOUNCE_SUBJECTS = (
     "unzustellbar",
     "nicht zugestellt",
     "delivery notification",
+    "delivery status",
+    "delayed mail",
+    "failed delivery",
+    "failure delivery",
+    "mail failed",
+    "could not send",
     "rejected",
     "message blocked",
     "warning: could not send",
@@ -90,13 +97,18 @@ def classify(msg: Message, *, from_address: str | None, has_token: bool) -> str:
 def is_bounce(msg: Message, from_address: str | None) -> bool:
     if _report_type(msg) == "delivery-status":
         return True
-    sender = (from_address or "").lower()
+    local_part = (from_address or "").lower().split("@")[0]
     display = _header(msg, "from").lower()
-    from_daemon = sender.split("@")[0] in ("mailer-daemon", "postmaster") or any(
-        name in display for name in BOUNCE_SENDERS
-    )
+    from_daemon = local_part in BOUNCE_LOCAL_PARTS or any(n in display for n in BOUNCE_SENDERS)
+    if not from_daemon:
+        return False
     subject = _header(msg, "subject").lower()
-    return from_daemon and any(word in subject for word in BOUNCE_SUBJECTS)
+    return has_null_sender(msg) or any(word in subject for word in BOUNCE_SUBJECTS)
+
+
+def has_null_sender(msg: Message) -> bool:
+    """Return-Path <>: RFC 5321 reserves the null sender for bounces and other notifications."""
+    return _header(msg, "return-path").strip() == "<>"
 
 
 def is_automatic(msg: Message) -> bool:
@@ -106,7 +118,7 @@ def is_automatic(msg: Message) -> bool:
         return True
     if any(msg.get(name) is not None for name in AUTO_HEADERS + LIST_HEADERS):
         return True
-    if _header(msg, "precedence").strip().lower() in AUTO_PRECEDENCE:
+    if _header(msg, "precedence").strip().lower() in AUTO_PRECEDENCE or has_null_sender(msg):
         return True
     if _report_type(msg):
         # Read receipts (MDN) and abuse reports (ARF) are machine mail too, never a reply.

@@ -138,6 +138,8 @@ MOBILE_SIGNATURE = re.compile(
     r"(?:sent from my \w+(?: \w+){0,3}"
     r"|sent from (?:mail|outlook|yahoo mail|gmail|samsung|my mobile|proton mail)\b.*"
     r"|sent (?:with|via) \w+(?: \w+){0,2}"
+    r"|sent from [^<\s]+ ?<https?://[^>\s]*>"
+    r"|envoyé à partir de \w+(?: \w+){0,3}(?: ?<https?://[^>\s]*>)?"
     r"|get outlook for (?:ios|android)\b.*"
     r"|von meinem \w+(?: \w+){0,3} gesendet"
     r"|envoyé de mon \w+(?: \w+){0,3}"
@@ -193,6 +195,44 @@ VALEDICTIONS = frozenset(
     }
 )
 
+# Mail gateways stamp these at the top of the body, above what the person wrote.
+BANNER_STARTS = (
+    "caution:",
+    "caution -",
+    "[external]",
+    "external email",
+    "external:",
+    "external sender",
+    "warning: this email originated",
+    "this email originated from outside",
+    "this message originated from outside",
+    "notice: this email originated",
+)
+BANNER_LINES = 4
+
+# Legal footers added under the reply by agencies' mail servers.
+DISCLAIMER_STARTS = (
+    "disclaimer",
+    "confidentiality notice",
+    "notice of confidentiality",
+    "confidentiality statement",
+    "privileged and confidential",
+    "this e-mail and any attachment",
+    "this email and any attachment",
+    "this message and any attachment",
+    "this e-mail message is intended",
+    "this email message is intended",
+    "this message is intended only",
+    "the information contained in this",
+    "the information in this e-mail",
+    "the information in this email",
+    "this email has been scanned",
+)
+
+RULE_CHARS = "-_=—*~"
+
+WORD_BREAKS = str.maketrans(dict.fromkeys(",:;<>\"'", " "))
+
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
 
@@ -204,13 +244,14 @@ def extract_reply(
     text: str, *, sender_names: Iterable[str] = (), deadline: float | None = None
 ) -> str:
     """The text the sender wrote: top-posted above the history, or the first block under it."""
-    lines = _normalise(text)
+    lines = _drop_banner(_normalise(text))
     boundary = _first_boundary(lines, 0, deadline)
     above = _strip_signature(lines[:boundary], sender_names, deadline)
-    if _has_text(above):
+    if _has_text(above) and not _only_salutation(above):
         return _join(above)
-    below = _below_history(lines, boundary, deadline)
-    return _join(_strip_signature(below, sender_names, deadline))
+    below = _strip_signature(_below_history(lines, boundary, deadline), sender_names, deadline)
+    # "Hi Dana," above the quote and the answer under it: both are the reply.
+    return _join([*above, "", *below] if _has_text(above) and _has_text(below) else above or below)
 
 
 def is_quoted(line: str) -> bool:
@@ -220,6 +261,18 @@ def is_quoted(line: str) -> bool:
 def _normalise(text: str) -> list[str]:
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(INVISIBLE)
     return [line.replace("\xa0", " ").rstrip() for line in text.split("\n")]
+
+
+def _drop_banner(lines: list[str]) -> list[str]:
+    first = _first_text_index(lines)
+    if first is None or len(lines[first]) > MAX_PATTERN_LINE * 2:
+        return lines
+    if not lines[first].strip().lower().startswith(BANNER_STARTS):
+        return lines
+    end = first
+    while end < len(lines) and end < first + BANNER_LINES and lines[end].strip():
+        end += 1
+    return lines[end:]
 
 
 def _check(deadline: float | None, index: int) -> None:
@@ -260,14 +313,25 @@ def _is_separator(line: str) -> bool:
 def _attribution_length(lines: Sequence[str], index: int) -> int:
     """How many lines the attribution starting here spans ("On ... wrote:"), 0 if none."""
     first = lines[index].strip().lower()
+    if first.startswith("--") and first.endswith("--"):
+        # Zoho: "---- On Wed, 24 Feb 2021 14:02:50 +0530 someone@x.org wrote ----"
+        core = first.strip("- ")
+        return 1 if core.startswith("on ") and core.endswith(ATTRIBUTION_VERBS) else 0
     joined = first
+    # A wrapped attribution starts with its lead word or a date ("02.04.2012 14:20 ..."); without
+    # this, any sentence just above a one-line attribution would be swallowed with it.
+    may_wrap = first.startswith(ATTRIBUTION_LEADS) or any(ch.isdigit() for ch in first)
     for span in range(1, ATTRIBUTION_SPAN + 1):
         if span > 1:
-            if index + span - 1 >= len(lines):
+            if not may_wrap or index + span - 1 >= len(lines):
                 return 0
             nxt = lines[index + span - 1].strip().lower()
-            if not nxt or len(nxt) > MAX_PATTERN_LINE or is_quoted(nxt):
+            # Gmail may wrap right before the closing ">:", which then looks like a quoted line.
+            wrapped_close = nxt.startswith(">:")
+            if not nxt or len(nxt) > MAX_PATTERN_LINE or (is_quoted(nxt) and not wrapped_close):
                 return 0
+            if nxt.startswith(ATTRIBUTION_LEADS):
+                return 0  # the attribution starts on that line, not this one
             joined = f"{joined} {nxt}"
         if joined.endswith(":") and _reads_as_attribution(joined):
             return span
@@ -275,7 +339,7 @@ def _attribution_length(lines: Sequence[str], index: int) -> int:
 
 
 def _reads_as_attribution(line: str) -> bool:
-    words = line.replace(",", " ").replace(":", " ").split()
+    words = line.translate(WORD_BREAKS).split()
     has_verb = any(word in ATTRIBUTION_VERBS for word in words)
     has_detail = "@" in line or any(ch.isdigit() for ch in line)
     if has_verb and (line.startswith(ATTRIBUTION_LEADS) or has_detail):
@@ -342,11 +406,11 @@ def _strip_signature(
         _check(deadline, index)
         line = lines[index]
         bare = line.strip()
-        if line in ("-- ", "--") or bare == "—":
+        if line in ("-- ", "--") or (bare and not bare.strip("—")):
             return list(lines[:index])
         if len(line) > MAX_PATTERN_LINE or index == first:
             continue
-        if MOBILE_SIGNATURE.fullmatch(bare):
+        if MOBILE_SIGNATURE.fullmatch(bare) or bare.lower().startswith(DISCLAIMER_STARTS):
             return list(lines[:index])
         if _is_sign_off(bare, names) and _tail_is_short(lines, index):
             return list(lines[:index])
@@ -374,9 +438,18 @@ def _first_text_index(lines: Sequence[str]) -> int | None:
     return None
 
 
+def _only_salutation(lines: Sequence[str]) -> bool:
+    text = [line.strip() for line in lines if line.strip()]
+    return len(text) == 1 and len(text[0].split()) <= 4 and text[0].endswith((",", "!", ":"))
+
+
 def _has_text(lines: Sequence[str]) -> bool:
     return any(line.strip() for line in lines)
 
 
 def _join(lines: Sequence[str]) -> str:
-    return "\n".join(lines).strip("\n").strip()
+    end = len(lines)
+    # A rule line left above the cut belonged to the history ("-----" over "From:").
+    while end and not lines[end - 1].strip(RULE_CHARS + " "):
+        end -= 1
+    return "\n".join(lines[:end]).strip("\n").strip()

@@ -21,7 +21,15 @@ from handlers.email.classify import (
 from handlers.email.commands import ParsedCommand, parse_command
 from handlers.email.quotes import ReadTimeout, extract_reply
 
-__all__ = ["ParsedCommand", "ReadMessage", "parse_command", "read_message", "to_json"]
+__all__ = [
+    "ParsedCommand",
+    "ReadMessage",
+    "body_text",
+    "html_to_text",
+    "parse_command",
+    "read_message",
+    "to_json",
+]
 
 # Headers and MIME framing get this much room on top of the body cap before the raw message is
 # cut: the parser itself must never be handed an unbounded message.
@@ -181,6 +189,17 @@ def to_json(msg: ReadMessage) -> dict[str, Any]:
         "bounced_recipients": list(msg.bounced_recipients),
         "truncated": msg.truncated,
     }
+
+
+def body_text(raw: bytes, *, max_body_bytes: int = 256_000) -> str:
+    """The decoded text the reader strips (plain part, else HTML as text): for tools and benches."""
+    msg = BytesParser(policy=policy.default).parsebytes(
+        raw[: 2 * max_body_bytes + HEADER_ALLOWANCE]
+    )
+    try:
+        return _body_text(msg, max_body_bytes, time.monotonic() + 60.0)[0]
+    except (ReadTimeout, _Undecodable):
+        return ""
 
 
 # --- headers -------------------------------------------------------------------------------
@@ -424,7 +443,8 @@ class _HtmlText(HTMLParser):
         self._flush(force=False)
 
     def _flush(self, *, force: bool) -> None:
-        line = "".join(self._current).strip()
+        line = "".join(self._current)
+        line = line.rstrip() if self._pre else line.strip()
         self._current = []
         if line or force:
             self._emit(line)
