@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.context import now
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
-from storage.models import AuditEvent
+from storage.models import AuditEvent, Staff
 
 
 def record(
@@ -34,5 +35,10 @@ def record(
         detail=detail,
     )
     session.add(event)
+    if actor is not None:
+        # Access hygiene counts days without use: any recorded action is use.
+        session.execute(
+            update(Staff).where(Staff.id == actor.staff_id).values(last_active_at=event.at)
+        )
     session.flush()
     return event

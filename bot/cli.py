@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     seed = command("seed", "load the demo network (Missouri) into the database", _seed)
     seed.add_argument("--if-empty", action="store_true", help="only when the database is empty")
     command("demo", "run a whole referral loop on a throwaway database and print it", _demo)
+    digest = command("digest", "print a region's coordinator digest (last 24 hours)", _digest)
+    digest.add_argument("--channel", required=True, help="the region's digest channel id")
+    job = command("job", "run one scheduled job now (idempotent)", _job)
+    job.add_argument("name", help="e.g. coordinator_digests, thirty_day_reminders")
     directory = sub.add_parser("directory", help="the directory of agencies, programs, staff")
     dsub = directory.add_subparsers(title="directory commands")
     imp = dsub.add_parser("import", help="import a JSON or YAML directory file (idempotent)")
@@ -97,6 +101,26 @@ def _directory_import(settings: Settings, args: argparse.Namespace) -> int:
     with transaction(runtime.sessions) as session:
         result = import_directory(session, directory=directory, source=str(args.file))
     print(f"closeloop: {result.summary()}")
+    return 0
+
+
+def _digest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.digests import digest_text_for_channel
+    from storage.db import transaction
+
+    with transaction(_runtime(settings).sessions) as session:
+        print(digest_text_for_channel(session, channel=args.channel))
+    return 0
+
+
+def _job(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.jobs import jobs, run_job
+
+    names = [j.name for j in jobs(settings.digest_time)]
+    if args.name not in names:
+        print(f"closeloop: no job {args.name!r}; jobs: {', '.join(names)}", file=sys.stderr)
+        return 2
+    print(f"closeloop: {args.name} wrote {run_job(args.name, _runtime(settings))} notification(s)")
     return 0
 
 

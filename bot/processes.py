@@ -42,7 +42,10 @@ def run_clock(runtime: Runtime) -> None:
 
     stop = threading.Event()
     _stop_on_signals(stop)
+    from bot.jobs import catch_up
+
     scheduler = make_scheduler(runtime)
+    catch_up(runtime)
     scheduler.start()
     log.info("clock started with %d job(s)", len(scheduler.get_jobs()))
     stop.wait()
@@ -61,6 +64,10 @@ def serve(runtime: Runtime) -> None:
     threads = start_worker(runtime, stop)
     scheduler = make_scheduler(runtime)
     scheduler.start()
+    # Made up in the background so the web server starts at once.
+    from bot.jobs import catch_up
+
+    threading.Thread(target=catch_up, args=(runtime,), name="catch-up", daemon=True).start()
     log.info("closeloop serving on http://%s:%d", settings.host, settings.port)
     try:
         uvicorn.run(create_app(settings, runtime=runtime), host=settings.host, port=settings.port)

@@ -160,7 +160,7 @@ def _run(runtime: Runtime, out: TextIO) -> None:
 
     out.write(f"\n=== Audit trail of {county_number} ===\n")
     with transaction(runtime.sessions) as s:
-        names = dict(s.execute(select(Staff.id, Staff.name)).tuples().all())
+        names = dict(s.execute(select(Staff.id, Staff.name)).all())
         rows = s.scalars(
             select(AuditEvent).where(AuditEvent.referral_id == county.id).order_by(AuditEvent.id)
         ).all()

@@ -423,7 +423,12 @@ def _announce(
             event=event,
             kind=kind,
             people=gatekeepers_of(session, [recipient.program_id]),
-            payload={**payload, "program": recipient.program.name, "audience": "gatekeeper"},
+            payload={
+                **payload,
+                "program": recipient.program.name,
+                "program_key": recipient.program.key,
+                "audience": "gatekeeper",
+            },
             referral_id=referral.id,
             skip_staff_id=actor.staff_id,
             scope=f":p{recipient.program_id}",

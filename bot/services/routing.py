@@ -156,6 +156,7 @@ def join_open_referrals(
                 payload={
                     **referral_brief(session, referral),
                     "program": program.name if program else "",
+                    "program_key": program.key if program else "",
                     "how": how,
                 },
                 referral_id=referral.id,

@@ -155,6 +155,7 @@ def assign_referral(
     payload = {
         **referral_brief(session, referral),
         "program": program_name,
+        "program_key": recipient.program.key,
         "provider_name": person.name,
         "assigned_by": actor.name,
     }

@@ -1,0 +1,588 @@
+"""Periodic messages: 30-day reminders, overdue escalations and the coordinators' daily digest.
+
+Each job decides what is due with a handful of set-based queries, then writes outbox rows. What
+it covered is claimed in schedule_marks (reminders, escalations) or named by the outbox key
+(digests: the target and the date), so reruns, overlapping runs and a second clock write nothing
+twice; a run after downtime covers everything since the last one, once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.context import now, settings_of, today
+from bot.domain.lifecycle import AGING_DAYS, age_days
+from bot.domain.permissions import Actor
+from bot.domain.vocab import ACTIVE_STATES, ReferralState, ResponseKind, Role
+from bot.errors import Forbidden
+from bot.notify import addresses, enqueue
+from bot.services.grid import overdue_cutoff
+from bot.services.marks import already_marked, claim
+from bot.texts import render
+from storage.models import (
+    AuditEvent,
+    County,
+    OutboxMessage,
+    Program,
+    Recipient,
+    Referral,
+    Region,
+    RoleGrant,
+    ServiceCode,
+    Staff,
+    referral_counties,
+)
+
+REMINDER_EVERY_DAYS = 30
+
+
+# --- shared ------------------------------------------------------------------------------------
+
+
+def _gatekeepers_by_program(session: Session) -> dict[int, list[Staff]]:
+    out: dict[int, list[Staff]] = defaultdict(list)
+    rows = session.execute(
+        select(RoleGrant.program_id, Staff)
+        .join(Staff, Staff.id == RoleGrant.staff_id)
+        .where(
+            RoleGrant.role == Role.GATEKEEPER,
+            RoleGrant.revoked_at.is_(None),
+            Staff.active.is_(True),
+        )
+        .order_by(Staff.id)
+    )
+    for program_id, staff in rows:
+        if program_id is not None:
+            out[program_id].append(staff)
+    return out
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """One open referral at one recipient program, with what a reminder lists about it."""
+
+    recipient_id: int
+    referral_id: int
+    program_id: int
+    number: str
+    statewide: bool
+    needs: list[str]
+    urgency: str
+    first_published_at: datetime | None
+    joined_at: datetime
+    assignee_id: int | None
+    assigned_at: datetime | None
+    assignee_name: str | None
+    response: str | None
+    response_reason: str | None
+    program: str
+    primary_coordinator_id: int
+
+
+def _open_pairs(session: Session, extra: Iterable[ColumnElement[bool]] = ()) -> list[PairRow]:
+    assignee = aliased(Staff)
+    rows = session.execute(
+        select(
+            Recipient.id,
+            Recipient.referral_id,
+            Recipient.program_id,
+            Referral.number,
+            Referral.statewide,
+            Referral.needs,
+            Referral.urgency,
+            Referral.first_published_at,
+            Recipient.joined_at,
+            Recipient.assignee_id,
+            Recipient.assigned_at,
+            assignee.name,
+            Recipient.response,
+            Recipient.response_reason,
+            Program.name,
+            Referral.primary_coordinator_id,
+        )
+        .join(Referral, Referral.id == Recipient.referral_id)
+        .join(Program, Program.id == Recipient.program_id)
+        .outerjoin(assignee, assignee.id == Recipient.assignee_id)
+        .where(Recipient.active.is_(True), Referral.state.in_(ACTIVE_STATES), *extra)
+        .order_by(Referral.first_published_at, Recipient.id)
+    )
+    return [
+        PairRow(
+            recipient_id=r[0],
+            referral_id=r[1],
+            program_id=r[2],
+            number=r[3] or "",
+            statewide=r[4],
+            needs=list(r[5]),
+            urgency=str(r[6]),
+            first_published_at=r[7],
+            joined_at=r[8],
+            assignee_id=r[9],
+            assigned_at=r[10],
+            assignee_name=r[11],
+            response=str(r[12]) if r[12] else None,
+            response_reason=r[13],
+            program=r[14],
+            primary_coordinator_id=r[15],
+        )
+        for r in rows
+    ]
+
+
+def _counties_of(session: Session, referral_ids: set[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    if not referral_ids:
+        return out
+    ids = list(referral_ids)
+    for start in range(0, len(ids), 5000):
+        for rid, name in session.execute(
+            select(referral_counties.c.referral_id, County.name)
+            .join(County, County.id == referral_counties.c.county_id)
+            .where(referral_counties.c.referral_id.in_(ids[start : start + 5000]))
+            .order_by(County.name)
+        ):
+            out[rid].append(name)
+    return out
+
+
+def _item(pair: PairRow, counties: dict[int, list[str]], moment: datetime) -> dict[str, Any]:
+    return {
+        "number": pair.number,
+        "where": "Statewide" if pair.statewide else ", ".join(counties.get(pair.referral_id, [])),
+        "needs": ", ".join(pair.needs),
+        "urgency": pair.urgency,
+        "age_days": age_days(pair.first_published_at, moment),
+        "program": pair.program,
+        "assignee": pair.assignee_name,
+        "response": pair.response,
+        "reason": pair.response_reason,
+    }
+
+
+def _send_grouped(
+    session: Session,
+    *,
+    kind: str,
+    claimed: dict[tuple[int, int, int, int], int],
+    items: dict[tuple[int, int, int, int], dict[str, Any]],
+    staff: dict[int, Staff],
+    extra: dict[int, dict[str, Any]] | None = None,
+) -> int:
+    """One message per person listing every claimed item: never one message per referral."""
+    by_person: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for mark, mark_id in claimed.items():
+        by_person[mark[0]].append((mark_id, items[mark]))
+    written = 0
+    day = today(session).isoformat()
+    for staff_id, entries in sorted(by_person.items()):
+        person = staff.get(staff_id)
+        if person is None or not person.active:
+            continue
+        entries.sort(key=lambda e: (e[1]["number"], e[1]["program"]))
+        first_mark = min(mark_id for mark_id, _ in entries)
+        payload = {
+            "recipient_name": person.name,
+            "items": [item for _, item in entries],
+            "count": len(entries),
+            "date": day,
+            **((extra or {}).get(staff_id, {})),
+        }
+        for channel, address in addresses(session, person):
+            written += enqueue(
+                session,
+                key=f"{kind}:{day}:s{staff_id}:m{first_mark}:{channel}",
+                channel=channel,
+                kind=kind,
+                address=address,
+                staff_id=staff_id,
+                referral_id=None,
+                payload=payload,
+            )
+    return written
+
+
+def _staff(session: Session, ids: Iterable[int]) -> dict[int, Staff]:
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    return {s.id: s for s in session.scalars(select(Staff).where(Staff.id.in_(wanted)))}
+
+
+# --- 30-day reminders --------------------------------------------------------------------------
+
+
+def thirty_day_reminders(session: Session) -> int:
+    """Every 30 days after a contact was first told of an open referral, that contact gets one
+    message listing all their referrals that are due. Contacts are the gatekeepers of each
+    recipient program (first told when the program joined) and the assigned provider (when
+    assigned). Returns the number of outbox rows written."""
+    zone = settings_of(session).zone
+    day = today(session)
+    moment = now(session)
+    pairs = _open_pairs(session)
+    gatekeepers = _gatekeepers_by_program(session)
+    due: dict[tuple[int, int, int, int], dict[str, Any]] = {}
+    counties = _counties_of(session, {p.referral_id for p in pairs})
+    for pair in pairs:
+        contacts: list[tuple[int, datetime]] = [
+            (g.id, pair.joined_at) for g in gatekeepers.get(pair.program_id, [])
+        ]
+        assigned = pair.assignee_id is not None and pair.assigned_at is not None
+        if assigned and pair.assignee_id not in {c for c, _ in contacts}:
+            contacts.append((pair.assignee_id, pair.assigned_at))  # type: ignore[arg-type]
+        for staff_id, first_told in contacts:
+            periods = (day - first_told.astimezone(zone).date()).days // REMINDER_EVERY_DAYS
+            if periods >= 1:
+                mark = (staff_id, pair.referral_id, pair.program_id, periods)
+                due[mark] = _item(pair, counties, moment)
+    done = already_marked(session, "reminder")
+    claimed = claim(session, "reminder", [m for m in due if m not in done], moment)
+    return _send_grouped(
+        session,
+        kind="thirty_day_reminder",
+        claimed=claimed,
+        items=due,
+        staff=_staff(session, (m[0] for m in claimed)),
+    )
+
+
+# --- Overdue escalation ------------------------------------------------------------------------
+
+
+def overdue_escalations(session: Session) -> int:
+    """No assignment and no response five business days after a program joined: its gatekeepers
+    get a reminder and the primary coordinator a note naming the other programs to consider."""
+    moment = now(session)
+    cutoff = overdue_cutoff(session)
+    overdue = _open_pairs(
+        session,
+        [
+            Referral.state == ReferralState.OPEN,
+            Recipient.assignee_id.is_(None),
+            Recipient.response.is_(None),
+            Recipient.joined_at < cutoff,
+        ],
+    )
+    if not overdue:
+        return 0
+    gatekeepers = _gatekeepers_by_program(session)
+    counties = _counties_of(session, {p.referral_id for p in overdue})
+    referral_ids = {p.referral_id for p in overdue}
+    others: dict[int, list[PairRow]] = defaultdict(list)
+    for pair in _open_pairs(session, [Recipient.referral_id.in_(referral_ids)]):
+        others[pair.referral_id].append(pair)
+    items: dict[tuple[int, int, int, int], dict[str, Any]] = {}
+    for pair in overdue:
+        item = _item(pair, counties, moment)
+        for gatekeeper in gatekeepers.get(pair.program_id, []):
+            items[(gatekeeper.id, pair.referral_id, pair.program_id, 0)] = item
+        consider = [
+            {"program": o.program, "response": o.response or "not answered yet"}
+            for o in others[pair.referral_id]
+            if o.program_id != pair.program_id and o.response in (None, "accept", "tentative")
+        ]
+        items[(pair.primary_coordinator_id, pair.referral_id, pair.program_id, 0)] = {
+            **item,
+            "consider": consider,
+        }
+    done = already_marked(session, "overdue")
+    claimed = claim(session, "overdue", [m for m in items if m not in done], moment)
+    staff = _staff(session, (m[0] for m in claimed))
+    coordinator_ids = {p.primary_coordinator_id for p in overdue}
+    written = _send_grouped(
+        session,
+        kind="overdue_gatekeeper",
+        claimed={m: i for m, i in claimed.items() if m[0] not in coordinator_ids},
+        items=items,
+        staff=staff,
+    )
+    written += _send_grouped(
+        session,
+        kind="overdue_coordinator",
+        claimed={m: i for m, i in claimed.items() if m[0] in coordinator_ids},
+        items=items,
+        staff=staff,
+    )
+    return written
+
+
+# --- The coordinators' digest ------------------------------------------------------------------
+
+
+def _in_scope(county_ids: set[int] | None) -> ColumnElement[bool]:
+    if county_ids is None:
+        return Referral.id.is_not(None)
+    return or_(
+        Referral.statewide.is_(True),
+        exists().where(
+            referral_counties.c.referral_id == Referral.id,
+            referral_counties.c.county_id.in_(county_ids),
+        ),
+    )
+
+
+def build_digest(
+    session: Session, *, county_ids: set[int] | None, since: datetime, until: datetime
+) -> dict[str, Any]:
+    """What happened in (since, until] for referrals in these counties (None: all), and where
+    things stand at `until`. Numbers, counties, needs and ages only: no client names."""
+    scope = _in_scope(county_ids)
+    names = dict(session.execute(select(ServiceCode.code, ServiceCode.name)).all())
+
+    new = session.execute(
+        select(Referral.id, Referral.number, Referral.statewide, Referral.needs, Referral.urgency)
+        .where(
+            scope,
+            Referral.first_published_at > since,
+            Referral.first_published_at <= until,
+            Referral.state != ReferralState.DELETED,
+        )
+        .order_by(Referral.number)
+    ).all()
+    recipients_count = dict(
+        session.execute(
+            select(Recipient.referral_id, func.count())
+            .where(Recipient.referral_id.in_([r.id for r in new]), Recipient.active.is_(True))
+            .group_by(Recipient.referral_id)
+        ).all()
+    )
+    events = session.execute(
+        select(AuditEvent.action, AuditEvent.detail, Referral.number, Program.name)
+        .join(Referral, Referral.id == AuditEvent.referral_id)
+        .join(Program, Program.id == AuditEvent.program_id)
+        .where(
+            scope,
+            AuditEvent.at > since,
+            AuditEvent.at <= until,
+            AuditEvent.action.in_(["response_given", "response_edited", "service_status_changed"]),
+        )
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
+    pending = session.scalars(
+        select(Referral.number)
+        .where(scope, Referral.state == ReferralState.PENDING_PLACEMENT)
+        .order_by(Referral.number)
+    ).all()
+    cutoff = overdue_cutoff(session)
+    overdue = session.execute(
+        select(Referral.number, Program.name, Recipient.joined_at)
+        .join(Recipient, Recipient.referral_id == Referral.id)
+        .join(Program, Program.id == Recipient.program_id)
+        .where(
+            scope,
+            Referral.state == ReferralState.OPEN,
+            Recipient.active.is_(True),
+            Recipient.assignee_id.is_(None),
+            Recipient.response.is_(None),
+            Recipient.joined_at < cutoff,
+        )
+        .order_by(Recipient.joined_at, Referral.number, Program.name)
+    ).all()
+    aging = session.execute(
+        select(Referral.number, Referral.first_published_at)
+        .where(
+            scope,
+            Referral.state.in_(ACTIVE_STATES),
+            Referral.first_published_at < until - timedelta(days=AGING_DAYS),
+        )
+        .order_by(Referral.first_published_at)
+    ).all()
+    outstanding = session.execute(
+        select(Program.name, func.count())
+        .join(Recipient, Recipient.program_id == Program.id)
+        .join(Referral, Referral.id == Recipient.referral_id)
+        .where(
+            scope,
+            Referral.state.in_(ACTIVE_STATES),
+            Recipient.active.is_(True),
+            or_(Recipient.response.is_(None), Recipient.response == ResponseKind.TENTATIVE),
+        )
+        .group_by(Program.name)
+        .order_by(func.count().desc(), Program.name)
+    ).all()
+    answered = Counter(
+        (number, program) for action, _, number, program in events if action == "response_given"
+    )
+    counties = _counties_of(session, {r.id for r in new})
+    return {
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "new": [
+            {
+                "number": r.number,
+                "where": "Statewide" if r.statewide else ", ".join(counties.get(r.id, [])),
+                "needs": ", ".join(f"{c} ({names.get(c, c)})" for c in r.needs),
+                "urgency": str(r.urgency),
+                "programs": recipients_count.get(r.id, 0),
+            }
+            for r in new
+        ],
+        "responses": [
+            {
+                "number": number,
+                "program": program,
+                "response": detail.get("response"),
+                "reason": detail.get("reason"),
+                "edited": action == "response_edited",
+            }
+            for action, detail, number, program in events
+            if action != "service_status_changed"
+        ],
+        "status_changes": [
+            {"number": number, "program": program, "status": detail.get("status")}
+            for action, detail, number, program in events
+            if action == "service_status_changed"
+        ],
+        "pending": list(pending),
+        "overdue": [
+            {"number": number, "program": program, "since": joined.date().isoformat()}
+            for number, program, joined in overdue
+        ],
+        "aging": [
+            {"number": number, "age_days": age_days(published, until)}
+            for number, published in aging
+        ],
+        "outstanding": [{"program": name, "count": n} for name, n in outstanding],
+        "outstanding_total": sum(n for _, n in outstanding),
+        "answered_count": len(answered),
+    }
+
+
+def _last_until(session: Session, target: str) -> datetime | None:
+    row = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.kind == "coordinator_digest", OutboxMessage.key.like(f"digest:{target}:%")
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return datetime.fromisoformat(row.payload["until"])
+
+
+def daily_digests(session: Session) -> int:
+    """Today's digest for each region's channel and each coordinator who wants it by email,
+    covering everything since that target's previous digest (one catch-up after downtime)."""
+    moment = now(session)
+    day = today(session).isoformat()
+    settings = settings_of(session)
+    written = 0
+    channel = "slack" if "slack" in settings.notify_channels else "console"
+    for region in session.scalars(select(Region).where(Region.digest_channel.is_not(None))):
+        target = f"region-{region.key}"
+        since = _last_until(session, target) or moment - timedelta(days=1)
+        digest = build_digest(
+            session, county_ids={c.id for c in region.counties}, since=since, until=moment
+        )
+        written += enqueue(
+            session,
+            key=f"digest:{target}:{day}:{channel}",
+            channel=channel,
+            kind="coordinator_digest",
+            address=region.digest_channel or "",
+            staff_id=None,
+            referral_id=None,
+            payload={**digest, "title": f"{region.name} region", "recipient_name": region.name},
+        )
+    readers = session.scalars(
+        select(Staff)
+        .where(Staff.active.is_(True), Staff.wants_digest_email.is_(True))
+        .where(
+            exists().where(
+                RoleGrant.staff_id == Staff.id,
+                RoleGrant.role == Role.COORDINATOR,
+                RoleGrant.revoked_at.is_(None),
+            )
+        )
+        .order_by(Staff.id)
+    ).all()
+    for person in readers:
+        target = f"staff-{person.id}"
+        since = _last_until(session, target) or moment - timedelta(days=1)
+        digest = build_digest(
+            session, county_ids=_coordinator_counties(session, person.id), since=since, until=moment
+        )
+        for ch, address in addresses(session, person):
+            if ch == "slack":
+                continue  # by email: the Slack digest goes to the region's channel
+            written += enqueue(
+                session,
+                key=f"digest:{target}:{day}:{ch}",
+                channel=ch,
+                kind="coordinator_digest",
+                address=address,
+                staff_id=person.id,
+                referral_id=None,
+                payload={**digest, "title": "Your counties", "recipient_name": person.name},
+            )
+    return written
+
+
+def _coordinator_counties(session: Session, staff_id: int) -> set[int] | None:
+    grants = (
+        session.execute(
+            select(RoleGrant.county_id).where(
+                RoleGrant.staff_id == staff_id,
+                RoleGrant.role == Role.COORDINATOR,
+                RoleGrant.revoked_at.is_(None),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if any(g is None for g in grants):
+        return None
+    return {g for g in grants if g is not None}
+
+
+def digest_text_for(session: Session, *, actor: Actor, hours: int = 24) -> str:
+    """The digest on demand (Slack's `/referral digest`): the caller's counties, last 24 hours."""
+    if not (actor.has(Role.COORDINATOR) or actor.is_admin):
+        raise Forbidden("The digest is for coordinators.")
+    moment = now(session)
+    counties = None if actor.is_admin else _coordinator_counties(session, actor.staff_id)
+    digest = build_digest(
+        session, county_ids=counties, since=moment - timedelta(hours=hours), until=moment
+    )
+    return render("digest/coordinator.txt", **digest, title="Your counties")
+
+
+def digest_text_for_channel(session: Session, *, channel: str, hours: int = 24) -> str:
+    """The digest of the region whose digest channel this is (the CLI's `digest --channel`)."""
+    region = session.scalar(select(Region).where(Region.digest_channel == channel))
+    if region is None:
+        from bot.errors import NotFound
+
+        raise NotFound(
+            f"No region sends its digest to {channel}.",
+            field="channel",
+            hint="Set digest_channel on a region in the directory file.",
+        )
+    moment = now(session)
+    digest = build_digest(
+        session,
+        county_ids={c.id for c in region.counties},
+        since=moment - timedelta(hours=hours),
+        until=moment,
+    )
+    return render("digest/coordinator.txt", **digest, title=f"{region.name} region")
+
+
+__all__ = [
+    "build_digest",
+    "daily_digests",
+    "digest_text_for",
+    "digest_text_for_channel",
+    "overdue_escalations",
+    "thirty_day_reminders",
+]

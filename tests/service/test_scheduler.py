@@ -1,0 +1,297 @@
+"""The scheduler's jobs, driven by a clock the test controls."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain.permissions import Actor
+from bot.domain.vocab import Channel
+from bot.jobs import catch_up, jobs, run_job
+from bot.runtime import Runtime
+from bot.services import digests, referrals, work
+from bot.settings import Settings
+from storage.db import transaction
+from storage.models import OutboxMessage, Staff
+from tests.conftest import Clock
+from tests.network import BEN, COORD, DANA, GK_HOME, GK_OZARK, STATEWIDE_COORD
+from tests.service.helpers import published
+
+AsStaff = Callable[[Session, str], Actor]
+
+
+def _messages(sessions: sessionmaker[Session], kind: str) -> list[OutboxMessage]:
+    with transaction(sessions) as s:
+        return list(
+            s.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)
+            )
+        )
+
+
+def _at(clock: Clock, day: datetime) -> None:
+    clock.now = day
+
+
+def test_thirty_day_reminders_over_95_days(
+    network: sessionmaker[Session], as_staff: AsStaff, clock: Clock
+) -> None:
+    start = clock.now  # Monday 2 March 2026, 09:00 in Missouri
+    a = published(network, needs=["RES"])  # Heartland Residential: Grace
+    b = published(network, needs=["DAY"])  # Heartland Day: Grace
+    clock.now = start + timedelta(days=2)
+    with transaction(network) as s:
+        work.assign_referral(
+            s, actor=as_staff(s, GK_HOME), number=a, provider=DANA, channel=Channel.SLACK
+        )
+    clock.now = start + timedelta(days=10)
+    c = published(network, needs=["RES"], counties=["Cole County"])
+    reminders: dict[str, list[tuple[int, list[str]]]] = defaultdict(list)
+    seen = 0
+    for day in range(1, 96):
+        clock.now = start + timedelta(days=day, hours=-3)  # 06:00 local, when the job runs
+        if day == 50:
+            with transaction(network) as s:
+                referrals.close_referral(
+                    s,
+                    actor=as_staff(s, COORD),
+                    number=b,
+                    closing={"outcome": "fully met"},
+                    channel=Channel.SLACK,
+                )
+        with transaction(network) as s:
+            digests.thirty_day_reminders(s)
+        rows = _messages(network, "thirty_day_reminder")
+        for row in rows[seen:]:
+            reminders[row.address].append((day, [i["number"] for i in row.payload["items"]]))
+        seen = len(rows)
+    assert reminders[GK_HOME] == [
+        (30, [a, b]),  # one message for both referrals, never one per referral
+        (40, [c]),
+        (60, [a]),  # b was closed on day 50
+        (70, [c]),
+        (90, [a]),
+    ]
+    assert reminders[DANA] == [(32, [a]), (62, [a]), (92, [a])]
+    assert set(reminders) == {GK_HOME, DANA}
+
+
+@pytest.mark.parametrize(
+    ("published_on", "first_escalation"),
+    [
+        (datetime(2026, 11, 20, 15, tzinfo=UTC), datetime(2026, 12, 1).date()),  # over Thanksgiving
+        (datetime(2026, 12, 28, 15, tzinfo=UTC), datetime(2027, 1, 6).date()),  # over New Year
+        (datetime(2026, 3, 6, 15, tzinfo=UTC), datetime(2026, 3, 16).date()),  # over a weekend
+    ],
+)
+def test_overdue_escalation_counts_business_days(
+    network: sessionmaker[Session], clock: Clock, published_on: datetime, first_escalation: object
+) -> None:
+    clock.now = published_on
+    number = published(network, needs=["RES", "BEH"])  # Heartland Residential and Ozark Behaviour
+    with transaction(network) as s:
+        work.respond_to_referral(
+            s, actor=_actor(s, GK_OZARK), number=number, kind="accept", channel=Channel.SLACK
+        )
+    escalated: list[tuple[object, str, str]] = []
+    for day in range(1, 20):
+        clock.now = published_on + timedelta(days=day, hours=-2)
+        with transaction(network) as s:
+            digests.overdue_escalations(s)
+        for row in _messages(network, "overdue_gatekeeper") + _messages(
+            network, "overdue_coordinator"
+        ):
+            entry = (clock.now.date(), row.kind, row.address)
+            if not any(e[1:] == entry[1:] for e in escalated):
+                escalated.append(entry)
+    assert escalated == [
+        (first_escalation, "overdue_gatekeeper", GK_HOME),
+        (first_escalation, "overdue_coordinator", COORD),
+    ]
+    coordinator_note = _messages(network, "overdue_coordinator")[0].payload["items"][0]
+    assert coordinator_note["program"] == "Heartland Residential"
+    assert coordinator_note["consider"] == [{"program": "Ozark Behaviour", "response": "accept"}]
+
+
+def _actor(session: Session, email: str) -> Actor:
+    from bot.actors import actor_by_email
+
+    return actor_by_email(session, email)
+
+
+def _runtime(settings: Settings, clock: Clock) -> Runtime:
+    return Runtime(settings, clock=clock)
+
+
+def test_downtime_of_three_days_then_start_sends_one_catch_up_digest(
+    network: sessionmaker[Session], settings: Settings, clock: Clock
+) -> None:
+    runtime = _runtime(settings, clock)
+    try:
+        clock.now = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # 08:00 local: after the 07:30 digest
+        catch_up(runtime)
+        first = _messages(network, "coordinator_digest")
+        assert [(m.address, m.channel) for m in first] == [("C0CENTRAL", "console")]
+        clock.now = datetime(2026, 3, 3, 16, 0, tzinfo=UTC)
+        published(network)  # something happens during the downtime
+        clock.now = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)  # down for three days
+        catch_up(runtime)
+        catch_up(runtime)  # and a second start the same day
+        rows = _messages(network, "coordinator_digest")
+        assert len(rows) == 2
+        assert rows[1].payload["since"] == first[0].payload["until"]
+        assert [r["number"] for r in rows[1].payload["new"]] == ["R-2026-000001"]
+        # Before the digest's time of day, a start does not send it early.
+        clock.now = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # 06:00 local
+        assert "coordinator_digests" not in catch_up(runtime)
+        assert len(_messages(network, "coordinator_digest")) == 2
+    finally:
+        runtime.close()
+
+
+def test_two_clocks_at_the_same_instant_write_each_message_once(
+    network: sessionmaker[Session], settings: Settings, clock: Clock, as_staff: AsStaff
+) -> None:
+    start = clock.now
+    published(network, needs=["RES", "DAY"])
+    published(network, needs=["BEH"], statewide=True, counties=[])
+    clock.now = start + timedelta(days=30, hours=1)
+    clocks = [_runtime(settings, clock) for _ in range(2)]
+    names = [j.name for j in jobs(settings.digest_time)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(runtime: Runtime) -> None:
+        try:
+            barrier.wait()
+            for name in names:
+                run_job(name, runtime)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in clocks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for r in clocks:
+        r.close()
+    assert errors == []
+    with transaction(network) as s:
+        keys = s.scalars(select(OutboxMessage.key)).all()
+        assert len(keys) == len(set(keys))
+        by_kind: dict[str, list[str]] = defaultdict(list)
+        for row in s.scalars(select(OutboxMessage)):
+            by_kind[row.kind].append(row.address)
+    assert sorted(by_kind["thirty_day_reminder"]) == sorted([GK_HOME, GK_OZARK])
+    assert by_kind["coordinator_digest"] == ["C0CENTRAL"]
+    assert sorted(by_kind["overdue_gatekeeper"]) == sorted([GK_HOME, GK_OZARK])
+    assert sorted(by_kind["overdue_coordinator"]) == [COORD]
+
+
+def test_digest_content_counts_for_a_seeded_network(
+    network: sessionmaker[Session], as_staff: AsStaff, clock: Clock
+) -> None:
+    old = published(network, needs=["RES"])  # 70 days old at the digest: aging, and overdue
+    start = clock.now + timedelta(days=70)  # the digest's moment
+    clock.now = start - timedelta(days=3)
+    answered = published(network, needs=["RES", "BEH"])  # Heartland Res + Ozark Behaviour
+    pending = published(network, needs=["DAY"])
+    clock.now = start - timedelta(hours=5)
+    fresh = published(network, needs=["BEH"], counties=["Cole County"])
+    greene = published(
+        network, by="willa@coord.example.org", needs=["RSP"], counties=["Greene County"]
+    )
+    with transaction(network) as s:
+        work.assign_referral(
+            s, actor=as_staff(s, GK_OZARK), number=answered, provider=BEN, channel=Channel.SLACK
+        )
+        work.respond_to_referral(
+            s,
+            actor=as_staff(s, BEN),
+            number=answered,
+            kind="tentative",
+            reason="staff",
+            channel=Channel.EMAIL,
+        )
+        work.respond_to_referral(
+            s,
+            actor=as_staff(s, GK_HOME),
+            number=answered,
+            kind="decline",
+            reason="no vac",
+            channel=Channel.SLACK,
+        )
+        work.set_service_status(
+            s, actor=as_staff(s, BEN), number=answered, status="enrolled", channel=Channel.SLACK
+        )
+        referrals.mark_pending_placement(
+            s, actor=as_staff(s, COORD), number=pending, channel=Channel.SLACK
+        )
+    clock.now = start
+    with transaction(network) as s:
+        central = {
+            c.id
+            for c in s.scalars(select(__import__("storage.models", fromlist=["County"]).County))
+            if c.name in ("Boone County", "Cole County")
+        }
+        digest = digests.build_digest(
+            s, county_ids=central, since=start - timedelta(days=1), until=start
+        )
+    assert [r["number"] for r in digest["new"]] == [fresh]
+    assert digest["new"][0]["programs"] == 1
+    assert [
+        (r["number"], r["program"], r["response"], r["reason"]) for r in digest["responses"]
+    ] == [
+        (answered, "Ozark Behaviour", "tentative", "pending staffing"),
+        (answered, "Heartland Residential", "decline", "no vacancy"),
+    ]
+    assert digest["status_changes"] == [
+        {"number": answered, "program": "Ozark Behaviour", "status": "enrolled in services"}
+    ]
+    assert digest["pending"] == [pending]
+    assert [(r["number"], r["program"]) for r in digest["overdue"]] == [
+        (old, "Heartland Residential")
+    ]
+    assert digest["aging"] == [{"number": old, "age_days": 70}]
+    # Outstanding: routed, not accepted or declined. old@Res, answered@Ozark (tentative),
+    # pending@Day, fresh@Ozark; answered@Res was declined; greene is not in these counties.
+    assert digest["outstanding"] == [
+        {"program": "Ozark Behaviour", "count": 2},
+        {"program": "Heartland Day", "count": 1},
+        {"program": "Heartland Residential", "count": 1},
+    ]
+    assert digest["outstanding_total"] == 4
+    assert digest["answered_count"] == 2
+    assert greene not in str(digest)
+    with transaction(network) as s:
+        text = digests.digest_text_for(s, actor=as_staff(s, COORD))
+    assert "Outstanding incoming referrals (routed, not yet accepted or declined): 4" in text
+    assert "Incoming referrals answered in the period: 2" in text
+    with transaction(network) as s:
+        everywhere = digests.digest_text_for(s, actor=as_staff(s, STATEWIDE_COORD))
+    assert greene in everywhere
+
+
+def test_idle_staff_lose_access_and_the_security_officer_is_told(
+    network: sessionmaker[Session], clock: Clock, as_staff: AsStaff
+) -> None:
+    published(network)  # Casey acts today
+    clock.advance(days=91)
+    with transaction(network) as s:
+        from bot.services import expiries
+
+        expiries.idle_staff(s)
+    with transaction(network) as s:
+        active = {p.email for p in s.scalars(select(Staff).where(Staff.active.is_(True)))}
+    assert active == set()  # nobody else acted in 91 days, and Casey's last act was 91 days ago
+    told = _messages(network, "access_removed_idle")
+    assert sorted(
+        {(m.address, m.payload["email"]) for m in told if m.payload["email"] == DANA}
+    ) == [("helen@heartland.example.org", DANA)]
