@@ -9,10 +9,10 @@ Run one listener per mailbox: two would both pick up the same message.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import random
-import socket
 import ssl
 import threading
 import time
@@ -75,7 +75,10 @@ class InboxListener:
     ) -> None:
         self.url = url
         self._process = process
-        self._folder_names = {Outcome.PROCESSED: processed_folder, Outcome.REJECTED: rejected_folder}
+        self._folder_names = {
+            Outcome.PROCESSED: processed_folder,
+            Outcome.REJECTED: rejected_folder,
+        }
         self._folders: dict[Outcome, str] = {}
         self.idle_renew_seconds = idle_renew_seconds
         self.socket_timeout = socket_timeout
@@ -89,6 +92,7 @@ class InboxListener:
         self._can_idle = False
         self._uidplus = False
         self.uidvalidity: int | None = None
+        self._unfiled: dict[tuple[int | None, int], Outcome] = {}
         # Counters for health checks and tests.
         self.connects = 0
         self.handled = 0
@@ -103,6 +107,9 @@ class InboxListener:
         client = self._connected()
         try:
             uids = client.search("UNDELETED")
+            present = {(self.uidvalidity, uid) for uid in uids}
+            # Forget outcomes of messages someone else has since moved away.
+            self._unfiled = {key: value for key, value in self._unfiled.items() if key in present}
             count = 0
             for uid in sorted(uids):
                 if self._handle(client, uid):
@@ -113,13 +120,20 @@ class InboxListener:
             raise
 
     def _handle(self, client: IMAPClient, uid: int) -> bool:
-        fetched = client.fetch([uid], ["BODY.PEEK[]"])
-        raw = fetched.get(uid, {}).get(b"BODY[]")
-        if raw is None:
-            # Expunged by someone else between SEARCH and FETCH.
-            return False
-        outcome = self._outcome(uid, raw)
+        key = (self.uidvalidity, uid)
+        outcome = self._unfiled.get(key)
+        if outcome is None:
+            fetched = client.fetch([uid], ["BODY.PEEK[]"])
+            raw = fetched.get(uid, {}).get(b"BODY[]")
+            if raw is None:
+                # Expunged by someone else between SEARCH and FETCH.
+                return False
+            outcome = self._outcome(uid, raw)
+            # Remembered until filed, so a connection lost before the move does not make this
+            # process hand the same message over twice.
+            self._unfiled[key] = outcome
         self._file(client, uid, self._folders[outcome])
+        del self._unfiled[key]
         self.handled += 1
         return True
 
@@ -172,6 +186,20 @@ class InboxListener:
                         exc,
                         delay,
                         failures,
+                    )
+                    stop.wait(delay)
+                except Exception:
+                    # This loop is the top of its thread: a bug here must not end mail intake
+                    # silently. Logged once with its traceback, then retried like a lost link.
+                    self._disconnect()
+                    failures += 1
+                    delay = reconnect_delay(
+                        failures, initial=self.backoff_initial, cap=self.backoff_cap
+                    )
+                    logger.exception(
+                        "IMAP %s: unexpected error; starting again in %.1fs",
+                        self.url.redacted(),
+                        delay,
                     )
                     stop.wait(delay)
         finally:
@@ -289,6 +317,7 @@ class InboxListener:
                 self.uidvalidity,
                 uidvalidity,
             )
+            self._unfiled.clear()
         self.uidvalidity = uidvalidity
 
     def _disconnect(self) -> None:
@@ -303,7 +332,7 @@ class InboxListener:
             return
         try:
             client.logout()
-        except (*_ConnectionTrouble, socket.timeout):
+        except (TimeoutError, *_ConnectionTrouble):
             _close_quietly(client)
 
 
@@ -316,10 +345,8 @@ def _is_new_mail(response: tuple[Any, ...]) -> bool:
 
 
 def _close_quietly(client: IMAPClient) -> None:
-    try:
+    with contextlib.suppress(*_ConnectionTrouble):
         client.shutdown()
-    except _ConnectionTrouble:
-        pass
 
 
 def _client_context(verify: bool) -> ssl.SSLContext:

@@ -9,9 +9,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from datetime import UTC, datetime
 
 from bot.delivery import DeliveryError, Notification, Receipt
 from handlers.email.urls import SmtpUrl
@@ -117,6 +117,8 @@ class SmtpTransport:
             if not reused:
                 raise DeliveryError(f"SMTP server {self._where()} closed the connection") from exc
             # A reused connection can have been closed by the server since the last check.
+            # Resending once is safe enough: a disconnect after the server took the message but
+            # before its reply could duplicate it, and the outbox is at-least-once anyway.
             logger.info("SMTP connection to %s was closed; reconnecting", self._where())
             try:
                 self._send_once(message, recipient)

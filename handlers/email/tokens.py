@@ -76,7 +76,9 @@ def make_token(
     if not secret:
         raise ValueError("the signing secret is empty")
     if subject_kind not in ("r", "d"):
-        raise ValueError(f"subject_kind must be 'r' (referral) or 'd' (digest), not {subject_kind!r}")
+        raise ValueError(
+            f"subject_kind must be 'r' (referral) or 'd' (digest), not {subject_kind!r}"
+        )
     for name, value in (("staff_id", staff_id), ("subject_id", subject_id)):
         if not 0 <= value <= 0xFFFFFFFF:
             raise ValueError(f"{name} {value} does not fit in a reply token")

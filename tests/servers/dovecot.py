@@ -61,11 +61,11 @@ class DovecotServer:
         self._accounts = _accounts()
         self._process: subprocess.Popen[bytes] | None = None
         self._users = itertools.count(1)
-        self._frozen: set[int] = set()
         self.config = root / "dovecot.conf"
         self.passwd = root / "users"
         self.mail = root / "mail"
         self.log = root / "dovecot.log"
+        self.console = root / "console.log"
         for sub in ("run", "state", "mail"):
             (root / sub).mkdir()
         # Login and auth processes run as unprivileged users and must reach the sockets here.
@@ -91,12 +91,16 @@ class DovecotServer:
         """Start the master process and wait until it accepts IMAP connections."""
         if self._process is not None:
             return
-        self._process = subprocess.Popen(
-            [self._dovecot, "-F", "-c", str(self.config)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        # Configuration errors are printed before the log file is open.
+        with self.console.open("ab") as console:
+            self._process = subprocess.Popen(
+                [self._dovecot, "-F", "-c", str(self.config)],
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=console,
+                # Its own process group, so stop() can reach every child the master leaves.
+                start_new_session=True,
+            )
         deadline = time.monotonic() + _START_TIMEOUT
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -113,17 +117,12 @@ class DovecotServer:
         process, self._process = self._process, None
         if process is None:
             return
-        # A stopped (frozen) process would hold up the master's shutdown for ever.
-        for pid in self._frozen:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        self._frozen.clear()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        # Killing the whole group at once is quicker than the master's graceful shutdown
+        # (a second or more), which would also leave client sessions and frozen processes
+        # running; a stopped test server must drop its connections as a crashed one would.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
     def restart(self) -> None:
         self.stop()
@@ -153,11 +152,17 @@ class DovecotServer:
         pids = self._imap_pids(user)
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
-        self._frozen.update(pids)
         return len(pids)
 
+    def set_uidvalidity(self, user: str, folder: str, value: int) -> None:
+        """Give `folder` a new UIDVALIDITY, as a server does after rebuilding its indexes."""
+        self._doveadm_run("mailbox", "update", "-u", user, "--uid-validity", str(value), folder)
+
     def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        """What the server printed and logged, for failure messages."""
+        return "".join(
+            path.read_text(errors="replace") for path in (self.console, self.log) if path.exists()
+        )
 
     def close(self) -> None:
         self.stop()
@@ -181,7 +186,9 @@ class DovecotServer:
 
     def _config_text(self, cert: tuple[Path, Path] | None, capabilities: str | None) -> str:
         a = self._accounts
-        mail_ids = f"mail_uid = {a.mail_uid}\nmail_gid = {a.mail_gid}\n" if os.geteuid() == 0 else ""
+        mail_ids = (
+            f"mail_uid = {a.mail_uid}\nmail_gid = {a.mail_gid}\n" if os.geteuid() == 0 else ""
+        )
         if cert is None:
             ssl = "ssl = no\n"
             imaps = "port = 0"
@@ -203,6 +210,8 @@ default_login_user = {a.login_user}
 first_valid_uid = 1
 {mail_ids}{ssl}disable_plaintext_auth = no
 auth_mechanisms = plain login
+# Refused logins answer at once: tests of wrong passwords need no two-second pauses.
+auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 mail_fsync = never
 passdb {{
@@ -225,6 +234,10 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  # No growing login delays for 127.0.0.1 after the wrong-password tests.
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service imap {{
   # One process per connection, so one session can be killed or frozen on its own.
@@ -258,7 +271,9 @@ class Mailbox:
     def imaps_url(self) -> str:
         if self.server.tls_port is None:
             raise RuntimeError("this Dovecot was started without TLS (openssl missing)")
-        return f"imaps://{self._credentials()}@{self.host}:{self.server.tls_port}/INBOX?verify=false"
+        return (
+            f"imaps://{self._credentials()}@{self.host}:{self.server.tls_port}/INBOX?verify=false"
+        )
 
     def append(self, raw: bytes, folder: str = "INBOX") -> None:
         with self._client() as client:
@@ -298,6 +313,21 @@ class Mailbox:
 
     def kick(self) -> None:
         self.server.kick(self.user)
+
+    def kill_sessions(self) -> int:
+        return self.server.kill_sessions(self.user)
+
+    def freeze_sessions(self) -> int:
+        return self.server.freeze_sessions(self.user)
+
+    def set_uidvalidity(self, value: int, folder: str = "INBOX") -> None:
+        self.server.set_uidvalidity(self.user, folder, value)
+
+    @property
+    def uidvalidity(self) -> int:
+        with self._client() as client:
+            status = client.folder_status("INBOX", [b"UIDVALIDITY"])
+            return int(status[b"UIDVALIDITY"])
 
     def _credentials(self) -> str:
         return f"{quote(self.user, safe='')}:{quote(self.password, safe='')}"

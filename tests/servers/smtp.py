@@ -78,14 +78,21 @@ class SmtpRecorder:
             rcpt_tos=tuple(envelope.rcpt_tos),
             raw=raw,
             message=message,
-            # STARTTLS sets session.ssl; implicit TLS lives on the transport.
-            tls=session.ssl is not None
-            or server.transport.get_extra_info("ssl_object") is not None,
+            tls=_over_tls(server, session),
         )
         with self._changed:
             self.messages.append(received)
             self._changed.notify_all()
         return "250 Message accepted for delivery"
+
+
+def _over_tls(server: SMTP, session: Session) -> bool:
+    # STARTTLS sets session.ssl; implicit TLS lives on the transport.
+    if session.ssl is not None:
+        return True
+    return (
+        server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
+    )
 
 
 class _RecordingSMTP(SMTP):

@@ -166,7 +166,9 @@ def test_connection_refused_is_retryable() -> None:
         transport.deliver(notification())
 
     assert caught.value.permanent is False
-    assert str(caught.value).startswith(f"cannot connect to SMTP server smtp://127.0.0.1:{url.port}")
+    assert str(caught.value).startswith(
+        f"cannot connect to SMTP server smtp://127.0.0.1:{url.port}"
+    )
 
 
 @pytest.mark.parametrize(
