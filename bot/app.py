@@ -20,6 +20,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        slack = getattr(_app.state, "slack_gateway", None)
+        if slack is not None:
+            slack.close()
         runtime.close()
 
     app = FastAPI(title="closeloop", version="0.1.0", lifespan=lifespan)
@@ -30,6 +33,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         if database_reachable(runtime.engine):
             return JSONResponse({"status": "ok", "database": "reachable"})
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+
+    if settings.slack_signing_secret:
+        # Imported here: a deployment without Slack never loads Bolt.
+        from handlers.slack.app import mount_slack
+
+        mount_slack(app, runtime)
 
     @app.exception_handler(UserError)
     async def user_error(_request: Request, exc: UserError) -> JSONResponse:

@@ -29,9 +29,7 @@ def work_queue(session: Session, *, actor: Actor, limit: int = 20) -> list[Queue
     providing = actor.programs(Role.PROVIDER, Role.GATEKEEPER)
     clauses = []
     if gatekeeping:
-        clauses.append(
-            and_(Recipient.program_id.in_(gatekeeping), Recipient.assignee_id.is_(None))
-        )
+        clauses.append(and_(Recipient.program_id.in_(gatekeeping), Recipient.assignee_id.is_(None)))
     if providing:
         clauses.append(
             and_(Recipient.program_id.in_(providing), Recipient.assignee_id == actor.staff_id)

@@ -162,6 +162,14 @@ class FakeSlack:
             found = self._state.views.get(view_id)
             return dict(found) if found is not None else None
 
+    def hook_url(self, name: str = "commands/1") -> str:
+        """A response_url that this fake answers (Slack's hooks host is unreachable in tests)."""
+        return self.base_url.removesuffix("api/") + f"hooks/{name}"
+
+    def responses(self) -> list[Call]:
+        """What the app posted to response_url hooks (method "response_url"), oldest first."""
+        return self.calls("response_url")
+
     def clear(self) -> None:
         """Forget recorded calls, messages, views and scripted failures; users stay."""
         with self._state.lock:
@@ -228,12 +236,30 @@ def _make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
             # Keep pytest's output clean; every call is recorded in the fake instead.
             pass
 
+        def _hook(self, path: str, raw: bytes, arrived: float) -> None:
+            # A response_url: JSON in, a bare "ok" out, no token (the URL itself is the secret).
+            try:
+                params = json.loads(raw or b"{}")
+            except ValueError:
+                params = {"invalid_json": raw.decode(errors="replace")}
+            params["hook"] = path.removeprefix("/hooks/")
+            with state.lock:
+                state.calls.append(Call("response_url", params, None, arrived, 200, {"ok": True}))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
         def _serve(self) -> None:
             arrived = time.monotonic()
             url = urlsplit(self.path)
             method = url.path.rsplit("/", 1)[-1]
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            if url.path.startswith("/hooks/"):
+                self._hook(url.path, raw, arrived)
+                return
             params: dict[str, Any] = dict(parse_qsl(url.query))
             token = _token_of(self.headers.get("Authorization"), params)
             status: int

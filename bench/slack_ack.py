@@ -1,0 +1,303 @@
+"""Slack acknowledgement latency: `closeloop web` beside a Bolt app that only acknowledges.
+
+    python bench/slack_ack.py [--database-url URL] [--requests 2000] [--concurrency 50]
+                              [--text help --text list]
+
+Creates (drops first) the PostgreSQL database named in --database-url, migrates it, loads a small
+network with open referrals, and starts three processes: a fake Slack Web API (the one the tests
+use), `closeloop web` (uvicorn) configured against it, and a minimal FastAPI + Bolt app whose
+listener only calls ack(). Then, for each --text, it sends the same number of signed `/referral`
+slash commands from --concurrency concurrent clients to each app (after a warm-up that is not
+counted) and prints p50/p99 acknowledgement latency, their ratio, and throughput.
+
+`help` is answered in the acknowledgement itself; `list` is acknowledged at once and the grid
+is then read and posted to the command's response_url, so its work competes with later acks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+# At module level: FastAPI resolves the route's (postponed) annotations from module globals.
+from fastapi import Request, Response
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SECRET = "bench-signing-secret"
+TOKEN = "xoxb-bench-token"
+DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/closeloop_bench"
+# Slack users the commands come from, linked by email to the test network's staff.
+USERS = {
+    "U0GRACE": "grace@heartland.example.org",
+    "U0CASEY": "casey@coord.example.org",
+    "U0OLIVIA": "olivia@ozark.example.org",
+    "U0SAM": "sam@coord.example.org",
+}
+REFERRALS = 40
+
+
+# -- child processes ---------------------------------------------------------------------------
+
+
+def serve_fake() -> None:
+    """The fake Slack Web API, in its own process so it does not share the load generator's GIL."""
+    from tests.fakes.slack_api import start_fake_slack
+
+    fake = start_fake_slack(token=TOKEN)
+    for user_id, email in USERS.items():
+        fake.add_user(user_id, email, email.split("@")[0].title())
+    print(fake.base_url, flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    fake.stop()
+
+
+def serve_minimal(port: int) -> None:
+    """The baseline: the same stack (uvicorn, FastAPI, AsyncApp, the async handler), ack only."""
+    import uvicorn
+    from fastapi import FastAPI
+    from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.app.async_app import AsyncApp
+
+    from handlers.slack.client import make_async_web_client
+
+    bolt = AsyncApp(
+        signing_secret=SECRET,
+        client=make_async_web_client(TOKEN, os.environ["SLACK_API_URL"]),
+    )
+
+    @bolt.command("/referral")
+    async def referral(ack):  # type: ignore[no-untyped-def]
+        await ack()
+
+    handler = AsyncSlackRequestHandler(bolt)
+    api = FastAPI()
+
+    @api.post("/slack/events")
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    @api.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    uvicorn.run(api, host="127.0.0.1", port=port, log_level="info")
+
+
+# -- setting up --------------------------------------------------------------------------------
+
+
+def prepare_database(url: str) -> None:
+    import psycopg
+
+    from bot.actors import actor_by_email
+    from bot.runtime import Runtime
+    from bot.services.directory import import_directory, parse_directory
+    from bot.settings import Settings
+    from storage.db import transaction
+    from storage.migrate import upgrade
+    from tests.network import small_network
+    from tests.service.helpers import published
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    runtime = Runtime(Settings(database_url=url))
+    upgrade(runtime.engine)
+    with transaction(runtime.sessions) as session:
+        directory = parse_directory(small_network(), source="bench")
+        import_directory(session, directory=directory, source="bench")
+    for n in range(REFERRALS):
+        published(runtime.sessions, needs=["RES"] if n % 2 else ["BEH"])
+    with transaction(runtime.sessions) as session:
+        actor_by_email(session, USERS["U0GRACE"])  # the network is usable
+    runtime.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server on port {port} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the server on port {port} did not start")
+
+
+# -- the load ----------------------------------------------------------------------------------
+
+
+def signed(text: str, user_id: str, response_url: str) -> tuple[bytes, dict[str, str]]:
+    body = urlencode(
+        {
+            "token": "unused",
+            "team_id": "T0FAKE001",
+            "team_domain": "bench",
+            "channel_id": "C0BENCH",
+            "channel_name": "bench",
+            "user_id": user_id,
+            "user_name": user_id.lower(),
+            "command": "/referral",
+            "text": text,
+            "api_app_id": "A0BENCH",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": "1.1.bench",
+        }
+    ).encode()
+    stamp = str(int(time.time()))
+    digest = hmac.new(SECRET.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": "v0=" + digest.hexdigest(),
+    }
+    return body, headers
+
+
+async def load(port: int, text: str, total: int, concurrency: int, hook: str) -> list[float]:
+    import aiohttp
+
+    url = f"http://127.0.0.1:{port}/slack/events"
+    users = list(USERS)
+    latencies: list[float] = []
+    failures: list[int] = []
+    counter = iter(range(total))
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        for i in counter:
+            body, headers = signed(text, users[i % len(users)], f"{hook}bench/{i}")
+            start = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as answer:
+                said = await answer.read()
+                elapsed = time.perf_counter() - start
+            if answer.status != 200:
+                failures.append(answer.status)
+                if len(failures) == 1:
+                    print(f"first failure: HTTP {answer.status}: {said[:300]!r}", file=sys.stderr)
+            latencies.append(elapsed)
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(client(session) for _ in range(concurrency)))
+    if failures:
+        raise SystemExit(f"{len(failures)} requests failed: {sorted(set(failures))}")
+    return latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def measure(port: int, text: str, total: int, concurrency: int, hook: str) -> dict[str, float]:
+    asyncio.run(load(port, text, max(100, total // 10), concurrency, hook))  # warm-up
+    start = time.perf_counter()
+    latencies = asyncio.run(load(port, text, total, concurrency, hook))
+    wall = time.perf_counter() - start
+    return {
+        "p50": percentile(latencies, 50) * 1000,
+        "p99": percentile(latencies, 99) * 1000,
+        "mean": statistics.fmean(latencies) * 1000,
+        "rps": total / wall,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=DEFAULT_DB)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--text", action="append", help='command text (default: "help", "list")')
+    parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-minimal", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_fake:
+        serve_fake()
+        return 0
+    if args.serve_minimal:
+        serve_minimal(args.serve_minimal)
+        return 0
+
+    texts = args.text or ["help", "list"]
+    prepare_database(args.database_url)
+    me = [sys.executable, str(Path(__file__).resolve())]
+    fake = subprocess.Popen([*me, "--serve-fake"], stdout=subprocess.PIPE, cwd=ROOT)
+    assert fake.stdout is not None
+    api_url = fake.stdout.readline().decode().strip()
+    hook = api_url.removesuffix("api/") + "hooks/"
+    web_port, minimal_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": api_url,
+        "SECRET_KEY": "bench-secret-key-not-for-production",
+        "HOST": "127.0.0.1",
+        "PORT": str(web_port),
+    }
+    closeloop = Path(sys.executable).with_name("closeloop")
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT, "env": env}
+    servers = [
+        subprocess.Popen([str(closeloop), "web"], **quiet),  # type: ignore[call-overload]
+        subprocess.Popen([*me, "--serve-minimal", str(minimal_port)], **quiet),  # type: ignore[call-overload]
+    ]
+    try:
+        wait_healthy(web_port, servers[0])
+        wait_healthy(minimal_port, servers[1])
+        print(
+            f"{args.requests} signed /referral commands, {args.concurrency} concurrent clients, "
+            f"PostgreSQL, {os.cpu_count()} CPU(s)"
+        )
+        print(f"{'command':<10}{'app':<16}{'p50 ms':>8}{'p99 ms':>8}{'mean ms':>9}{'req/s':>8}")
+        for text in texts:
+            # The baseline first: `list` leaves closeloop busy answering by response_url after
+            # the last acknowledgement, which must not slow the next measurement down.
+            base = measure(minimal_port, text, args.requests, args.concurrency, hook)
+            ours = measure(web_port, text, args.requests, args.concurrency, hook)
+            for name, row in (("closeloop web", ours), ("ack-only Bolt", base)):
+                print(
+                    f"{text:<10}{name:<16}{row['p50']:>8.1f}{row['p99']:>8.1f}"
+                    f"{row['mean']:>9.1f}{row['rps']:>8.0f}"
+                )
+            print(
+                f"{text:<10}{'ratio':<16}{ours['p50'] / base['p50']:>8.2f}"
+                f"{ours['p99'] / base['p99']:>8.2f}"
+            )
+    finally:
+        for process in [*servers, fake]:
+            process.terminate()
+        for process in [*servers, fake]:
+            process.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

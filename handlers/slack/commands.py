@@ -1,0 +1,294 @@
+"""`/referral` text parsed into typed commands; pure, so every rule here is a unit test."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bot.domain.vocab import (
+    DeclineReason,
+    NeedOutcome,
+    ProvisionReason,
+    ResponseKind,
+    ServiceStatus,
+    match_choice,
+)
+from bot.errors import InvalidInput, UserError
+from bot.services.lookup import NUMBER_HINT
+
+_NUMBER = re.compile(r"^(?:R-)?(\d{4})-(\d{1,6})$", re.IGNORECASE)
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_PROGRAM = re.compile(r"^program=(\S+)$", re.IGNORECASE)
+SCOPES = ("open", "closed", "all", "mine", "unassigned", "overdue")
+HELP_HINT = "Type /referral help to see every command with an example."
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class ListReferrals:
+    scope: str = "open"
+    county: str | None = None
+    need: str | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class Show:
+    number: str
+
+
+@dataclass(frozen=True)
+class Assign:
+    number: str
+    person: str
+    slack_user: str | None
+    reassign: bool
+    program: str | None = None
+
+
+@dataclass(frozen=True)
+class Respond:
+    number: str
+    kind: ResponseKind
+    reason: str | None = None
+    comment: str | None = None
+    program: str | None = None
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    number: str
+    status: ServiceStatus
+    program: str | None = None
+
+
+@dataclass(frozen=True)
+class AddNote:
+    number: str
+    text: str
+    program: str | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    number: str
+
+
+@dataclass(frozen=True)
+class Close:
+    number: str
+    outcome: NeedOutcome
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Republish:
+    number: str
+
+
+@dataclass(frozen=True)
+class Digest:
+    pass
+
+
+@dataclass(frozen=True)
+class Suspension:
+    program: str
+    suspend: bool
+
+
+SlackCommand = (
+    Help
+    | ListReferrals
+    | Show
+    | Assign
+    | Respond
+    | SetStatus
+    | AddNote
+    | Pending
+    | Close
+    | Republish
+    | Digest
+    | Suspension
+)
+
+
+def parse_command(text: str) -> SlackCommand:
+    words = text.split()
+    if not words or words[0].lower() in ("help", "?"):
+        return Help()
+    verb, rest = words[0].lower(), words[1:]
+    if verb == "list":
+        return _list(rest)
+    if verb == "digest":
+        return Digest()
+    if verb in ("suspend", "resume"):
+        if not rest:
+            raise InvalidInput(
+                f"Say which program to {verb}.", field="program", hint=f"/referral {verb} KEY"
+            )
+        return Suspension(" ".join(rest), suspend=verb == "suspend")
+    if verb not in _NEEDS_NUMBER:
+        raise InvalidInput(f'"{words[0]}" is not a /referral command.', hint=HELP_HINT)
+    number, program, rest = _number(verb, rest)
+    return _NEEDS_NUMBER[verb](number, program, rest)
+
+
+def referral_number(text: str) -> str:
+    match = _NUMBER.match(text.strip())
+    if match is None:
+        raise InvalidInput(f'"{text}" is not a referral number.', field="number", hint=NUMBER_HINT)
+    return f"R-{match.group(1)}-{int(match.group(2)):06d}"
+
+
+def mentioned_user(text: str) -> str | None:
+    """The user id in Slack's mention form `<@U123|name>`."""
+    match = _MENTION.match(text.strip())
+    return match.group(1) if match else None
+
+
+def leading_choice(words: list[str], choices: type[E], *, field: str) -> tuple[E, str | None]:
+    """The choice named by the longest leading run of words, and the words after it.
+
+    "no vac beds full" -> (no vacancy, "beds full"). When no run names one, the error for the
+    first word is raised, which lists the valid choices.
+    """
+    if not words:
+        match_choice("", choices, field=field)
+    for end in range(len(words), 0, -1):
+        try:
+            choice = match_choice(" ".join(words[:end]), choices, field=field)
+        except UserError:
+            continue
+        return choice, " ".join(words[end:]) or None
+    match_choice(words[0], choices, field=field)
+    raise AssertionError("unreachable: match_choice raised for the first word")  # pragma: no cover
+
+
+def _list(words: list[str]) -> ListReferrals:
+    scope, county, need, page = "open", None, None, 1
+    i = 0
+    while i < len(words):
+        word = words[i].lower()
+        if word in SCOPES:
+            scope = word
+        elif word == "page" and i + 1 < len(words) and words[i + 1].isdigit():
+            page = max(1, int(words[i + 1]))
+            i += 1
+        elif word == "need" and i + 1 < len(words):
+            need = words[i + 1].upper()
+            i += 1
+        elif word == "county" and i + 1 < len(words):
+            # County names can be several words ("St. Louis City"): up to the next keyword.
+            end = i + 1
+            while end < len(words) and words[end].lower() not in ("need", "page", *SCOPES):
+                end += 1
+            county = " ".join(words[i + 1 : end])
+            i = end - 1
+        else:
+            raise InvalidInput(
+                f'"{words[i]}" is not something I can list by.',
+                hint="For example: /referral list open county Boone need RES page 2",
+            )
+        i += 1
+    return ListReferrals(scope=scope, county=county, need=need, page=page)
+
+
+def _number(verb: str, words: list[str]) -> tuple[str, str | None, list[str]]:
+    if not words:
+        raise InvalidInput(
+            f"Say which referral to {verb}.", field="number", hint=f"/referral {verb} R-2026-000042"
+        )
+    number = referral_number(words[0])
+    rest = words[1:]
+    program = None
+    if rest and (found := _PROGRAM.match(rest[0])):
+        program, rest = found.group(1), rest[1:]
+    return number, program, rest
+
+
+def _show(number: str, program: str | None, rest: list[str]) -> Show:
+    return Show(number)
+
+
+def _assign(reassign: bool) -> Callable[[str, str | None, list[str]], Assign]:
+    def build(number: str, program: str | None, rest: list[str]) -> Assign:
+        if not rest:
+            verb = "reassign" if reassign else "assign"
+            raise InvalidInput(
+                f"Say who to {verb} {number} to.",
+                field="person",
+                hint=f"/referral {verb} {number} @person",
+            )
+        person = " ".join(rest)
+        return Assign(number, person, mentioned_user(person), reassign, program)
+
+    return build
+
+
+def _accept(number: str, program: str | None, rest: list[str]) -> Respond:
+    return Respond(number, ResponseKind.ACCEPT, None, " ".join(rest) or None, program)
+
+
+def _provision(number: str, program: str | None, rest: list[str]) -> Respond:
+    reason, comment = leading_choice(rest, ProvisionReason, field="provision reason")
+    return Respond(number, ResponseKind.TENTATIVE, reason.value, comment, program)
+
+
+def _decline(number: str, program: str | None, rest: list[str]) -> Respond:
+    reason, comment = leading_choice(rest, DeclineReason, field="decline reason")
+    return Respond(number, ResponseKind.DECLINE, reason.value, comment, program)
+
+
+def _status(number: str, program: str | None, rest: list[str]) -> SetStatus:
+    return SetStatus(
+        number, match_choice(" ".join(rest), ServiceStatus, field="service status"), program
+    )
+
+
+def _note(number: str, program: str | None, rest: list[str]) -> AddNote:
+    return AddNote(number, " ".join(rest), program)
+
+
+def _pending(number: str, program: str | None, rest: list[str]) -> Pending:
+    return Pending(number)
+
+
+def _close(number: str, program: str | None, rest: list[str]) -> Close:
+    text = " ".join(rest)
+    if ":" in text:
+        said, _, why = text.partition(":")
+        outcome = match_choice(said, NeedOutcome, field="need outcome")
+        return Close(number, outcome, why.strip() or None)
+    outcome, reason = leading_choice(rest, NeedOutcome, field="need outcome")
+    return Close(number, outcome, reason)
+
+
+def _republish(number: str, program: str | None, rest: list[str]) -> Republish:
+    return Republish(number)
+
+
+_NEEDS_NUMBER: dict[str, Callable[[str, str | None, list[str]], SlackCommand]] = {
+    "show": _show,
+    "view": _show,
+    "assign": _assign(False),
+    "reassign": _assign(True),
+    "accept": _accept,
+    "provision": _provision,
+    "tentative": _provision,
+    "decline": _decline,
+    "status": _status,
+    "note": _note,
+    "pending": _pending,
+    "close": _close,
+    "republish": _republish,
+}

@@ -1,0 +1,144 @@
+"""Buttons and selects on notifications, App Home and lists."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.vocab import Channel, ResponseKind
+from bot.errors import InvalidInput
+from bot.services import referrals, work
+from handlers.slack.blocks import (
+    ACCEPT,
+    ASSIGN,
+    DECLINE,
+    KIND_OF_ACTION,
+    MORE,
+    STALE_BUTTON,
+    TENTATIVE,
+    VIEW,
+    Target,
+    after_response,
+    decode,
+    respond_modal,
+    work_actions,
+)
+from handlers.slack.commands import ListReferrals
+from handlers.slack.execute import list_page
+from handlers.slack.gateway import Gateway
+from handlers.slack.outcome import form_metadata, outcome_line, show_outcome
+from handlers.slack.screens import details_reply
+
+SLACK = Channel.SLACK
+Body = dict[str, Any]
+
+
+def register(app: AsyncApp, gateway: Gateway) -> None:
+    @app.action(ASSIGN)
+    async def assign(
+        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        target = decode((action.get("selected_option") or {}).get("value"))
+        if target.staff_id is None:
+            raise InvalidInput(STALE_BUTTON, hint="Use /referral assign instead.")
+        result, who = await gateway.run(
+            client,
+            body["user"]["id"],
+            lambda s, a: (
+                work.assign_referral(
+                    s,
+                    actor=a,
+                    number=target.number,
+                    provider=target.staff_id or 0,
+                    program=target.program,
+                    channel=SLACK,
+                ),
+                a.name,
+            ),
+        )
+        if not result.changed:
+            await respond(text=result.summary, response_type="ephemeral", replace_original=False)
+            return
+        after = work_actions(Target(target.number, target.program))
+        await show_outcome(gateway, client, body, outcome_line(result.summary, who), after)
+
+    @app.action(ACCEPT)
+    async def accept(
+        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        target = decode(action.get("value"))
+        result, who = await gateway.run(
+            client,
+            body["user"]["id"],
+            lambda s, a: (
+                work.respond_to_referral(
+                    s,
+                    actor=a,
+                    number=target.number,
+                    kind=ResponseKind.ACCEPT,
+                    program=target.program,
+                    channel=SLACK,
+                ),
+                a.name,
+            ),
+        )
+        if not result.changed:
+            await respond(text=result.summary, response_type="ephemeral", replace_original=False)
+            return
+        after = work_actions(target, respond=after_response(ResponseKind.ACCEPT))
+        await show_outcome(gateway, client, body, outcome_line(result.summary, who), after)
+
+    @app.action(re.compile(f"^({re.escape(TENTATIVE)}|{re.escape(DECLINE)})$"))
+    async def open_form(ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient) -> None:
+        # The trigger_id lives 3 seconds: open the modal before anything else.
+        await ack()
+        target = decode(action.get("value"))
+        kind = KIND_OF_ACTION[action["action_id"]]
+        metadata = form_metadata(body, target.number, target.program, kind.value)
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=respond_modal(kind, metadata, target.number)
+        )
+
+    @app.action(VIEW)
+    async def view(
+        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        target = decode(action.get("value"))
+        answer = await gateway.run(
+            client,
+            body["user"]["id"],
+            lambda s, a: details_reply(
+                referrals.view_referral(s, actor=a, number=target.number, channel=SLACK)
+            ),
+        )
+        await respond(**answer, replace_original=False)
+
+    @app.action(MORE)
+    async def more(
+        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        query, cursor = _grid_query(action.get("value"))
+        answer = await gateway.run(
+            client, body["user"]["id"], lambda s, a: list_page(s, a, query, cursor)
+        )
+        await respond(**answer, replace_original=True)
+
+
+def _grid_query(value: str | None) -> tuple[ListReferrals, str]:
+    try:
+        data = json.loads(value or "")
+        q = data["q"]
+        query = ListReferrals(q["scope"], q.get("county"), q.get("need"), int(data["g"]))
+        return query, str(data["c"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput(STALE_BUTTON, hint="Use /referral list instead.") from None

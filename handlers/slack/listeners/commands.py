@@ -1,0 +1,32 @@
+"""`/referral`: parse the text, acknowledge, carry out the one use case, answer ephemerally."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.slack.commands import Help, parse_command
+from handlers.slack.execute import execute
+from handlers.slack.gateway import Gateway
+from handlers.slack.screens import help_reply
+
+COMMAND = "/referral"
+
+
+def register(app: AsyncApp, gateway: Gateway) -> None:
+    @app.command(COMMAND)
+    async def referral(
+        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        # Parsing is pure and quick, so a typo is answered in the acknowledgement itself.
+        parsed = parse_command(str(command.get("text") or ""))
+        if isinstance(parsed, Help):
+            await ack(**help_reply())
+            return
+        # Slack gives us 3 seconds: acknowledge first, then work and answer by response_url.
+        await ack()
+        await respond(**await execute(parsed, gateway, client, str(command["user_id"])))

@@ -1,0 +1,141 @@
+"""Whole answers and views: help, the referral grid, a referral's details, App Home."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from bot.domain.vocab import DeclineReason, NeedOutcome, ProvisionReason
+from bot.services.grid import GridPage, GridRow
+from bot.services.queue import QueueItem
+from bot.services.referrals import ReferralDetails
+from bot.texts import render
+from handlers.slack.blocks import (
+    MORE,
+    RESPONSE_WORDS,
+    Block,
+    Target,
+    brief,
+    context,
+    plain,
+    reply,
+    text,
+    work_actions,
+)
+from handlers.slack.commands import ListReferrals
+
+PAGE_SIZE = 10
+
+
+@lru_cache(maxsize=1)
+def _help_body() -> str:
+    return render(
+        "slack/help.txt",
+        provision_reasons=[r.value for r in ProvisionReason],
+        decline_reasons=[r.value for r in DeclineReason],
+        outcomes=[o.value for o in NeedOutcome],
+    )
+
+
+def help_reply() -> dict[str, Any]:
+    return reply("How to use /referral", [text(_help_body())])
+
+
+def row_line(row: GridRow) -> str:
+    """A grid row for the person who asked: no client name, which stays behind `show`."""
+    head = brief(row.number, row.where, row.needs, row.urgency, row.age_days, row.aging)
+    answer = RESPONSE_WORDS.get(row.response or "", "no answer yet")
+    if row.response_reason:
+        answer += f" ({row.response_reason})"
+    overdue = " · :hourglass: overdue" if row.overdue else ""
+    who = row.assignee or "unassigned"
+    return f"{head} · {row.state}{overdue}\n{row.program}: {who} · {answer}"
+
+
+def grid_reply(page: GridPage, query: ListReferrals) -> dict[str, Any]:
+    if not page.rows:
+        return reply(f"No {query.scope} referrals match.")
+    first = (query.page - 1) * PAGE_SIZE + 1
+    last = first + len(page.rows) - 1
+    title = f"{query.scope.capitalize()} referrals {first}–{last} of {page.total}"
+    blocks: list[Block] = [text(f"*{title}*")]
+    blocks += [text(row_line(row)) for row in page.rows]
+    if page.next_cursor:
+        more = {
+            "q": {"scope": query.scope, "county": query.county, "need": query.need},
+            "c": page.next_cursor,
+            "g": query.page + 1,
+        }
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "grid_more",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": MORE,
+                        "text": plain("More"),
+                        "value": json.dumps(more, separators=(",", ":")),
+                    }
+                ],
+            }
+        )
+    return reply(title, blocks)
+
+
+def details_reply(details: ReferralDetails) -> dict[str, Any]:
+    """Client details: shown only to the person who asked (ephemeral), who has a role on it."""
+    referral, client = details.referral, details.client
+    where = "Statewide" if referral.statewide else ", ".join(c.name for c in referral.counties)
+    lines = [
+        f"*{referral.number}* · {referral.state} · {referral.urgency} · {where}",
+        f"Needs: {', '.join(referral.needs)}",
+        f"Client: {client.first_name} {client.last_name}, born {client.birth_date.isoformat()}"
+        + (f", {client.gender}" if client.gender else ""),
+    ]
+    if client.phone:
+        lines.append(f"Phone: {client.phone}")
+    if client.address:
+        lines.append(f"Address: {client.address}")
+    if client.external_id:
+        lines.append(f"State ID: {client.external_id}")
+    if client.guardians:
+        lines.append(f"Guardians: {', '.join(client.guardians)}")
+    lines.append(f"Coordinator: {referral.primary_coordinator.name}")
+    if referral.summary:
+        lines.append(f"Summary: {referral.summary}")
+    programs = []
+    for r in details.recipients:
+        answer = RESPONSE_WORDS.get(str(r.response or ""), "no answer yet")
+        if r.response_reason:
+            answer += f" ({r.response_reason})"
+        who = r.assignee.name if r.assignee else "unassigned"
+        status = f" · {r.service_status}" if r.service_status else ""
+        programs.append(f"• {r.program.name}: {who} · {answer}{status}")
+    blocks = [text("\n".join(lines))]
+    if programs:
+        blocks.append(text("\n".join(programs)))
+    return reply(f"{referral.number}: details", blocks)
+
+
+def home_view(items: list[QueueItem]) -> Block:
+    blocks: list[Block] = [
+        {"type": "header", "text": plain("Your referral queue")},
+        context("Referrals waiting for you to assign or answer. Type /referral help for more."),
+    ]
+    if not items:
+        blocks.append(text("Nothing is waiting for you."))
+    for item in items:
+        row = item.row
+        target = Target(row.number, row.program_key)
+        blocks.append({"type": "divider"})
+        blocks.append(text(row_line(row)))
+        blocks.append(
+            work_actions(target, providers=item.providers, block_id=f"home_{row.recipient_id}")
+        )
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def not_linked_home(message: str) -> Block:
+    return {"type": "home", "blocks": [text(message)]}

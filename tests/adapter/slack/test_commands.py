@@ -1,0 +1,100 @@
+"""`/referral` text read into typed commands (pure: no Slack, no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain.vocab import NeedOutcome, ResponseKind, ServiceStatus
+from bot.errors import InvalidInput
+from handlers.slack.commands import (
+    AddNote,
+    Assign,
+    Close,
+    Help,
+    ListReferrals,
+    Respond,
+    SetStatus,
+    Show,
+    Suspension,
+    parse_command,
+)
+
+N = "R-2026-000042"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", Help()),
+        ("help", Help()),
+        ("list", ListReferrals()),
+        (
+            "list mine county St. Louis City need res page 3",
+            ListReferrals("mine", "St. Louis City", "RES", 3),
+        ),
+        ("show 2026-000042", Show(N)),
+        ("show r-2026-42", Show(N)),
+        ("assign R-2026-000042 <@U0LEE|lee>", Assign(N, "<@U0LEE|lee>", "U0LEE", False)),
+        (
+            "reassign R-2026-000042 lee@heartland.example.org",
+            Assign(N, "lee@heartland.example.org", None, True),
+        ),
+        (
+            "accept R-2026-000042 we can start Monday",
+            Respond(N, ResponseKind.ACCEPT, None, "we can start Monday"),
+        ),
+        (
+            "decline R-2026-000042 no vac beds full",
+            Respond(N, ResponseKind.DECLINE, "no vacancy", "beds full"),
+        ),
+        (
+            "decline R-2026-000042 program=heartland-res MEDICAL",
+            Respond(N, ResponseKind.DECLINE, "cannot meet medical needs", None, "heartland-res"),
+        ),
+        (
+            "provision R-2026-000042 pending fund county decides",
+            Respond(N, ResponseKind.TENTATIVE, "pending funding approval", "county decides"),
+        ),
+        (
+            "status R-2026-000042 not started unable",
+            SetStatus(N, ServiceStatus.NOT_STARTED_UNABLE_TO_CONTACT),
+        ),
+        ("note R-2026-000042 left a voicemail", AddNote(N, "left a voicemail")),
+        (
+            "close R-2026-000042 partially: no day program nearby",
+            Close(N, NeedOutcome.PARTIALLY_MET, "no day program nearby"),
+        ),
+        ("close R-2026-000042 fully met", Close(N, NeedOutcome.FULLY_MET, None)),
+        ("suspend heartland-res", Suspension("heartland-res", True)),
+    ],
+)
+def test_commands_are_read(text: str, expected: object) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "frobnicate",
+            '"frobnicate" is not a /referral command. Type /referral help to see every command with an example.',
+        ),
+        ("accept 42", '"42" is not a referral number. Referral numbers look like R-2026-000042.'),
+        (
+            "decline R-2026-000042 cannot meet",
+            '"cannot" could be more than one decline reason. Say which: cannot meet medical needs, cannot meet behavioural needs.',
+        ),
+        (
+            "decline R-2026-000042",
+            "No decline reason given. Choose one of: no vacancy, cannot meet medical needs, cannot meet behavioural needs, location, funding, staffing, other.",
+        ),
+        (
+            "status R-2026-000042 not",
+            '"not" could be more than one service status. Say which: not completed - dropped out, not completed - moved out of area, not completed - whereabouts unknown, not started - declined services, not started - moved out of area, not started - on waiting list, not started - referred to other program, not started - unable to contact.',
+        ),
+    ],
+)
+def test_what_cannot_be_read_is_answered_with_the_choices(text: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_command(text)
+    assert str(caught.value) == message
