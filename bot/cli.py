@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument("--channel", required=True, help="the region's digest channel id")
     job = command("job", "run one scheduled job now (idempotent)", _job)
     job.add_argument("name", help="e.g. coordinator_digests, thirty_day_reminders")
+    email = sub.add_parser("email", help="the email channel")
+    esub = email.add_subparsers(title="email commands")
+    parse = esub.add_parser(
+        "parse", help="read one raw message as the inbox listener does and print it as JSON"
+    )
+    parse.add_argument("file", help="an .eml file, or - for standard input")
+    parse.set_defaults(run=_email_parse)
     directory = sub.add_parser("directory", help="the directory of agencies, programs, staff")
     dsub = directory.add_subparsers(title="directory commands")
     imp = dsub.add_parser("import", help="import a JSON or YAML directory file (idempotent)")
@@ -101,6 +108,17 @@ def _directory_import(settings: Settings, args: argparse.Namespace) -> int:
     with transaction(runtime.sessions) as session:
         result = import_directory(session, directory=directory, source=str(args.file))
     print(f"closeloop: {result.summary()}")
+    return 0
+
+
+def _email_parse(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from handlers.email.reading import to_json
+    from handlers.email.replies import read_inbound
+
+    raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    print(json.dumps(to_json(read_inbound(raw, settings)), indent=2, ensure_ascii=False))
     return 0
 
 

@@ -22,6 +22,13 @@ def start_worker(runtime: Runtime, stop: threading.Event) -> list[threading.Thre
     threads = [
         threading.Thread(target=dispatcher.run_forever, args=(stop,), name="outbox", daemon=True)
     ]
+    if runtime.settings.imap_url:
+        from handlers.email.replies import inbox_listener
+
+        listener = inbox_listener(runtime.sessions, runtime.settings)
+        threads.append(
+            threading.Thread(target=listener.run_forever, args=(stop,), name="inbox", daemon=True)
+        )
     for thread in threads:
         thread.start()
     return threads

@@ -36,7 +36,7 @@ class Runtime:
 
     def transports(self) -> dict[str, Transport]:
         if self._transports is None:
-            self._transports = default_transports(self.settings)
+            self._transports = default_transports(self.settings, self.sessions)
         return self._transports
 
     def dispatcher(self) -> Dispatcher:
@@ -52,7 +52,9 @@ class Runtime:
         self.engine.dispose()
 
 
-def default_transports(settings: Settings) -> dict[str, Transport]:
+def default_transports(
+    settings: Settings, sessions: sessionmaker[Session] | None = None
+) -> dict[str, Transport]:
     """The console stands in for every channel that is not configured."""
     from handlers.console import ConsoleTransport
 
@@ -60,4 +62,31 @@ def default_transports(settings: Settings) -> dict[str, Transport]:
     transports: dict[str, Transport] = {
         "console": ConsoleTransport(path=path, public_url=settings.public_url)
     }
+    if settings.slack_bot_token and sessions is not None:
+        transports["slack"] = _slack_transport(settings, sessions)
+    if settings.smtp_url and sessions is not None:
+        transports["email"] = _email_transport(settings, sessions)
     return transports
+
+
+def _email_transport(settings: Settings, sessions: sessionmaker[Session]) -> Transport:
+    # Imported here: a process without SMTP_URL never loads the email channel.
+    from handlers.email.render import EmailRenderer
+    from handlers.email.smtp import SmtpTransport
+    from handlers.email.urls import parse_smtp_url
+
+    return SmtpTransport(
+        parse_smtp_url(settings.smtp_url or ""),
+        mail_from=settings.mail_from,
+        render=EmailRenderer(sessions, settings),
+    )
+
+
+def _slack_transport(settings: Settings, sessions: sessionmaker[Session]) -> Transport:
+    # Imported here, and built on first use: a process without Slack never loads slack_sdk.
+    from handlers.slack.client import make_web_client
+    from handlers.slack.render import SlackRenderer
+    from handlers.slack.transport import SlackTransport
+
+    client = make_web_client(settings.slack_bot_token or "", settings.slack_api_url)
+    return SlackTransport(client, SlackRenderer(sessions))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +39,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     trusted_authserv_id: str | None = None
+    # Email replies: how long a notification can be answered, which senders are ourselves (a
+    # loop), and how big an inbound message may be (attachments are never used).
+    reply_token_ttl_days: int = Field(default=60, ge=1, le=3650)
+    own_addresses: str = ""
+    email_max_bytes: int = Field(default=4_000_000, ge=10_000)
     outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_base_delay_seconds: float = Field(default=30.0, gt=0)
     outbox_log: str | None = None
@@ -108,6 +114,18 @@ class Settings(BaseSettings):
         if self.slack_bot_token:
             channels.append("slack")
         return tuple(channels) or ("console",)
+
+    @property
+    def reply_base(self) -> str:
+        """The address replies go to (`replies@host`); tokens are added as `replies+TOKEN@host`."""
+        return parseaddr(self.reply_to or self.mail_from)[1].lower()
+
+    @property
+    def own_address_set(self) -> frozenset[str]:
+        """Senders that are closeloop itself: MAIL_FROM, REPLY_TO and OWN_ADDRESSES (commas)."""
+        extra = [a for a in self.own_addresses.split(",") if a.strip()]
+        found = {parseaddr(a)[1].strip().lower() for a in (self.mail_from, self.reply_base, *extra)}
+        return frozenset(a for a in found if "@" in a)
 
     @property
     def is_sqlite(self) -> bool:

@@ -407,9 +407,7 @@ class ScheduleMark(Base):
     second clock never repeats it: one row per (job, person, referral, program, period)."""
 
     __tablename__ = "schedule_marks"
-    __table_args__ = (
-        UniqueConstraint("job", "staff_id", "referral_id", "program_id", "period"),
-    )
+    __table_args__ = (UniqueConstraint("job", "staff_id", "referral_id", "program_id", "period"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job: Mapped[str] = mapped_column(String(32))
@@ -418,3 +416,22 @@ class ScheduleMark(Base):
     program_id: Mapped[int] = mapped_column(Integer)
     period: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
+
+
+class InboundEmail(Base):
+    """Every email read from the replies mailbox, by Message-ID, with what became of it: a
+    message delivered again (same Message-ID) is recognised and never applied twice."""
+
+    __tablename__ = "inbound_emails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of the Message-ID (or of the raw message when it has none): ids can be long.
+    message_key: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    from_address: Mapped[str | None] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    received_at: Mapped[datetime]

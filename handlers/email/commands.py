@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.domain.vocab import DeclineReason, ProvisionReason, ServiceStatus, match_choice
 from bot.errors import InvalidInput
@@ -18,6 +18,9 @@ class ParsedCommand:
     reason: str | None
     argument: str | None
     comment: str
+    # A referral number written right after the verb ("accept R-2026-000042"): needed when the
+    # reply answers a digest, which lists several referrals.
+    number: str | None = None
 
 
 # The words a reply may start with, and the verb each names; several name the same verb.
@@ -31,6 +34,7 @@ VERB_WORDS: tuple[tuple[str, str], ...] = (
     ("declined", "decline"),
     ("no", "decline"),
     ("assign", "assign"),
+    ("reassign", "reassign"),
     ("status", "status"),
     ("note", "note"),
 )
@@ -76,6 +80,8 @@ MSG_NEEDS_NOTE = 'I read "note" but no text for the note. Write "note" and the t
 MSG_AMBIGUOUS_VERB = 'I read "{word}" but it could be more than one command ({choices}). '
 
 WORD = re.compile(r"\S+")
+# A referral number right after the verb; the separator after it is optional.
+NUMBER = re.compile(r"\s*[:,-]?\s*(R-\d{4}-\d{1,9})\b[.:,]?", re.IGNORECASE)
 
 # Quoted back to the sender: keep the excerpt short enough to read in one glance.
 QUOTE_LIMIT = 80
@@ -121,13 +127,25 @@ def _parse_line(line: str, following: str) -> tuple[ParsedCommand | None, str | 
     verb, problem = _match_verb(word)
     if verb is None:
         return None, (problem or MSG_NO_COMMAND.format(line=_excerpt(line))) + EXAMPLES
+    number = NUMBER.match(rest)
+    if number is None:
+        return _parse_verb(verb, word, rest, following)
+    command, error = _parse_verb(verb, word, rest[number.end() :], following)
+    if command is None:
+        return None, error
+    return replace(command, number=number.group(1).upper()), None
+
+
+def _parse_verb(
+    verb: str, word: str, rest: str, following: str
+) -> tuple[ParsedCommand | None, str | None]:
     if verb == "accept":
         return ParsedCommand("accept", None, None, _comment(rest, following)), None
-    if verb == "assign":
+    if verb in ("assign", "reassign"):
         person = rest.strip(" :-,")
         if not person:
             return None, MSG_NEEDS_PERSON
-        return ParsedCommand("assign", None, person, following), None
+        return ParsedCommand(verb, None, person, following), None
     if verb == "note":
         note = _comment(rest, following)
         if not note:

@@ -177,6 +177,7 @@ def to_json(msg: ReadMessage) -> dict[str, Any]:
             "reason": command.reason,
             "argument": command.argument,
             "comment": command.comment,
+            "number": command.number,
         },
         "error": msg.error,
         "message_id": msg.message_id,

@@ -96,6 +96,10 @@ class SmtpTransport:
         message.set_content(rendered.text)
         if rendered.html is not None:
             message.add_alternative(rendered.html, subtype="html")
+        # Headers are folded when the message is written out. At 78 columns the email package
+        # moves a subject that starts with "[" to a continuation line, which clients then show
+        # with a leading space; RFC 5322 allows 998. The bodies were encoded above, at 78.
+        message.policy = message.policy.clone(max_line_length=998)
         return message
 
     def close(self) -> None:

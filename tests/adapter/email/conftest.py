@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from bot.settings import Settings
 from tests.servers import self_signed_cert, server_missing
 from tests.servers.dovecot import DovecotServer, Mailbox, start_dovecot
 from tests.servers.smtp import SmtpRecorder, SmtpServer
@@ -61,3 +63,26 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+SECRET = "test-secret-for-reply-tokens-0123456789"
+MAIL_FROM = "closeloop <notify@closeloop.example.org>"
+REPLY_TO = "replies@closeloop.example.org"
+AUTHSERV_ID = "mx.closeloop.example.org"
+PUBLIC_URL = "https://closeloop.example.org"
+
+
+def mail_settings(
+    engine: Engine, *, smtp_url: str | None = None, imap_url: str | None = None
+) -> Settings:
+    """Settings of a deployment with the email channel (SMTP out, IMAP in) on the test servers."""
+    return Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        smtp_url=smtp_url,
+        imap_url=imap_url,
+        mail_from=MAIL_FROM,
+        reply_to=REPLY_TO,
+        secret_key=SECRET,
+        public_url=PUBLIC_URL,
+        trusted_authserv_id=AUTHSERV_ID,
+    )

@@ -202,6 +202,7 @@ def test_to_json_is_what_the_cli_prints() -> None:
             "reason": "no vacancy",
             "argument": None,
             "comment": "full until June",
+            "number": None,
         },
         "error": None,
         "message_id": "<reply-1@riverbend-supports.org>",

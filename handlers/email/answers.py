@@ -1,0 +1,108 @@
+"""The emails closeloop writes back to a person who replied: a confirmation, or why not."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.context import settings_of, today
+from bot.notify import enqueue
+from bot.services.work import WorkResult
+from storage.models import Staff
+
+CONFIRMATION = "email_confirmation"
+ERROR = "email_error"
+_MAX_KEY = 255
+
+
+def answer_channel(session: Session) -> str:
+    """Email when SMTP is configured, else the console that stands in for it."""
+    return "email" if "email" in settings_of(session).notify_channels else "console"
+
+
+def confirm(
+    session: Session,
+    *,
+    staff: Staff,
+    message_key: str,
+    result: WorkResult,
+    referral_id: int | None,
+    line: str,
+    in_reply_to: str | None,
+) -> bool:
+    """What was recorded (or that nothing changed), threaded under the person's reply."""
+    return _answer(
+        session,
+        key=f"{CONFIRMATION}:{message_key}",
+        kind=CONFIRMATION,
+        staff=staff,
+        referral_id=referral_id,
+        payload={
+            "number": result.number,
+            "summary": result.summary,
+            "changed": result.changed,
+            "line": line,
+            "in_reply_to": in_reply_to,
+        },
+    )
+
+
+def explain(
+    session: Session,
+    *,
+    staff: Staff,
+    reason: str,
+    why: str,
+    hint: str | None,
+    line: str,
+    read_as: str | None,
+    number: str | None,
+    referral_id: int | None,
+    in_reply_to: str | None,
+) -> bool:
+    """Why a reply was not applied. At most one per sender, kind of error and day (the key), so
+    a person or a broken mail system sending the same mistake in a loop gets one answer."""
+    sender = staff.email.lower()
+    key = f"{ERROR}:{sender}:{reason}:{today(session).isoformat()}"
+    if len(key) > _MAX_KEY:
+        digest = hashlib.sha256(sender.encode()).hexdigest()[:32]
+        key = f"{ERROR}:{digest}:{reason}:{today(session).isoformat()}"
+    return _answer(
+        session,
+        key=key,
+        kind=ERROR,
+        staff=staff,
+        referral_id=referral_id,
+        payload={
+            "number": number,
+            "reason": reason,
+            "why": why,
+            "hint": hint,
+            "line": line,
+            "read_as": read_as,
+            "in_reply_to": in_reply_to,
+        },
+    )
+
+
+def _answer(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    staff: Staff,
+    referral_id: int | None,
+    payload: dict[str, Any],
+) -> bool:
+    return enqueue(
+        session,
+        key=key,
+        channel=answer_channel(session),
+        kind=kind,
+        address=staff.email,
+        staff_id=staff.id,
+        referral_id=referral_id,
+        payload={**payload, "recipient_name": staff.name},
+    )

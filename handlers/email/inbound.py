@@ -1,0 +1,58 @@
+"""Bookkeeping of inbound email by Message-ID: what each message became, so none counts twice."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.context import now
+from storage.models import InboundEmail
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one inbound message: its IMAP folder ("processed" or "rejected") and why."""
+
+    folder: str
+    reason: str
+    staff_id: int | None = None
+    referral_id: int | None = None
+
+
+def message_key(message_id: str | None, raw: bytes) -> str:
+    """The Message-ID's digest; a message without one is known by its bytes instead."""
+    if message_id:
+        return hashlib.sha256(message_id.strip().encode("utf-8", "replace")).hexdigest()
+    return hashlib.sha256(b"raw:" + raw).hexdigest()
+
+
+def earlier(session: Session, key: str) -> InboundEmail | None:
+    return session.scalar(select(InboundEmail).where(InboundEmail.message_key == key))
+
+
+def remember(
+    session: Session,
+    *,
+    key: str,
+    message_id: str | None,
+    from_address: str | None,
+    kind: str,
+    outcome: Outcome,
+) -> None:
+    session.add(
+        InboundEmail(
+            message_key=key,
+            message_id=(message_id or "")[:255] or None,
+            from_address=(from_address or "")[:254] or None,
+            kind=kind[:16],
+            outcome=outcome.folder,
+            reason=outcome.reason,
+            staff_id=outcome.staff_id,
+            referral_id=outcome.referral_id,
+            received_at=now(session),
+        )
+    )
+    session.flush()

@@ -1,0 +1,376 @@
+"""Email replies in: read one message, check who sent it and about what, apply one use case, answer.
+
+`process(uid, raw)` is the InboxListener's processor. Every message is recorded by Message-ID
+with its outcome, in the transaction that applies it, so a message delivered again (or found
+again after a crash before it was filed) is never applied twice and never answered twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.actors import actor_for, staff_by_email
+from bot.context import now
+from bot.domain.permissions import Actor
+from bot.domain.vocab import Channel
+from bot.errors import UserError
+from bot.services import work
+from bot.services.bounces import mark_email_bouncing
+from bot.services.work import WorkResult
+from bot.settings import Settings
+from handlers.email import answers, inbound
+from handlers.email.classify import KIND_AUTO_REPLY, KIND_BOUNCE, KIND_OTHER, KIND_REPLY
+from handlers.email.commands import EXAMPLES, ParsedCommand
+from handlers.email.inbound import Outcome
+from handlers.email.inbox import InboxListener
+from handlers.email.reading import ReadMessage, read_message
+from handlers.email.tokens import ExpiredToken, TokenClaims, TokenError, check_token
+from handlers.email.urls import parse_imap_url
+from storage.db import transaction
+from storage.models import OutboxMessage, Referral, Staff
+
+log = logging.getLogger(__name__)
+
+EMAIL = Channel.EMAIL
+PROCESSED = "processed"
+REJECTED = "rejected"
+# Quoted back to the sender: one line, short enough to read at a glance.
+LINE_LIMIT = 80
+
+MSG_TOO_LARGE = "Your reply is too large for us to read ({size} MB); attachments are not used."
+HINT_TOO_LARGE = "Reply again with just the command, without attachments."
+MSG_NO_TOKEN = (
+    "Your message was not a reply to one of our notifications, so we cannot tell what it is about."
+)
+HINT_NO_TOKEN = "Reply to the notification itself, keeping its Reply-To address."
+MSG_NOT_YOURS = (
+    "The notification you replied to was sent to someone else, so we cannot act on it for you."
+)
+HINT_NOT_YOURS = "Reply to your own notification, from the address it was sent to, or use Slack."
+MSG_OTHER_REFERRAL = (
+    "Your reply names {named}, but the notification you replied to is about {number}."
+)
+HINT_OTHER_REFERRAL = "Reply to the notification about {named}, or leave the number out."
+MSG_NEEDS_NUMBER = (
+    "The message you replied to lists several referrals, so your reply must say which one."
+)
+HINT_NEEDS_NUMBER = "Put its number after the command word, for example: accept R-2026-000042."
+MSG_NOT_LISTED = "{named} is not one of the referrals in the message you replied to."
+HINT_NOT_LISTED = "Reply to a message that lists it, or to its own notification."
+MSG_GONE = "The referral this notification is about no longer exists."
+
+
+class Refused(Exception):
+    """A reply that is not applied; `why` and `hint` are written for its sender."""
+
+    def __init__(
+        self,
+        reason: str,
+        why: str,
+        *,
+        hint: str | None = None,
+        number: str | None = None,
+        referral_id: int | None = None,
+        read_as: str | None = None,
+    ) -> None:
+        super().__init__(why)
+        self.reason = reason
+        self.why = why
+        self.hint = hint
+        self.number = number
+        self.referral_id = referral_id
+        self.read_as = read_as
+
+
+def read_inbound(raw: bytes, settings: Settings) -> ReadMessage:
+    """The one way closeloop reads an inbound message: the listener and `closeloop email parse`."""
+    return read_message(
+        raw,
+        reply_address=settings.reply_base,
+        own_addresses=settings.own_address_set,
+        trusted_authserv_id=settings.trusted_authserv_id,
+    )
+
+
+class ReplyProcessor:
+    """The listener's `process(uid, raw)`: returns the folder the message is filed in."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+        self._sessions = sessions
+        self._settings = settings
+
+    def __call__(self, uid: int, raw: bytes) -> str:
+        read = read_inbound(raw, self._settings)
+        key = inbound.message_key(read.message_id, raw)
+        try:
+            outcome = self._process(read, raw, key)
+        except IntegrityError:
+            # The same message was recorded by another worker meanwhile: that one counts.
+            outcome = self._earlier(key) or Outcome(REJECTED, "repeat")
+        log.info(
+            "email UID %s (%s) from %s: %s, %s",
+            uid,
+            read.kind,
+            read.from_address,
+            outcome.folder,
+            outcome.reason,
+        )
+        return outcome.folder
+
+    def _process(self, read: ReadMessage, raw: bytes, key: str) -> Outcome:
+        try:
+            with transaction(self._sessions) as session:
+                seen = inbound.earlier(session, key)
+                if seen is not None:
+                    # Delivered again: filed as before, nothing applied, nobody answered.
+                    return Outcome(seen.outcome, "repeat")
+                outcome = self._decide(session, read, raw, key)
+                self._remember(session, key, read, outcome)
+                return outcome
+        except Refused as refusal:
+            with transaction(self._sessions) as session:
+                if inbound.earlier(session, key) is not None:
+                    return Outcome(REJECTED, "repeat")
+                staff = self._answerable(session, read)
+                outcome = Outcome(
+                    REJECTED,
+                    refusal.reason,
+                    staff.id if staff else None,
+                    refusal.referral_id,
+                )
+                self._remember(session, key, read, outcome)
+                if staff is not None:
+                    answers.explain(
+                        session,
+                        staff=staff,
+                        reason=refusal.reason,
+                        why=refusal.why,
+                        hint=refusal.hint,
+                        line=first_line(read.reply),
+                        read_as=refusal.read_as,
+                        number=refusal.number,
+                        referral_id=refusal.referral_id,
+                        in_reply_to=read.message_id,
+                    )
+                return outcome
+
+    def _decide(self, session: Session, read: ReadMessage, raw: bytes, key: str) -> Outcome:
+        """Apply the reply and write its confirmation, or raise Refused (and roll back)."""
+        settings = self._settings
+        if read.from_address in settings.own_address_set:
+            return Outcome(REJECTED, "own_mail")
+        if read.kind == KIND_BOUNCE:
+            mark_email_bouncing(session, addresses=read.bounced_recipients, channel=EMAIL)
+            return Outcome(REJECTED, "bounce")
+        if read.kind == KIND_AUTO_REPLY:
+            return Outcome(REJECTED, "auto_reply")
+        if read.dmarc == "fail":
+            # Our own border server says the From is forged: nobody to answer.
+            return Outcome(REJECTED, "dmarc_fail")
+        if len(raw) > settings.email_max_bytes:
+            size = f"{len(raw) / 1_000_000:.1f}"
+            raise Refused("too_large", MSG_TOO_LARGE.format(size=size), hint=HINT_TOO_LARGE)
+        if read.kind != KIND_REPLY or read.reply_token is None:
+            raise Refused("no_token", MSG_NO_TOKEN, hint=HINT_NO_TOKEN)
+        claims = self._claims(read.reply_token, session)
+        staff = session.get(Staff, claims.staff_id)
+        if staff is None or staff.email.strip().lower() != read.from_address:
+            raise Refused("forged_from", MSG_NOT_YOURS, hint=HINT_NOT_YOURS)
+        referral = self._token_referral(session, claims)
+        number = referral.number if referral is not None else None
+        command = read.command
+        if command is None:
+            why = (read.error or "").removesuffix(EXAMPLES).strip() or "No command was found."
+            raise Refused(
+                "no_command", why, number=number, referral_id=referral.id if referral else None
+            )
+        read_as = describe(command)
+        try:
+            actor = actor_for(session, staff)
+            target = self._target(session, claims, staff, referral, command, read_as)
+            result = apply_command(session, actor, target.number or "", command)
+        except UserError as exc:
+            raise Refused(
+                "not_applied",
+                exc.message,
+                hint=exc.hint,
+                number=number or command.number,
+                referral_id=referral.id if referral else None,
+                read_as=read_as,
+            ) from None
+        answers.confirm(
+            session,
+            staff=staff,
+            message_key=key,
+            result=result,
+            referral_id=target.id,
+            line=first_line(read.reply),
+            in_reply_to=read.message_id,
+        )
+        return Outcome(PROCESSED, "applied" if result.changed else "unchanged", staff.id, target.id)
+
+    def _claims(self, token: str, session: Session) -> TokenClaims:
+        try:
+            return check_token(self._settings.secret_key, token, now=now(session))
+        except ExpiredToken as exc:
+            raise Refused("expired_token", exc.message, hint=exc.hint) from None
+        except TokenError as exc:
+            raise Refused("bad_token", exc.message, hint=exc.hint) from None
+
+    @staticmethod
+    def _token_referral(session: Session, claims: TokenClaims) -> Referral | None:
+        if claims.subject_kind != "r":
+            return None
+        referral = session.get(Referral, claims.subject_id)
+        if referral is None or referral.number is None:
+            raise Refused("wrong_referral", MSG_GONE)
+        return referral
+
+    @staticmethod
+    def _target(
+        session: Session,
+        claims: TokenClaims,
+        staff: Staff,
+        referral: Referral | None,
+        command: ParsedCommand,
+        read_as: str,
+    ) -> Referral:
+        """The referral the command acts on: the token's, or for a message listing several, the
+        one the command names, which must be listed in that message."""
+        named = command.number
+        if referral is not None:
+            if named is not None and named != referral.number:
+                raise Refused(
+                    "wrong_referral",
+                    MSG_OTHER_REFERRAL.format(named=named, number=referral.number),
+                    hint=HINT_OTHER_REFERRAL.format(named=named),
+                    number=referral.number,
+                    referral_id=referral.id,
+                    read_as=read_as,
+                )
+            return referral
+        if named is None:
+            raise Refused("needs_number", MSG_NEEDS_NUMBER, hint=HINT_NEEDS_NUMBER, read_as=read_as)
+        listing = session.get(OutboxMessage, claims.subject_id)
+        if (
+            listing is None
+            or listing.staff_id != staff.id
+            or named not in set(numbers_in(listing.payload))
+        ):
+            raise Refused(
+                "wrong_referral",
+                MSG_NOT_LISTED.format(named=named),
+                hint=HINT_NOT_LISTED,
+                read_as=read_as,
+            )
+        target = session.scalar(select(Referral).where(Referral.number == named))
+        if target is None:
+            raise Refused("wrong_referral", MSG_GONE, read_as=read_as)
+        return target
+
+    def _answerable(self, session: Session, read: ReadMessage) -> Staff | None:
+        """Whom a refusal may be answered to: a known, active staff member who wrote a reply
+        (never machine mail, never a sender our border server calls forged)."""
+        if read.kind not in (KIND_REPLY, KIND_OTHER) or read.dmarc == "fail":
+            return None
+        if read.from_address is None or read.from_address in self._settings.own_address_set:
+            return None
+        staff = staff_by_email(session, read.from_address)
+        return staff if staff is not None and staff.active else None
+
+    @staticmethod
+    def _remember(session: Session, key: str, read: ReadMessage, outcome: Outcome) -> None:
+        inbound.remember(
+            session,
+            key=key,
+            message_id=read.message_id,
+            from_address=read.from_address,
+            kind=read.kind,
+            outcome=outcome,
+        )
+
+    def _earlier(self, key: str) -> Outcome | None:
+        with transaction(self._sessions) as session:
+            seen = inbound.earlier(session, key)
+            return None if seen is None else Outcome(seen.outcome, "repeat")
+
+
+def apply_command(
+    session: Session, actor: Actor, number: str, command: ParsedCommand
+) -> WorkResult:
+    """The one use case a reply's command names."""
+    verb = command.verb
+    if verb in ("accept", "tentative", "decline"):
+        return work.respond_to_referral(
+            session,
+            actor=actor,
+            number=number,
+            kind=verb,
+            reason=command.reason,
+            comment=command.comment or None,
+            channel=EMAIL,
+        )
+    if verb in ("assign", "reassign"):
+        return work.assign_referral(
+            session,
+            actor=actor,
+            number=number,
+            provider=command.argument or "",
+            reassign=verb == "reassign",
+            channel=EMAIL,
+        )
+    if verb == "status":
+        return work.set_service_status(
+            session, actor=actor, number=number, status=command.reason or "", channel=EMAIL
+        )
+    if verb == "note":
+        return work.add_note(
+            session, actor=actor, number=number, text=command.argument or "", channel=EMAIL
+        )
+    raise AssertionError(f"no use case for the email command {verb!r}")
+
+
+def describe(command: ParsedCommand) -> str:
+    """The command as understood, quoted back when it could not be applied."""
+    words = [command.verb]
+    if command.number:
+        words.append(command.number)
+    if command.reason:
+        words.append(f"({command.reason})")
+    if command.argument and command.verb != "note":
+        words.append(command.argument)
+    return " ".join(words)
+
+
+def first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            line = line.strip()
+            return line if len(line) <= LINE_LIMIT else line[: LINE_LIMIT - 1] + "…"
+    return ""
+
+
+def numbers_in(value: Any) -> Iterator[str]:
+    """Every referral number a message's payload lists (its items, at any depth)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "number" and isinstance(item, str):
+                yield item
+            else:
+                yield from numbers_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from numbers_in(item)
+
+
+def inbox_listener(sessions: sessionmaker[Session], settings: Settings) -> InboxListener:
+    """The IMAP listener of the worker (and of `serve`), reading IMAP_URL."""
+    if not settings.imap_url:
+        raise ValueError("IMAP_URL is not set")
+    return InboxListener(parse_imap_url(settings.imap_url), ReplyProcessor(sessions, settings))
