@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -42,6 +42,8 @@ from storage.models import (
 )
 
 REMINDER_EVERY_DAYS = 30
+MAX_LISTED = 50
+LISTED = ("new", "responses", "status_changes", "pending", "overdue", "aging")
 
 
 # --- shared ------------------------------------------------------------------------------------
@@ -89,7 +91,7 @@ class PairRow:
 
 def _open_pairs(session: Session, extra: Iterable[ColumnElement[bool]] = ()) -> list[PairRow]:
     assignee = aliased(Staff)
-    rows = session.execute(
+    rows = session.connection().execute(
         select(
             Recipient.id,
             Recipient.referral_id,
@@ -143,7 +145,7 @@ def _counties_of(session: Session, referral_ids: set[int]) -> dict[int, list[str
         return out
     ids = list(referral_ids)
     for start in range(0, len(ids), 5000):
-        for rid, name in session.execute(
+        for rid, name in session.connection().execute(
             select(referral_counties.c.referral_id, County.name)
             .join(County, County.id == referral_counties.c.county_id)
             .where(referral_counties.c.referral_id.in_(ids[start : start + 5000]))
@@ -262,22 +264,26 @@ def overdue_escalations(session: Session) -> int:
     get a reminder and the primary coordinator a note naming the other programs to consider."""
     moment = now(session)
     cutoff = overdue_cutoff(session)
-    overdue = _open_pairs(
-        session,
-        [
-            Referral.state == ReferralState.OPEN,
-            Recipient.assignee_id.is_(None),
-            Recipient.response.is_(None),
-            Recipient.joined_at < cutoff,
-        ],
-    )
+    is_overdue = [
+        Referral.state == ReferralState.OPEN,
+        Recipient.assignee_id.is_(None),
+        Recipient.response.is_(None),
+        Recipient.joined_at < cutoff,
+    ]
+    overdue = _open_pairs(session, is_overdue)
     if not overdue:
         return 0
     gatekeepers = _gatekeepers_by_program(session)
     counties = _counties_of(session, {p.referral_id for p in overdue})
-    referral_ids = {p.referral_id for p in overdue}
+    # The other programs of the same referrals, by subquery: a literal list of ids can run to
+    # tens of thousands.
+    with_overdue = (
+        select(Recipient.referral_id)
+        .join(Referral, Referral.id == Recipient.referral_id)
+        .where(Recipient.active.is_(True), *is_overdue)
+    )
     others: dict[int, list[PairRow]] = defaultdict(list)
-    for pair in _open_pairs(session, [Recipient.referral_id.in_(referral_ids)]):
+    for pair in _open_pairs(session, [Recipient.referral_id.in_(with_overdue)]):
         others[pair.referral_id].append(pair)
     items: dict[tuple[int, int, int, int], dict[str, Any]] = {}
     for pair in overdue:
@@ -317,143 +323,220 @@ def overdue_escalations(session: Session) -> int:
 # --- The coordinators' digest ------------------------------------------------------------------
 
 
-def _in_scope(county_ids: set[int] | None) -> ColumnElement[bool]:
-    if county_ids is None:
-        return Referral.id.is_not(None)
-    return or_(
-        Referral.statewide.is_(True),
-        exists().where(
-            referral_counties.c.referral_id == Referral.id,
-            referral_counties.c.county_id.in_(county_ids),
-        ),
+@dataclass
+class _Ref:
+    number: str
+    statewide: bool
+    needs: list[str]
+    urgency: str
+    state: str
+    published: datetime | None
+    counties: set[int]
+
+
+def build_digests(
+    session: Session,
+    *,
+    targets: dict[str, set[int] | None],
+    since: dict[str, datetime],
+    until: datetime,
+) -> dict[str, dict[str, Any]]:
+    """Every target's digest at once: what happened in (since, until] for referrals in the
+    target's counties (None: all), and where things stand at `until`. Five queries whatever the
+    number of referrals or targets; the rows are then dealt out to the targets they concern.
+    Numbers, counties, needs and ages only: no client names."""
+    earliest = min(since.values(), default=until)
+    cutoff = overdue_cutoff(session)
+    aging_before = until - timedelta(days=AGING_DAYS)
+    names = dict(session.execute(select(ServiceCode.code, ServiceCode.name)).all())
+    county_names = dict(session.execute(select(County.id, County.name)).all())
+
+    refs: dict[int, _Ref] = {}
+    relevant = or_(
+        Referral.state.in_(ACTIVE_STATES),
+        and_(Referral.first_published_at > earliest, Referral.state != ReferralState.DELETED),
+    )
+    for rid, number, statewide, needs, urgency, state, published in session.connection().execute(
+        select(
+            Referral.id,
+            Referral.number,
+            Referral.statewide,
+            Referral.needs,
+            Referral.urgency,
+            Referral.state,
+            Referral.first_published_at,
+        ).where(relevant)
+    ):
+        refs[rid] = _Ref(
+            number or "", statewide, list(needs), str(urgency), str(state), published, set()
+        )
+    for rid, cid in session.connection().execute(
+        select(referral_counties.c.referral_id, referral_counties.c.county_id)
+        .join(Referral, Referral.id == referral_counties.c.referral_id)
+        .where(relevant)
+    ):
+        refs[rid].counties.add(cid)
+
+    def concerns(ref: _Ref) -> list[str]:
+        return [
+            t
+            for t, counties in targets.items()
+            if counties is None or ref.statewide or bool(ref.counties & counties)
+        ]
+
+    audience = {rid: concerns(ref) for rid, ref in refs.items()}
+    out: dict[str, dict[str, Any]] = {
+        t: {
+            "since": since[t].isoformat(),
+            "until": until.isoformat(),
+            "new": [],
+            "responses": [],
+            "status_changes": [],
+            "pending": [],
+            "overdue": [],
+            "aging": [],
+            "outstanding": Counter(),
+            "answered": set(),
+        }
+        for t in targets
+    }
+    programs_per_referral: Counter[int] = Counter()
+    for rid, program, response, assignee_id, joined_at in session.connection().execute(
+        select(
+            Recipient.referral_id,
+            Program.name,
+            Recipient.response,
+            Recipient.assignee_id,
+            Recipient.joined_at,
+        )
+        .join(Program, Program.id == Recipient.program_id)
+        .join(Referral, Referral.id == Recipient.referral_id)
+        .where(Recipient.active.is_(True), relevant)
+        .order_by(Recipient.joined_at, Recipient.id)
+    ):
+        programs_per_referral[rid] += 1
+        ref = refs[rid]
+        if ref.state not in ACTIVE_STATES:
+            continue
+        outstanding = response is None or response == ResponseKind.TENTATIVE
+        overdue = (
+            ref.state == ReferralState.OPEN
+            and assignee_id is None
+            and response is None
+            and joined_at < cutoff
+        )
+        for t in audience[rid]:
+            if outstanding:
+                out[t]["outstanding"][program] += 1
+            if overdue:
+                out[t]["overdue"].append(
+                    {
+                        "number": ref.number,
+                        "program": program,
+                        "since": joined_at.date().isoformat(),
+                    }
+                )
+    for rid, ref in sorted(refs.items(), key=lambda item: item[1].number):
+        for t in audience[rid]:
+            digest = out[t]
+            if ref.published and since[t] < ref.published <= until:
+                digest["new"].append(
+                    {
+                        "number": ref.number,
+                        "where": "Statewide"
+                        if ref.statewide
+                        else ", ".join(sorted(county_names[c] for c in ref.counties)),
+                        "needs": ", ".join(f"{c} ({names.get(c, c)})" for c in ref.needs),
+                        "urgency": ref.urgency,
+                        "programs": programs_per_referral[rid],
+                    }
+                )
+            if ref.state == ReferralState.PENDING_PLACEMENT:
+                digest["pending"].append(ref.number)
+    for rid, ref in sorted(
+        refs.items(), key=lambda item: (item[1].published or until, item[1].number)
+    ):
+        if ref.state in ACTIVE_STATES and ref.published and ref.published < aging_before:
+            for t in audience[rid]:
+                out[t]["aging"].append(
+                    {"number": ref.number, "age_days": age_days(ref.published, until)}
+                )
+    for at, action, detail, rid, program in session.execute(
+        select(
+            AuditEvent.at,
+            AuditEvent.action,
+            AuditEvent.detail,
+            AuditEvent.referral_id,
+            Program.name,
+        )
+        .join(Program, Program.id == AuditEvent.program_id)
+        .where(
+            AuditEvent.at > earliest,
+            AuditEvent.at <= until,
+            AuditEvent.action.in_(["response_given", "response_edited", "service_status_changed"]),
+        )
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ):
+        if rid not in refs:
+            refs[rid] = _load_ref(session, rid)
+            audience[rid] = concerns(refs[rid])
+        ref = refs[rid]
+        for t in audience[rid]:
+            if not since[t] < at <= until:
+                continue
+            if action == "service_status_changed":
+                out[t]["status_changes"].append(
+                    {"number": ref.number, "program": program, "status": detail.get("status")}
+                )
+                continue
+            out[t]["responses"].append(
+                {
+                    "number": ref.number,
+                    "program": program,
+                    "response": detail.get("response"),
+                    "reason": detail.get("reason"),
+                    "edited": action == "response_edited",
+                }
+            )
+            if action == "response_given":
+                out[t]["answered"].add((rid, program))
+    for digest in out.values():
+        counts: Counter[str] = digest.pop("outstanding")
+        digest["outstanding"] = [
+            {"program": name, "count": n}
+            for name, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        ]
+        digest["outstanding_total"] = sum(counts.values())
+        digest["answered_count"] = len(digest.pop("answered"))
+        for section in LISTED:
+            # A digest names at most MAX_LISTED referrals a section; the count stays exact.
+            digest[f"{section}_count"] = len(digest[section])
+            digest[section] = digest[section][:MAX_LISTED]
+    return out
+
+
+def _load_ref(session: Session, referral_id: int) -> _Ref:
+    """A closed or deleted referral that had events in the period (rare: loaded one by one)."""
+    referral = session.get(Referral, referral_id)
+    assert referral is not None
+    return _Ref(
+        referral.number or "",
+        referral.statewide,
+        list(referral.needs),
+        str(referral.urgency),
+        str(referral.state),
+        referral.first_published_at,
+        {c.id for c in referral.counties},
     )
 
 
 def build_digest(
     session: Session, *, county_ids: set[int] | None, since: datetime, until: datetime
 ) -> dict[str, Any]:
-    """What happened in (since, until] for referrals in these counties (None: all), and where
-    things stand at `until`. Numbers, counties, needs and ages only: no client names."""
-    scope = _in_scope(county_ids)
-    names = dict(session.execute(select(ServiceCode.code, ServiceCode.name)).all())
-
-    new = session.execute(
-        select(Referral.id, Referral.number, Referral.statewide, Referral.needs, Referral.urgency)
-        .where(
-            scope,
-            Referral.first_published_at > since,
-            Referral.first_published_at <= until,
-            Referral.state != ReferralState.DELETED,
-        )
-        .order_by(Referral.number)
-    ).all()
-    recipients_count = dict(
-        session.execute(
-            select(Recipient.referral_id, func.count())
-            .where(Recipient.referral_id.in_([r.id for r in new]), Recipient.active.is_(True))
-            .group_by(Recipient.referral_id)
-        ).all()
-    )
-    events = session.execute(
-        select(AuditEvent.action, AuditEvent.detail, Referral.number, Program.name)
-        .join(Referral, Referral.id == AuditEvent.referral_id)
-        .join(Program, Program.id == AuditEvent.program_id)
-        .where(
-            scope,
-            AuditEvent.at > since,
-            AuditEvent.at <= until,
-            AuditEvent.action.in_(["response_given", "response_edited", "service_status_changed"]),
-        )
-        .order_by(AuditEvent.at, AuditEvent.id)
-    ).all()
-    pending = session.scalars(
-        select(Referral.number)
-        .where(scope, Referral.state == ReferralState.PENDING_PLACEMENT)
-        .order_by(Referral.number)
-    ).all()
-    cutoff = overdue_cutoff(session)
-    overdue = session.execute(
-        select(Referral.number, Program.name, Recipient.joined_at)
-        .join(Recipient, Recipient.referral_id == Referral.id)
-        .join(Program, Program.id == Recipient.program_id)
-        .where(
-            scope,
-            Referral.state == ReferralState.OPEN,
-            Recipient.active.is_(True),
-            Recipient.assignee_id.is_(None),
-            Recipient.response.is_(None),
-            Recipient.joined_at < cutoff,
-        )
-        .order_by(Recipient.joined_at, Referral.number, Program.name)
-    ).all()
-    aging = session.execute(
-        select(Referral.number, Referral.first_published_at)
-        .where(
-            scope,
-            Referral.state.in_(ACTIVE_STATES),
-            Referral.first_published_at < until - timedelta(days=AGING_DAYS),
-        )
-        .order_by(Referral.first_published_at)
-    ).all()
-    outstanding = session.execute(
-        select(Program.name, func.count())
-        .join(Recipient, Recipient.program_id == Program.id)
-        .join(Referral, Referral.id == Recipient.referral_id)
-        .where(
-            scope,
-            Referral.state.in_(ACTIVE_STATES),
-            Recipient.active.is_(True),
-            or_(Recipient.response.is_(None), Recipient.response == ResponseKind.TENTATIVE),
-        )
-        .group_by(Program.name)
-        .order_by(func.count().desc(), Program.name)
-    ).all()
-    answered = Counter(
-        (number, program) for action, _, number, program in events if action == "response_given"
-    )
-    counties = _counties_of(session, {r.id for r in new})
-    return {
-        "since": since.isoformat(),
-        "until": until.isoformat(),
-        "new": [
-            {
-                "number": r.number,
-                "where": "Statewide" if r.statewide else ", ".join(counties.get(r.id, [])),
-                "needs": ", ".join(f"{c} ({names.get(c, c)})" for c in r.needs),
-                "urgency": str(r.urgency),
-                "programs": recipients_count.get(r.id, 0),
-            }
-            for r in new
-        ],
-        "responses": [
-            {
-                "number": number,
-                "program": program,
-                "response": detail.get("response"),
-                "reason": detail.get("reason"),
-                "edited": action == "response_edited",
-            }
-            for action, detail, number, program in events
-            if action != "service_status_changed"
-        ],
-        "status_changes": [
-            {"number": number, "program": program, "status": detail.get("status")}
-            for action, detail, number, program in events
-            if action == "service_status_changed"
-        ],
-        "pending": list(pending),
-        "overdue": [
-            {"number": number, "program": program, "since": joined.date().isoformat()}
-            for number, program, joined in overdue
-        ],
-        "aging": [
-            {"number": number, "age_days": age_days(published, until)}
-            for number, published in aging
-        ],
-        "outstanding": [{"program": name, "count": n} for name, n in outstanding],
-        "outstanding_total": sum(n for _, n in outstanding),
-        "answered_count": len(answered),
-    }
+    """One target's digest (see build_digests)."""
+    return build_digests(session, targets={"one": county_ids}, since={"one": since}, until=until)[
+        "one"
+    ]
 
 
 def _last_until(session: Session, target: str) -> datetime | None:
@@ -476,24 +559,23 @@ def daily_digests(session: Session) -> int:
     moment = now(session)
     day = today(session).isoformat()
     settings = settings_of(session)
-    written = 0
-    channel = "slack" if "slack" in settings.notify_channels else "console"
-    for region in session.scalars(select(Region).where(Region.digest_channel.is_not(None))):
+    region_channel = "slack" if "slack" in settings.notify_channels else "console"
+    targets: dict[str, set[int] | None] = {}
+    deliveries: dict[str, list[tuple[str, str, int | None, dict[str, str]]]] = {}
+    regions = session.scalars(
+        select(Region).where(Region.digest_channel.is_not(None)).order_by(Region.key)
+    ).all()
+    for region in regions:
         target = f"region-{region.key}"
-        since = _last_until(session, target) or moment - timedelta(days=1)
-        digest = build_digest(
-            session, county_ids={c.id for c in region.counties}, since=since, until=moment
-        )
-        written += enqueue(
-            session,
-            key=f"digest:{target}:{day}:{channel}",
-            channel=channel,
-            kind="coordinator_digest",
-            address=region.digest_channel or "",
-            staff_id=None,
-            referral_id=None,
-            payload={**digest, "title": f"{region.name} region", "recipient_name": region.name},
-        )
+        targets[target] = {c.id for c in region.counties}
+        deliveries[target] = [
+            (
+                region_channel,
+                region.digest_channel or "",
+                None,
+                {"title": f"{region.name} region", "recipient_name": region.name},
+            )
+        ]
     readers = session.scalars(
         select(Staff)
         .where(Staff.active.is_(True), Staff.wants_digest_email.is_(True))
@@ -508,22 +590,30 @@ def daily_digests(session: Session) -> int:
     ).all()
     for person in readers:
         target = f"staff-{person.id}"
-        since = _last_until(session, target) or moment - timedelta(days=1)
-        digest = build_digest(
-            session, county_ids=_coordinator_counties(session, person.id), since=since, until=moment
-        )
-        for ch, address in addresses(session, person):
-            if ch == "slack":
-                continue  # by email: the Slack digest goes to the region's channel
+        channels = [(ch, a) for ch, a in addresses(session, person) if ch != "slack"]
+        if not channels:
+            continue  # by email only: the Slack digest goes to the region's channel
+        targets[target] = _coordinator_counties(session, person.id)
+        deliveries[target] = [
+            (ch, address, person.id, {"title": "Your counties", "recipient_name": person.name})
+            for ch, address in channels
+        ]
+    if not targets:
+        return 0
+    since = {t: _last_until(session, t) or moment - timedelta(days=1) for t in targets}
+    built = build_digests(session, targets=targets, since=since, until=moment)
+    written = 0
+    for target, digest in built.items():
+        for channel, address, staff_id, extra in deliveries[target]:
             written += enqueue(
                 session,
-                key=f"digest:{target}:{day}:{ch}",
-                channel=ch,
+                key=f"digest:{target}:{day}:{channel}",
+                channel=channel,
                 kind="coordinator_digest",
                 address=address,
-                staff_id=person.id,
+                staff_id=staff_id,
                 referral_id=None,
-                payload={**digest, "title": "Your counties", "recipient_name": person.name},
+                payload={**digest, **extra},
             )
     return written
 

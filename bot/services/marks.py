@@ -33,35 +33,32 @@ def claim(session: Session, job: str, marks: Iterable[Mark], at: datetime) -> di
     inserted first (even concurrently: PostgreSQL makes this insert wait for that one's commit)
     is not returned, so only one clock ever acts on it."""
     wanted = list(dict.fromkeys(marks))
+    if not wanted:
+        return {}
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    claimed: dict[Mark, int] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        statement = (
-            insert(ScheduleMark)
-            .values(
-                [
-                    {
-                        "job": job,
-                        "staff_id": s,
-                        "referral_id": r,
-                        "program_id": p,
-                        "period": n,
-                        "created_at": at,
-                    }
-                    for s, r, p, n in chunk
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(
-                ScheduleMark.id,
-                ScheduleMark.staff_id,
-                ScheduleMark.referral_id,
-                ScheduleMark.program_id,
-                ScheduleMark.period,
-            )
+    table = ScheduleMark.metadata.tables["schedule_marks"]
+    # One statement, many parameter sets: SQLAlchemy batches it ("insertmanyvalues") instead of
+    # compiling a fresh multi-row VALUES clause per chunk, which dominated the cost.
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing()
+        .returning(
+            table.c.id, table.c.staff_id, table.c.referral_id, table.c.program_id, table.c.period
         )
-        for mark_id, s, r, p, n in session.execute(statement):
-            claimed[(s, r, p, n)] = mark_id
+    )
+    rows = [
+        {
+            "job": job,
+            "staff_id": s,
+            "referral_id": r,
+            "program_id": p,
+            "period": n,
+            "created_at": at,
+        }
+        for s, r, p, n in wanted
+    ]
+    claimed: dict[Mark, int] = {}
+    for mark_id, s, r, p, n in session.connection().execute(statement, rows):
+        claimed[(s, r, p, n)] = mark_id
     return claimed
