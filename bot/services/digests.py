@@ -277,10 +277,17 @@ def overdue_escalations(session: Session) -> int:
     counties = _counties_of(session, {p.referral_id for p in overdue})
     # The other programs of the same referrals, by subquery: a literal list of ids can run to
     # tens of thousands.
+    late = aliased(Recipient)
     with_overdue = (
-        select(Recipient.referral_id)
-        .join(Referral, Referral.id == Recipient.referral_id)
-        .where(Recipient.active.is_(True), *is_overdue)
+        select(late.referral_id)
+        .join(Referral, Referral.id == late.referral_id)
+        .where(
+            late.active.is_(True),
+            Referral.state == ReferralState.OPEN,
+            late.assignee_id.is_(None),
+            late.response.is_(None),
+            late.joined_at < cutoff,
+        )
     )
     others: dict[int, list[PairRow]] = defaultdict(list)
     for pair in _open_pairs(session, [Recipient.referral_id.in_(with_overdue)]):
@@ -356,20 +363,25 @@ def build_digests(
         Referral.state.in_(ACTIVE_STATES),
         and_(Referral.first_published_at > earliest, Referral.state != ReferralState.DELETED),
     )
-    for rid, number, statewide, needs, urgency, state, published in session.connection().execute(
+    for rid, number, statewide, urgency, state, published in session.connection().execute(
         select(
             Referral.id,
             Referral.number,
             Referral.statewide,
-            Referral.needs,
             Referral.urgency,
             Referral.state,
             Referral.first_published_at,
         ).where(relevant)
     ):
-        refs[rid] = _Ref(
-            number or "", statewide, list(needs), str(urgency), str(state), published, set()
+        refs[rid] = _Ref(number or "", statewide, [], str(urgency), str(state), published, set())
+    # Needs are listed only for new referrals: decode the JSON of those alone.
+    for rid, needs in session.connection().execute(
+        select(Referral.id, Referral.needs).where(
+            Referral.first_published_at > earliest, Referral.state != ReferralState.DELETED
         )
+    ):
+        if rid in refs:
+            refs[rid].needs = list(needs)
     for rid, cid in session.connection().execute(
         select(referral_counties.c.referral_id, referral_counties.c.county_id)
         .join(Referral, Referral.id == referral_counties.c.referral_id)
@@ -401,20 +413,21 @@ def build_digests(
         for t in targets
     }
     programs_per_referral: Counter[int] = Counter()
-    for rid, program, response, assignee_id, joined_at in session.connection().execute(
+    program_names = dict(session.execute(select(Program.id, Program.name)).all())
+    for rid, program_id, response, assignee_id, joined_at in session.connection().execute(
         select(
             Recipient.referral_id,
-            Program.name,
+            Recipient.program_id,
             Recipient.response,
             Recipient.assignee_id,
             Recipient.joined_at,
         )
-        .join(Program, Program.id == Recipient.program_id)
         .join(Referral, Referral.id == Recipient.referral_id)
         .where(Recipient.active.is_(True), relevant)
         .order_by(Recipient.joined_at, Recipient.id)
     ):
         programs_per_referral[rid] += 1
+        program = program_names[program_id]
         ref = refs[rid]
         if ref.state not in ACTIVE_STATES:
             continue
