@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -9,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, MetaData, func, select, text
+from sqlalchemy import Engine, MetaData, create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from bot.actors import actor_by_email
 from bot.domain.permissions import Actor
@@ -64,19 +66,44 @@ def _engine_params() -> list[Any]:
 _pg_engine: Engine | None = None
 
 
-def _postgres_engine() -> Engine:
-    global _pg_engine
+_pg_url: str | None = None
+
+
+def postgres_url() -> str:
+    """A database of this test run's own on the TEST_DATABASE_URL server, created on first use
+    and dropped at exit: parallel runs (developers, CI) never truncate each other's tables."""
+    global _pg_url
     if not POSTGRES_URL:
         need_server(
             "PostgreSQL (TEST_DATABASE_URL)",
             "set TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test",
         )
+    if _pg_url is None:
+        base = make_url(Settings(database_url=POSTGRES_URL or "").database_url)
+        name = f"closeloop_test_{os.getpid()}"
+        admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        atexit.register(_drop_database, base.render_as_string(hide_password=False), name)
+        _pg_url = base.set(database=name).render_as_string(hide_password=False)
+    return _pg_url
+
+
+def _drop_database(base: str, name: str) -> None:
+    if _pg_engine is not None:
+        _pg_engine.dispose()
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _postgres_engine() -> Engine:
+    global _pg_engine
     if _pg_engine is None:
-        url = Settings(database_url=POSTGRES_URL or "").database_url
-        _pg_engine = make_engine(url)
-        with _pg_engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        _pg_engine = make_engine(postgres_url())
         Base.metadata.create_all(_pg_engine)
     return _pg_engine
 

@@ -98,14 +98,7 @@ def edit_referral(
     channel: Channel,
 ) -> Referral:
     """Change a referral's needs, scope or exclusions; routing follows at the next (re-)publish."""
-    referral = visible_referral(session, actor, number, lock=True)
-    require_owner(
-        actor,
-        number=referral.number or number,
-        primary_coordinator_id=referral.primary_coordinator_id,
-        what="edit",
-    )
-    check_transition(referral.number or number, referral.state, "edit")
+    referral = _owned(session, actor, number, what="edit", action="edit")
     data = parse(ReferralEdit, edit)
     changed: dict[str, Any] = {}
     if data.urgency is not None:
@@ -148,14 +141,7 @@ def publish_referral(
     session: Session, *, actor: Actor, number: str, channel: Channel
 ) -> PublishResult:
     """Open a draft: route it, and tell the recipients' gatekeepers and the coordinators."""
-    referral = visible_referral(session, actor, number, lock=True)
-    require_owner(
-        actor,
-        number=referral.number or number,
-        primary_coordinator_id=referral.primary_coordinator_id,
-        what="publish",
-    )
-    check_transition(referral.number or number, referral.state, "publish")
+    referral = _owned(session, actor, number, what="publish", action="publish")
     moment = now(session)
     programs = _route_checked(session, referral)
     for program_id in sorted(programs):
@@ -173,14 +159,7 @@ def republish_referral(
 ) -> PublishResult:
     """Publish again after edits: routing is recomputed (programs whose exclusion was lifted
     come back now), the referral is open again, and every recipient is told."""
-    referral = visible_referral(session, actor, number, lock=True)
-    require_owner(
-        actor,
-        number=referral.number or number,
-        primary_coordinator_id=referral.primary_coordinator_id,
-        what="re-publish",
-    )
-    check_transition(referral.number or number, referral.state, "republish")
+    referral = _owned(session, actor, number, what="re-publish", action="republish")
     programs = _route_checked(session, referral)
     before = {r.program_id for r in referral.recipients if r.active}
     joined_ids = programs - before
@@ -210,14 +189,7 @@ def republish_referral(
 def mark_pending_placement(
     session: Session, *, actor: Actor, number: str, channel: Channel
 ) -> Referral:
-    referral = visible_referral(session, actor, number, lock=True)
-    require_owner(
-        actor,
-        number=referral.number or number,
-        primary_coordinator_id=referral.primary_coordinator_id,
-        what="mark pending placement",
-    )
-    check_transition(referral.number or number, referral.state, "pending")
+    referral = _owned(session, actor, number, what="mark pending placement", action="pending")
     referral.state = ReferralState.PENDING_PLACEMENT
     referral.pending_at = now(session)
     record(
@@ -235,14 +207,7 @@ def close_referral(
     channel: Channel,
 ) -> PublishResult:
     """Close the loop with the need's outcome; recipients and coordinators are told."""
-    referral = visible_referral(session, actor, number, lock=True)
-    require_owner(
-        actor,
-        number=referral.number or number,
-        primary_coordinator_id=referral.primary_coordinator_id,
-        what="close",
-    )
-    check_transition(referral.number or number, referral.state, "close")
+    referral = _owned(session, actor, number, what="close", action="close")
     data = parse(Closing, closing)
     if data.outcome != "fully met" and not data.reason:
         raise InvalidInput(
@@ -270,14 +235,7 @@ def close_referral(
 def delete_referral(
     session: Session, *, actor: Actor, number: str, channel: Channel
 ) -> PublishResult:
-    referral = visible_referral(session, actor, number, lock=True)
-    require_owner(
-        actor,
-        number=referral.number or number,
-        primary_coordinator_id=referral.primary_coordinator_id,
-        what="delete",
-    )
-    check_transition(referral.number or number, referral.state, "delete")
+    referral = _owned(session, actor, number, what="delete", action="delete")
     was_published = referral.state != ReferralState.DRAFT
     referral.state = ReferralState.DELETED
     referral.deleted_at = now(session)
@@ -320,6 +278,18 @@ def view_referral(
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _owned(session: Session, actor: Actor, number: str, *, what: str, action: str) -> Referral:
+    """The referral, locked, when the actor may change it (its primary coordinator or an admin)
+    and its state allows `action`."""
+    referral = visible_referral(session, actor, number, lock=True)
+    shown = referral.number or number
+    require_owner(
+        actor, number=shown, primary_coordinator_id=referral.primary_coordinator_id, what=what
+    )
+    check_transition(shown, referral.state, action)
+    return referral
 
 
 def _primary_coordinator(session: Session, actor: Actor, named: str | None) -> Staff:

@@ -80,6 +80,30 @@ def recipient_for(
     )
 
 
+def _workable(
+    session: Session, actor: Actor, number: str, program: str | None, *, open_only: bool = True
+) -> tuple[Referral, Recipient]:
+    """The referral and the recipient program the actor works it for, when they may: a
+    gatekeeper of the program or its assigned provider. Locked when `open_only`."""
+    referral = visible_referral(session, actor, number)
+    shown = referral.number or number
+    if open_only:
+        check_transition(shown, referral.state, "work")
+    recipient = recipient_for(
+        session, actor, referral, program, roles={Role.GATEKEEPER, Role.PROVIDER}
+    )
+    if open_only:
+        session.refresh(recipient, with_for_update=True)
+    require_may_work(
+        actor,
+        program_id=recipient.program_id,
+        program_name=recipient.program.name,
+        assignee_id=recipient.assignee_id,
+        number=shown,
+    )
+    return referral, recipient
+
+
 def _no_program(referral: Referral, active: list[Recipient]) -> Recipient:
     from bot.errors import Forbidden
 
@@ -196,20 +220,8 @@ def respond_to_referral(
 ) -> WorkResult:
     """Accept, tentatively accept with a provision, or decline with a reason; every version kept."""
     response = match_choice(str(kind), ResponseKind, field="response")
-    referral = visible_referral(session, actor, number)
+    referral, recipient = _workable(session, actor, number, program)
     number = referral.number or number
-    check_transition(number, referral.state, "work")
-    recipient = recipient_for(
-        session, actor, referral, program, roles={Role.GATEKEEPER, Role.PROVIDER}
-    )
-    session.refresh(recipient, with_for_update=True)
-    require_may_work(
-        actor,
-        program_id=recipient.program_id,
-        program_name=recipient.program.name,
-        assignee_id=recipient.assignee_id,
-        number=number,
-    )
     reason_value = _reason(response, reason)
     text = (comment or "").strip() or None
     if (
@@ -309,20 +321,8 @@ def set_service_status(
     program: str | None = None,
 ) -> WorkResult:
     value = match_choice(str(status), ServiceStatus, field="service status")
-    referral = visible_referral(session, actor, number)
+    referral, recipient = _workable(session, actor, number, program)
     number = referral.number or number
-    check_transition(number, referral.state, "work")
-    recipient = recipient_for(
-        session, actor, referral, program, roles={Role.GATEKEEPER, Role.PROVIDER}
-    )
-    session.refresh(recipient, with_for_update=True)
-    require_may_work(
-        actor,
-        program_id=recipient.program_id,
-        program_name=recipient.program.name,
-        assignee_id=recipient.assignee_id,
-        number=number,
-    )
     if recipient.service_status == value:
         return WorkResult(
             number, recipient.program.name, False, f"{number} is already {value.value}."
@@ -377,18 +377,9 @@ def add_note(
             field="text",
             hint="Write what happened, e.g. note left a voicemail.",
         )
-    referral = visible_referral(session, actor, number)
+    # A call log stays open after the referral closes: no state check, no row lock.
+    referral, recipient = _workable(session, actor, number, program, open_only=False)
     number = referral.number or number
-    recipient = recipient_for(
-        session, actor, referral, program, roles={Role.GATEKEEPER, Role.PROVIDER}
-    )
-    require_may_work(
-        actor,
-        program_id=recipient.program_id,
-        program_name=recipient.program.name,
-        assignee_id=recipient.assignee_id,
-        number=number,
-    )
     session.add(
         Note(
             recipient_id=recipient.id,

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from bot.settings import Settings
 from storage.db import make_engine
 from storage.migrate import differences, upgrade
 from storage.models import Base
-from tests.conftest import IN_CI, POSTGRES_URL, need_server
+from tests.conftest import IN_CI, POSTGRES_URL, postgres_url
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -43,9 +42,7 @@ def test_migrate_from_empty_on_sqlite_via_the_cli(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_migrate_from_empty_on_postgresql() -> None:
-    if not POSTGRES_URL:
-        need_server("PostgreSQL (TEST_DATABASE_URL)", "set TEST_DATABASE_URL")
-    url = Settings(database_url=POSTGRES_URL or "").database_url
+    url = postgres_url()
     admin = make_engine(url)
     with admin.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS migrations_check CASCADE"))
