@@ -40,6 +40,11 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
         mount_slack(app, runtime)
 
+    # Imported here like Slack's mount, so the app module stays small.
+    from handlers.api import api_router
+
+    app.include_router(api_router())
+
     @app.exception_handler(UserError)
     async def user_error(_request: Request, exc: UserError) -> JSONResponse:
         body = {"error": exc.message, "field": exc.field, "hint": exc.hint}

@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     imp = dsub.add_parser("import", help="import a JSON or YAML directory file (idempotent)")
     imp.add_argument("file", type=Path)
     imp.set_defaults(run=_directory_import)
+    token = sub.add_parser("token", help="bearer tokens for the REST API")
+    tsub = token.add_subparsers(title="token commands")
+    create = tsub.add_parser("create", help="issue a token to a staff member (printed once)")
+    create.add_argument("--staff", required=True, metavar="EMAIL")
+    create.set_defaults(run=_token_create)
+    revoke = tsub.add_parser("revoke", help="revoke every token of a staff member")
+    revoke.add_argument("--staff", required=True, metavar="EMAIL")
+    revoke.set_defaults(run=_token_revoke)
     return parser
 
 
@@ -108,6 +116,27 @@ def _directory_import(settings: Settings, args: argparse.Namespace) -> int:
     with transaction(runtime.sessions) as session:
         result = import_directory(session, directory=directory, source=str(args.file))
     print(f"closeloop: {result.summary()}")
+    return 0
+
+
+def _token_create(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.api.tokens import issue_token
+    from storage.db import transaction
+
+    with transaction(_runtime(settings).sessions) as session:
+        secret = issue_token(session, email=args.staff)
+    # Only the hash is stored: this is the one time the token can be seen.
+    print(secret)
+    return 0
+
+
+def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.api.tokens import revoke_tokens
+    from storage.db import transaction
+
+    with transaction(_runtime(settings).sessions) as session:
+        count = revoke_tokens(session, email=args.staff)
+    print(f"closeloop: revoked {count} token(s) of {args.staff}")
     return 0
 
 

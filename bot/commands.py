@@ -13,13 +13,16 @@ from bot.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
 
+# Ids are 32-bit in the database: a larger one is bad input, not a crash in the driver.
+MAX_ID = 2**31 - 1
+
 
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
 class ReferralDraft(Command):
-    client_id: int
+    client_id: int = Field(ge=1, le=MAX_ID)
     facility_code: str = Field(pattern=r"^[A-Za-z0-9]{3}$")
     urgency: Urgency = Urgency.ROUTINE
     needs: list[str]
@@ -68,7 +71,7 @@ class NewClient(Command):
 
 
 class NewConsent(Command):
-    client_id: int
+    client_id: int = Field(ge=1, le=MAX_ID)
     programs: list[str] = Field(min_length=1)
     info_types: list[str] = Field(min_length=1)
     signed_by: str = Field(min_length=1)

@@ -435,3 +435,19 @@ class InboundEmail(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
     received_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API, issued to one staff member; only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    # sha256 of the secret, hex: the secret itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    staff: Mapped[Staff] = relationship()

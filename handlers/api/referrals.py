@@ -1,0 +1,143 @@
+"""Referrals over the API: create a draft, the lifecycle, details, and the grid's search."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from bot.commands import Closing
+from bot.domain.permissions import Actor
+from bot.domain.vocab import Channel, ReferralState
+from bot.services import grid, referrals
+from bot.services.grid import MAX_LIMIT, GridQuery, Scope
+from bot.services.referrals import PublishResult
+from handlers.api.deps import StaffId, acting
+from handlers.api.schemas import (
+    GridPageOut,
+    PublishOut,
+    ReferralDetailsOut,
+    ReferralDraftIn,
+    ReferralOut,
+)
+
+router = APIRouter(prefix="/referrals", tags=["referrals"])
+
+
+def grid_query(
+    scope: Scope = "open",
+    status: ReferralState | None = None,
+    last_name: str | None = None,
+    first_name: str | None = None,
+    external_id: str | None = None,
+    number: str | None = None,
+    county: str | None = None,
+    need: str | None = None,
+    program: str | None = None,
+    sort: str = "age",
+    descending: bool = False,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    cursor: str | None = None,
+) -> GridQuery:
+    return GridQuery(
+        scope=scope,
+        status=status,
+        last_name=last_name,
+        first_name=first_name,
+        external_id=external_id,
+        number=number,
+        county=county,
+        need=need,
+        program=program,
+        sort=sort,
+        descending=descending,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("", response_model=GridPageOut)
+def search(
+    query: Annotated[GridQuery, Depends(grid_query)], request: Request, staff_id: StaffId
+) -> GridPageOut:
+    """The referral grid: one row per referral and recipient program you may see, paged."""
+    with acting(request, staff_id) as (session, actor):
+        return GridPageOut.of(grid.search(session, actor=actor, query=query))
+
+
+@router.post("", status_code=201, response_model=ReferralOut)
+def create(body: ReferralDraftIn, request: Request, staff_id: StaffId) -> ReferralOut:
+    """A new draft referral with its number; nobody is told until it is published."""
+    with acting(request, staff_id) as (session, actor):
+        referral = referrals.create_referral(session, actor=actor, draft=body, channel=Channel.API)
+        return ReferralOut.of(referral)
+
+
+@router.get("/{number}", response_model=ReferralDetailsOut)
+def view(number: str, request: Request, staff_id: StaffId) -> ReferralDetailsOut:
+    """The referral with its client's details: for people with a role on it (the read is
+    audited)."""
+    with acting(request, staff_id) as (session, actor):
+        details = referrals.view_referral(session, actor=actor, number=number, channel=Channel.API)
+        return ReferralDetailsOut.of_details(details)
+
+
+def _lifecycle(
+    request: Request, staff_id: int, run: Callable[[Session, Actor], PublishResult]
+) -> PublishOut:
+    with acting(request, staff_id) as (session, actor):
+        return PublishOut.of(run(session, actor))
+
+
+@router.post("/{number}/publish", response_model=PublishOut)
+def publish(number: str, request: Request, staff_id: StaffId) -> PublishOut:
+    """Open a draft: route it and tell the recipients' gatekeepers and the coordinators."""
+    return _lifecycle(
+        request,
+        staff_id,
+        lambda s, a: referrals.publish_referral(s, actor=a, number=number, channel=Channel.API),
+    )
+
+
+@router.post("/{number}/republish", response_model=PublishOut)
+def republish(number: str, request: Request, staff_id: StaffId) -> PublishOut:
+    """Publish again after edits: routing is recomputed and every recipient is told."""
+    return _lifecycle(
+        request,
+        staff_id,
+        lambda s, a: referrals.republish_referral(s, actor=a, number=number, channel=Channel.API),
+    )
+
+
+@router.post("/{number}/pending", response_model=ReferralOut)
+def pending(number: str, request: Request, staff_id: StaffId) -> ReferralOut:
+    """Mark the referral pending placement."""
+    with acting(request, staff_id) as (session, actor):
+        referral = referrals.mark_pending_placement(
+            session, actor=actor, number=number, channel=Channel.API
+        )
+        return ReferralOut.of(referral)
+
+
+@router.post("/{number}/close", response_model=PublishOut)
+def close(number: str, body: Closing, request: Request, staff_id: StaffId) -> PublishOut:
+    """Close the loop with the need's outcome (a reason unless fully met)."""
+    return _lifecycle(
+        request,
+        staff_id,
+        lambda s, a: referrals.close_referral(
+            s, actor=a, number=number, closing=body, channel=Channel.API
+        ),
+    )
+
+
+@router.delete("/{number}", response_model=PublishOut)
+def delete(number: str, request: Request, staff_id: StaffId) -> PublishOut:
+    """Delete the referral; if it was published, its recipients are told."""
+    return _lifecycle(
+        request,
+        staff_id,
+        lambda s, a: referrals.delete_referral(s, actor=a, number=number, channel=Channel.API),
+    )

@@ -1,0 +1,46 @@
+"""`closeloop token create|revoke`: printed once, stored hashed, revoked for good."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.cli import main
+from bot.settings import Settings
+from handlers.api.tokens import staff_for_token, token_hash
+from storage.db import transaction
+from storage.models import ApiToken
+from tests.network import COORD
+
+
+def test_create_prints_a_token_once_and_revoke_ends_it(
+    network: sessionmaker[Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    assert main(["token", "create", "--staff", COORD.upper()]) == 0
+    secret = capsys.readouterr().out.strip()
+    with transaction(network) as session:
+        token = session.scalars(select(ApiToken)).one()
+        assert token.token_hash == token_hash(secret)
+        staff = staff_for_token(session, secret)
+        assert staff is not None and staff.email == COORD
+
+    assert main(["token", "revoke", "--staff", COORD]) == 0
+    assert capsys.readouterr().out.strip() == f"closeloop: revoked 1 token(s) of {COORD}"
+    with transaction(network) as session:
+        assert staff_for_token(session, secret) is None
+
+
+def test_a_token_for_nobody_is_refused(
+    network: sessionmaker[Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    assert main(["token", "create", "--staff", "nobody@example.org"]) == 1
+    assert "No staff member has the address nobody@example.org." in capsys.readouterr().err
