@@ -214,6 +214,9 @@ auth_mechanisms = plain login
 auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 mail_fsync = never
+# IDLE learns of new mail from inotify; when a change slips past it (mail arriving as IDLE
+# starts), Dovecot's fallback re-check is 30 s by default, longer than any test waits.
+mailbox_idle_check_interval = 1 secs
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {self.passwd}
