@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, case, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -363,15 +363,19 @@ def build_digests(
         Referral.state.in_(ACTIVE_STATES),
         and_(Referral.first_published_at > earliest, Referral.state != ReferralState.DELETED),
     )
-    for rid, number, statewide, urgency, state, published in session.connection().execute(
-        select(
-            Referral.id,
-            Referral.number,
-            Referral.statewide,
-            Referral.urgency,
-            Referral.state,
-            Referral.first_published_at,
-        ).where(relevant)
+    for rid, number, statewide, urgency, state, published in (
+        session.connection()
+        .execute(
+            select(
+                Referral.id,
+                Referral.number,
+                Referral.statewide,
+                Referral.urgency,
+                Referral.state,
+                Referral.first_published_at,
+            ).where(relevant)
+        )
+        .all()
     ):
         refs[rid] = _Ref(number or "", statewide, [], str(urgency), str(state), published, set())
     # Needs are listed only for new referrals: decode the JSON of those alone.
@@ -382,19 +386,31 @@ def build_digests(
     ):
         if rid in refs:
             refs[rid].needs = list(needs)
-    for rid, cid in session.connection().execute(
-        select(referral_counties.c.referral_id, referral_counties.c.county_id)
-        .join(Referral, Referral.id == referral_counties.c.referral_id)
-        .where(relevant)
+    for rid, cid in (
+        session.connection()
+        .execute(
+            select(referral_counties.c.referral_id, referral_counties.c.county_id)
+            .join(Referral, Referral.id == referral_counties.c.referral_id)
+            .where(relevant)
+        )
+        .all()
     ):
         refs[rid].counties.add(cid)
 
+    everywhere = [t for t, counties in targets.items() if counties is None]
+    by_county: dict[int, list[str]] = defaultdict(list)
+    for t, counties in targets.items():
+        for county in counties or ():
+            by_county[county].append(t)
+    every_target = list(targets)
+
     def concerns(ref: _Ref) -> list[str]:
-        return [
-            t
-            for t, counties in targets.items()
-            if counties is None or ref.statewide or bool(ref.counties & counties)
-        ]
+        if ref.statewide:
+            return every_target
+        found = set(everywhere)
+        for county in ref.counties:
+            found.update(by_county.get(county, ()))
+        return [t for t in every_target if t in found]
 
     audience = {rid: concerns(ref) for rid, ref in refs.items()}
     out: dict[str, dict[str, Any]] = {
@@ -408,23 +424,36 @@ def build_digests(
             "overdue": [],
             "aging": [],
             "outstanding": Counter(),
+            "overdue_count": 0,
             "answered": set(),
         }
         for t in targets
     }
     programs_per_referral: Counter[int] = Counter()
     program_names = dict(session.execute(select(Program.id, Program.name)).all())
-    for rid, program_id, response, assignee_id, joined_at in session.connection().execute(
-        select(
-            Recipient.referral_id,
-            Recipient.program_id,
-            Recipient.response,
-            Recipient.assignee_id,
+    # The overdue test runs in SQL: a joining time comes back only for overdue rows, so
+    # 100,000 rows are not all converted to datetimes.
+    late_since = case(
+        (
+            and_(
+                Referral.state == ReferralState.OPEN,
+                Recipient.assignee_id.is_(None),
+                Recipient.response.is_(None),
+                Recipient.joined_at < cutoff,
+            ),
             Recipient.joined_at,
+        ),
+        else_=None,
+    )
+    for rid, program_id, response, joined_at in (
+        session.connection()
+        .execute(
+            select(Recipient.referral_id, Recipient.program_id, Recipient.response, late_since)
+            .join(Referral, Referral.id == Recipient.referral_id)
+            .where(Recipient.active.is_(True), relevant)
+            .order_by(Recipient.joined_at, Recipient.id)
         )
-        .join(Referral, Referral.id == Recipient.referral_id)
-        .where(Recipient.active.is_(True), relevant)
-        .order_by(Recipient.joined_at, Recipient.id)
+        .all()
     ):
         programs_per_referral[rid] += 1
         program = program_names[program_id]
@@ -432,23 +461,21 @@ def build_digests(
         if ref.state not in ACTIVE_STATES:
             continue
         outstanding = response is None or response == ResponseKind.TENTATIVE
-        overdue = (
-            ref.state == ReferralState.OPEN
-            and assignee_id is None
-            and response is None
-            and joined_at < cutoff
-        )
+        overdue = joined_at is not None
         for t in audience[rid]:
             if outstanding:
                 out[t]["outstanding"][program] += 1
             if overdue:
-                out[t]["overdue"].append(
-                    {
-                        "number": ref.number,
-                        "program": program,
-                        "since": joined_at.date().isoformat(),
-                    }
-                )
+                # Counted exactly, listed up to MAX_LISTED: a large backlog costs no more.
+                out[t]["overdue_count"] += 1
+                if len(out[t]["overdue"]) < MAX_LISTED:
+                    out[t]["overdue"].append(
+                        {
+                            "number": ref.number,
+                            "program": program,
+                            "since": joined_at.date().isoformat(),
+                        }
+                    )
     for rid, ref in sorted(refs.items(), key=lambda item: item[1].number):
         for t in audience[rid]:
             digest = out[t]
@@ -522,6 +549,8 @@ def build_digests(
         digest["outstanding_total"] = sum(counts.values())
         digest["answered_count"] = len(digest.pop("answered"))
         for section in LISTED:
+            if section == "overdue":
+                continue  # counted as it was built
             # A digest names at most MAX_LISTED referrals a section; the count stays exact.
             digest[f"{section}_count"] = len(digest[section])
             digest[section] = digest[section][:MAX_LISTED]
