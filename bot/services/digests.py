@@ -225,33 +225,64 @@ def thirty_day_reminders(session: Session) -> int:
     """Every 30 days after a contact was first told of an open referral, that contact gets one
     message listing all their referrals that are due. Contacts are the gatekeepers of each
     recipient program (first told when the program joined) and the assigned provider (when
-    assigned). Returns the number of outbox rows written."""
+    assigned). Returns the number of outbox rows written.
+
+    What is due is decided on ids and dates alone; the details a message lists are loaded only
+    for the pairs this run claims (on most days, a handful of 100,000)."""
     zone = settings_of(session).zone
     day = today(session)
     moment = now(session)
-    pairs = _open_pairs(session)
-    gatekeepers = _gatekeepers_by_program(session)
-    due: dict[tuple[int, int, int, int], dict[str, Any]] = {}
-    counties = _counties_of(session, {p.referral_id for p in pairs})
-    for pair in pairs:
-        contacts: list[tuple[int, datetime]] = [
-            (g.id, pair.joined_at) for g in gatekeepers.get(pair.program_id, [])
-        ]
-        assigned = pair.assignee_id is not None and pair.assigned_at is not None
-        if assigned and pair.assignee_id not in {c for c, _ in contacts}:
-            contacts.append((pair.assignee_id, pair.assigned_at))  # type: ignore[arg-type]
+    gatekeepers = {
+        program_id: [g.id for g in people]
+        for program_id, people in _gatekeepers_by_program(session).items()
+    }
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                Recipient.referral_id,
+                Recipient.program_id,
+                Recipient.joined_at,
+                Recipient.assignee_id,
+                Recipient.assigned_at,
+            )
+            .join(Referral, Referral.id == Recipient.referral_id)
+            .where(Recipient.active.is_(True), Referral.state.in_(ACTIVE_STATES))
+        )
+        .all()
+    )
+    due: list[tuple[int, int, int, int]] = []
+    for referral_id, program_id, joined_at, assignee_id, assigned_at in rows:
+        contacts = [(g, joined_at) for g in gatekeepers.get(program_id, [])]
+        if (
+            assignee_id is not None
+            and assigned_at is not None
+            and assignee_id not in gatekeepers.get(program_id, [])
+        ):
+            contacts.append((assignee_id, assigned_at))
         for staff_id, first_told in contacts:
             periods = (day - first_told.astimezone(zone).date()).days // REMINDER_EVERY_DAYS
             if periods >= 1:
-                mark = (staff_id, pair.referral_id, pair.program_id, periods)
-                due[mark] = _item(pair, counties, moment)
+                due.append((staff_id, referral_id, program_id, periods))
     done = already_marked(session, "reminder")
     claimed = claim(session, "reminder", [m for m in due if m not in done], moment)
+    if not claimed:
+        return 0
+    wanted = {(m[1], m[2]) for m in claimed}
+    referral_ids = sorted({r for r, _ in wanted})
+    pairs: dict[tuple[int, int], PairRow] = {}
+    for start in range(0, len(referral_ids), 5000):
+        chunk = referral_ids[start : start + 5000]
+        for pair in _open_pairs(session, [Recipient.referral_id.in_(chunk)]):
+            if (pair.referral_id, pair.program_id) in wanted:
+                pairs[(pair.referral_id, pair.program_id)] = pair
+    counties = _counties_of(session, set(referral_ids))
+    items = {m: _item(pairs[(m[1], m[2])], counties, moment) for m in claimed}
     return _send_grouped(
         session,
         kind="thirty_day_reminder",
         claimed=claimed,
-        items=due,
+        items=items,
         staff=_staff(session, (m[0] for m in claimed)),
     )
 
@@ -261,66 +292,73 @@ def thirty_day_reminders(session: Session) -> int:
 
 def overdue_escalations(session: Session) -> int:
     """No assignment and no response five business days after a program joined: its gatekeepers
-    get a reminder and the primary coordinator a note naming the other programs to consider."""
+    get a reminder and the primary coordinator a note naming the other programs to consider.
+    Decided on ids alone; details are loaded only for what this run claims."""
     moment = now(session)
     cutoff = overdue_cutoff(session)
-    is_overdue = [
-        Referral.state == ReferralState.OPEN,
-        Recipient.assignee_id.is_(None),
-        Recipient.response.is_(None),
-        Recipient.joined_at < cutoff,
-    ]
-    overdue = _open_pairs(session, is_overdue)
+    overdue = (
+        session.connection()
+        .execute(
+            select(Recipient.referral_id, Recipient.program_id, Referral.primary_coordinator_id)
+            .join(Referral, Referral.id == Recipient.referral_id)
+            .where(
+                Recipient.active.is_(True),
+                Referral.state == ReferralState.OPEN,
+                Recipient.assignee_id.is_(None),
+                Recipient.response.is_(None),
+                Recipient.joined_at < cutoff,
+            )
+        )
+        .all()
+    )
     if not overdue:
         return 0
-    gatekeepers = _gatekeepers_by_program(session)
-    counties = _counties_of(session, {p.referral_id for p in overdue})
-    # The other programs of the same referrals, by subquery: a literal list of ids can run to
-    # tens of thousands.
-    late = aliased(Recipient)
-    with_overdue = (
-        select(late.referral_id)
-        .join(Referral, Referral.id == late.referral_id)
-        .where(
-            late.active.is_(True),
-            Referral.state == ReferralState.OPEN,
-            late.assignee_id.is_(None),
-            late.response.is_(None),
-            late.joined_at < cutoff,
-        )
-    )
-    others: dict[int, list[PairRow]] = defaultdict(list)
-    for pair in _open_pairs(session, [Recipient.referral_id.in_(with_overdue)]):
-        others[pair.referral_id].append(pair)
-    items: dict[tuple[int, int, int, int], dict[str, Any]] = {}
-    for pair in overdue:
-        item = _item(pair, counties, moment)
-        for gatekeeper in gatekeepers.get(pair.program_id, []):
-            items[(gatekeeper.id, pair.referral_id, pair.program_id, 0)] = item
-        consider = [
-            {"program": o.program, "response": o.response or "not answered yet"}
-            for o in others[pair.referral_id]
-            if o.program_id != pair.program_id and o.response in (None, "accept", "tentative")
-        ]
-        items[(pair.primary_coordinator_id, pair.referral_id, pair.program_id, 0)] = {
-            **item,
-            "consider": consider,
-        }
+    gatekeepers = {
+        program_id: [g.id for g in people]
+        for program_id, people in _gatekeepers_by_program(session).items()
+    }
+    coordinator_marks: set[tuple[int, int, int, int]] = set()
+    marks: list[tuple[int, int, int, int]] = []
+    for referral_id, program_id, coordinator_id in overdue:
+        marks += [(g, referral_id, program_id, 0) for g in gatekeepers.get(program_id, [])]
+        mark = (coordinator_id, referral_id, program_id, 0)
+        marks.append(mark)
+        coordinator_marks.add(mark)
     done = already_marked(session, "overdue")
-    claimed = claim(session, "overdue", [m for m in items if m not in done], moment)
+    claimed = claim(session, "overdue", [m for m in marks if m not in done], moment)
+    if not claimed:
+        return 0
+    referral_ids = sorted({m[1] for m in claimed})
+    pairs: dict[int, list[PairRow]] = defaultdict(list)
+    for start in range(0, len(referral_ids), 5000):
+        chunk = referral_ids[start : start + 5000]
+        for pair in _open_pairs(session, [Recipient.referral_id.in_(chunk)]):
+            pairs[pair.referral_id].append(pair)
+    counties = _counties_of(session, set(referral_ids))
+    items: dict[tuple[int, int, int, int], dict[str, Any]] = {}
+    for mark in claimed:
+        _, referral_id, program_id, _ = mark
+        pair = next(p for p in pairs[referral_id] if p.program_id == program_id)
+        item = _item(pair, counties, moment)
+        if mark in coordinator_marks:
+            item["consider"] = [
+                {"program": o.program, "response": o.response or "not answered yet"}
+                for o in pairs[referral_id]
+                if o.program_id != program_id and o.response in (None, "accept", "tentative")
+            ]
+        items[mark] = item
     staff = _staff(session, (m[0] for m in claimed))
-    coordinator_ids = {p.primary_coordinator_id for p in overdue}
     written = _send_grouped(
         session,
         kind="overdue_gatekeeper",
-        claimed={m: i for m, i in claimed.items() if m[0] not in coordinator_ids},
+        claimed={m: i for m, i in claimed.items() if m not in coordinator_marks},
         items=items,
         staff=staff,
     )
     written += _send_grouped(
         session,
         kind="overdue_coordinator",
-        claimed={m: i for m, i in claimed.items() if m[0] in coordinator_ids},
+        claimed={m: i for m, i in claimed.items() if m in coordinator_marks},
         items=items,
         staff=staff,
     )
