@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,7 +20,11 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        authorization = getattr(_app.state, "slack_authorization", None)
+        warming = asyncio.create_task(authorization.warm()) if authorization else None
         yield
+        if warming is not None:
+            warming.cancel()
         slack = getattr(_app.state, "slack_gateway", None)
         if slack is not None:
             slack.close()

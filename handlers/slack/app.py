@@ -10,9 +10,11 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import UserError
@@ -40,11 +42,15 @@ def build_slack_app(
     if not settings.slack_signing_secret or not settings.slack_bot_token:
         raise SettingsError("setting SLACK_BOT_TOKEN: must be set with SLACK_SIGNING_SECRET")
     client = client or make_async_web_client(settings.slack_bot_token, settings.slack_api_url)
+    authorization = WorkspaceAuthorization(client)
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,
-        client=client,
+        # The token travels in the authorization; Bolt copies it into each request's client.
+        client=make_async_web_client(None, str(client.base_url)),
+        authorize=authorization.for_bolt(),
         name="closeloop",
     )
+    app.closeloop_authorization = authorization  # type: ignore[attr-defined]
     gateway = gateway or Gateway(runtime.sessions)
     app.middleware(drop_retries)
     app.error(answer_error)
@@ -65,7 +71,43 @@ def mount_slack(api: FastAPI, runtime: Runtime, **kwargs: Any) -> AsyncApp:
 
     api.state.slack = bolt
     api.state.slack_gateway = gateway
+    api.state.slack_authorization = bolt.closeloop_authorization  # type: ignore[attr-defined]
     return bolt
+
+
+class WorkspaceAuthorization:
+    """Bolt's `authorize` for our one workspace: Slack's auth.test once, then remembered.
+
+    Bolt counts a listener's 3 seconds from the start of the request, token check included, so
+    the web process checks the token at start-up (`warm`) rather than inside the first command.
+    """
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+        self._result: AuthorizeResult | None = None
+
+    async def authorize(self) -> AuthorizeResult:
+        if self._result is None:
+            response = await self._client.auth_test()
+            self._result = AuthorizeResult.from_auth_test_response(
+                auth_test_response=response, bot_token=self._client.token
+            )
+        return self._result
+
+    def for_bolt(self) -> Callable[[], Awaitable[AuthorizeResult]]:
+        # Bolt passes the arguments a function names; a bound method would be handed `self`.
+        async def authorize() -> AuthorizeResult:
+            return await self.authorize()
+
+        return authorize
+
+    async def warm(self) -> None:
+        """Check the token now; a Slack that cannot be reached is tried again on the first
+        request, so start-up never waits on it."""
+        try:
+            await self.authorize()
+        except (TimeoutError, SlackApiError, OSError) as exc:
+            log.warning("Slack token check at start-up failed (%s); will retry on use", exc)
 
 
 async def drop_retries(

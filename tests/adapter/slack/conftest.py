@@ -82,8 +82,14 @@ class SlackWorld:
         self.api = api
         self.fake = fake
         self.sessions = runtime.sessions
+        self._started = False
 
     async def post(self, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
+        if not self._started:
+            # What the web process's start-up does (bot/app.py lifespan): httpx's ASGI
+            # transport does not run the lifespan.
+            await self.api.state.slack_authorization.warm()
+            self._started = True
         body, headers = signed
         transport = httpx.ASGITransport(app=self.api)
         async with httpx.AsyncClient(transport=transport, base_url="http://closeloop.test") as http:

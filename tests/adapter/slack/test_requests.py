@@ -68,7 +68,8 @@ async def test_forged_or_stale_requests_are_refused_and_change_nothing(
     assert answer.status_code == 401
     await world.settle()
     assert world.counts() == before
-    assert world.fake.calls() == []
+    # Only the token check the web process makes at start-up reached Slack.
+    assert [c.method for c in world.fake.calls()] == ["auth.test"]
 
 
 async def test_a_request_without_a_signature_is_refused(world: SlackWorld) -> None:
@@ -76,7 +77,8 @@ async def test_a_request_without_a_signature_is_refused(world: SlackWorld) -> No
     del headers["X-Slack-Signature"]
     answer = await world.post((body, headers))
     assert answer.status_code == 401
-    assert world.fake.calls() == []
+    # Only the token check the web process makes at start-up reached Slack.
+    assert [c.method for c in world.fake.calls()] == ["auth.test"]
 
 
 async def test_help_is_answered_in_the_acknowledgement(world: SlackWorld) -> None:
@@ -415,3 +417,15 @@ async def test_a_rate_limited_notification_is_delivered_once_after_retry_after(
     with transaction(world.sessions) as s:
         rows = s.scalars(select(OutboxMessage).where(OutboxMessage.channel == "slack")).all()
         assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
+
+
+async def test_the_web_process_checks_the_slack_token_once_at_start_up(
+    world: SlackWorld,
+) -> None:
+    async with world.api.router.lifespan_context(world.api):
+        await world.until(lambda: world.fake.calls())
+        answer = await world.post(command(world, "U0GRACE", "help"))
+        assert answer.status_code == 200
+
+    # Checked at start-up, not again inside the first command's 3 seconds.
+    assert [c.method for c in world.fake.calls()] == ["auth.test"]
