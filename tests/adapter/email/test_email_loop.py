@@ -280,15 +280,23 @@ def test_the_listener_reconnects_after_a_drop_mid_idle_and_applies_each_reply_on
     listener.socket_timeout = 5
     stop = threading.Event()
     thread = threading.Thread(target=listener.run_forever, args=(stop,), daemon=True)
+
+    def seen() -> object:
+        return {
+            "connects": listener.connects,
+            "handled": listener.handled,
+            "inbound": channel.inbound(),
+        }
+
     thread.start()
     try:
         dovecot.append(plain_reply(notices[numbers[0]], "accept"))
-        _wait(lambda: channel.inbound() == [("processed", "applied")])
+        _wait(lambda: channel.inbound() == [("processed", "applied")], about=seen)
         time.sleep(0.3)  # settled in IDLE
         assert dovecot.kill_sessions() == 1
         dovecot.append(plain_reply(notices[numbers[1]], "accept"))
         dovecot.append(plain_reply(notices[numbers[2]], "decline staffing"))
-        _wait(lambda: len(channel.inbound()) == 3)
+        _wait(lambda: len(channel.inbound()) == 3, about=seen)
         time.sleep(0.5)  # room for a wrong second handling
     finally:
         stop.set()
@@ -309,12 +317,15 @@ def _header(raw: bytes, name: str) -> str:
     return str(value)
 
 
-def _wait(condition: object, timeout: float = 10.0) -> None:
+def _wait(condition: object, timeout: float = 30.0, *, about: object = None) -> None:
+    """Wait for the listener thread; generous, since a loaded CI machine can be slow, and
+    saying what was seen when it gives up."""
     assert callable(condition)
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            seen = about() if callable(about) else None
+            raise AssertionError(f"condition not met in {timeout:.0f}s; seen: {seen}")
         time.sleep(0.05)
 
 
