@@ -36,8 +36,12 @@ def unsign(secret: str, purpose: str, value: str, *, count: int) -> list[str]:
     """The `count` fields of a value we signed for `purpose`; BadSignature otherwise."""
     body, _, mac = value.strip().rpartition(".")
     fields = body.split(".")
-    if not body or len(fields) != count or not hmac.compare_digest(
-        mac.encode("ascii", "replace"), _mac(secret, purpose, body).encode("ascii")
+    if (
+        not body
+        or len(fields) != count
+        or not hmac.compare_digest(
+            mac.encode("ascii", "replace"), _mac(secret, purpose, body).encode("ascii")
+        )
     ):
         raise BadSignature(purpose)
     return fields

@@ -306,3 +306,8 @@ def _bounds(session: Session, start: date, end: date) -> tuple[datetime, datetim
         datetime.combine(start, time(), zone),
         datetime.combine(end + timedelta(days=1), time(), zone),
     )
+
+
+def agencies(session: Session) -> list[tuple[str, str]]:
+    """(key, name) of every agency, for the agency report's form."""
+    return [(a.key, a.name) for a in session.scalars(select(Agency).order_by(Agency.name))]
