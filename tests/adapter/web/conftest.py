@@ -49,6 +49,10 @@ class Browser:
         self.http = http
         self.sessions = sessions
 
+    async def csrf(self) -> str:
+        """The CSRF token of this browser's forms (any form page shows it)."""
+        return csrf_of((await self.http.get("/sign-in")).text)
+
     async def ask_for_link(self, email: str) -> httpx.Response:
         form = await self.http.get("/sign-in")
         return await self.http.post(
