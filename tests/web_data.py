@@ -13,7 +13,9 @@ On 2026-03-09 (the clock is left there) the grid and the reports see:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,9 +60,9 @@ def report_referrals(sessions: sessionmaker[Session], clock: Clock) -> dict[str,
             needs=["HSG"],
         )
 
-    def act(email: str, run: object) -> None:
+    def act(email: str, run: Callable[[Session, Any], object]) -> None:
         with transaction(sessions) as session:
-            run(session, actor_by_email(session, email))  # type: ignore[operator]
+            run(session, actor_by_email(session, email))
 
     act(
         GK_HOME,

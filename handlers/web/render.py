@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.errors import UserError
+from bot.services.sign_in import SignedOut
 from bot.settings import Settings
 from bot.signing import mac_of, new_nonce
 from bot.texts import render
@@ -79,20 +80,12 @@ async def checked_form(request: Request) -> dict[str, str]:
 
 def error_page(request: Request, exc: UserError) -> Response:
     """A UserError on a web page: the sign-in page when signed out, else a page saying why."""
-    from bot.services.sign_in import SignedOut
-
     if isinstance(exc, SignedOut):
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
-        response = RedirectResponse(f"/sign-in?next={_quote(target)}", status_code=303)
+        response = RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
         if request.cookies.get(SESSION_COOKIE):
             response.delete_cookie(SESSION_COOKIE, path="/")
         return response
     return page(request, "message.html", status=exc.status, title="Not done", error=exc)
-
-
-def _quote(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="")

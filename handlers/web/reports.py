@@ -7,13 +7,14 @@ import io
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from bot.errors import InvalidInput
 from bot.services import reports
-from bot.services.reports import RESPONSE_WORDS, AgencyFlowReport
+from bot.services.reports import RESPONSE_WORDS, AgencyFlowReport, FlowRow
 from handlers.web.charts import stacked_bars
 from handlers.web.deps import CurrentStaff, use_case
 from handlers.web.render import page
@@ -128,7 +129,7 @@ def agency_csv(request: Request, actor: CurrentStaff) -> Response:
     )
 
 
-def _flow_values(row: Any) -> list[int]:
+def _flow_values(row: FlowRow) -> list[int]:
     return [row.accepted, row.tentative, row.declined, row.no_response]
 
 
@@ -153,8 +154,6 @@ def _date(request: Request, name: str) -> date | None:
 
 
 def _period_query(start: date, end: date, **more: str) -> str:
-    from urllib.parse import urlencode
-
     return urlencode({**more, "from": start.isoformat(), "to": end.isoformat()})
 
 
