@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from bot.errors import UserError
 from bot.runtime import Runtime
@@ -50,8 +50,15 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     app.include_router(api_router())
 
+    from handlers.web import mount_web
+    from handlers.web.render import error_page
+
+    mount_web(app)
+
     @app.exception_handler(UserError)
-    async def user_error(_request: Request, exc: UserError) -> JSONResponse:
+    async def user_error(request: Request, exc: UserError) -> Response:
+        if getattr(request.state, "web", False):
+            return error_page(request, exc)
         body = {"error": exc.message, "field": exc.field, "hint": exc.hint}
         return JSONResponse(body, status_code=exc.status)
 

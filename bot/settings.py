@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     outbox_base_delay_seconds: float = Field(default=30.0, gt=0)
     outbox_log: str | None = None
     digest_time: str = "07:30"
+    # The web pages: how long an emailed sign-in link works, and a signed-in session lasts.
+    sign_in_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    web_session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
     @field_validator("database_url")
     @classmethod
@@ -126,6 +129,11 @@ class Settings(BaseSettings):
         extra = [a for a in self.own_addresses.split(",") if a.strip()]
         found = {parseaddr(a)[1].strip().lower() for a in (self.mail_from, self.reply_base, *extra)}
         return frozenset(a for a in found if "@" in a)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are marked Secure when the site is served over https."""
+        return self.public_url.lower().startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:

@@ -451,3 +451,17 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
 
     staff: Mapped[Staff] = relationship()
+
+
+class WebSession(Base):
+    """A sign-in link's one use and the web session it opened: a second click on the link finds
+    its nonce taken; signing out ends the session at once."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The random part of the sign-in link, hex: unique, so a link opens one session only.
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]

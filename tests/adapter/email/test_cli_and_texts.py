@@ -88,8 +88,13 @@ KIND_EXTRAS: dict[str, dict[str, Any]] = {
 KIND_EXTRAS["response_edited"] = {**KIND_EXTRAS["response_given"], "version": 2}
 
 
+# Kinds with an HTML template of their own that are about no referral (tested where they are sent).
+OTHER_HTML_KINDS = {"sign_in_link"}
+
+
 def referral_kinds() -> list[str]:
-    return sorted(p.name.removesuffix(".html") for p in (TEMPLATES / "email").glob("[!_]*.html"))
+    found = (p.name.removesuffix(".html") for p in (TEMPLATES / "email").glob("[!_]*.html"))
+    return sorted(set(found) - OTHER_HTML_KINDS)
 
 
 def test_every_referral_kind_has_an_html_template() -> None:
