@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.context import today
+from bot.context import settings_of, today
 from bot.domain.permissions import Actor, Grant, require_may_act
 from bot.errors import NotFound
 from storage.models import RoleGrant, Staff
@@ -20,6 +20,7 @@ def actor_for(session: Session, staff: Staff, *, check: bool = True) -> Actor:
     grants = session.scalars(
         select(RoleGrant).where(RoleGrant.staff_id == staff.id, RoleGrant.revoked_at.is_(None))
     ).all()
+    removed = staff.access_removed_at
     actor = Actor(
         staff_id=staff.id,
         name=staff.name,
@@ -32,6 +33,8 @@ def actor_for(session: Session, staff: Staff, *, check: bool = True) -> Actor:
             )
             for g in grants
         ),
+        removed_on=removed.astimezone(settings_of(session).zone).date() if removed else None,
+        agency_id=staff.agency_id,
     )
     if check:
         require_may_act(actor, today(session))

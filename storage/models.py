@@ -19,9 +19,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.domain.vocab import (
+    AccessStatus,
     ConsentMethod,
     NeedOutcome,
     ReferralState,
@@ -149,6 +151,9 @@ class Staff(Base):
     wants_digest_email: Mapped[bool] = mapped_column(Boolean, default=False)
     email_bouncing: Mapped[bool] = mapped_column(Boolean, default=False)
     last_active_at: Mapped[datetime | None]
+    # When access was last removed (by a security officer or after 90 idle days): the refusal
+    # every channel gives names the day.
+    access_removed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     agency: Mapped[Agency | None] = relationship()
@@ -175,6 +180,39 @@ class RoleGrant(Base):
     program: Mapped[Program | None] = relationship()
     county: Mapped[County | None] = relationship()
     agency: Mapped[Agency | None] = relationship()
+
+
+class AccessRequest(Base):
+    """A staff member's request for a role on a program, decided by the agency's security
+    officer. At most one is pending per person, role and program (a partial unique index)."""
+
+    __tablename__ = "access_requests"
+    __table_args__ = (
+        Index(
+            "uq_access_requests_pending",
+            "staff_id",
+            "role",
+            "program_id",
+            unique=True,
+            sqlite_where=sql_text("status = 'pending'"),
+            postgresql_where=sql_text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    status: Mapped[AccessStatus] = mapped_column(str_enum(AccessStatus), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    decided_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    staff: Mapped[Staff] = relationship(foreign_keys=[staff_id])
+    program: Mapped[Program] = relationship()
+    decided_by: Mapped[Staff | None] = relationship(foreign_keys=[decided_by_id])
 
 
 # --- Clients and consent -----------------------------------------------------------------------

@@ -31,6 +31,9 @@ class Actor:
     active: bool
     user_mou_signed_on: date | None
     grants: tuple[Grant, ...]
+    # The local day access was removed, when it was (named in the refusal).
+    removed_on: date | None = None
+    agency_id: int | None = None
 
     def has(self, role: Role, *, program_id: int | None = None) -> bool:
         return any(
@@ -59,8 +62,9 @@ class Actor:
 def require_may_act(actor: Actor, today: date) -> None:
     """An inactive account, or one whose yearly user MOU lapsed, can do nothing."""
     if not actor.active:
+        when = f" on {actor.removed_on.isoformat()}" if actor.removed_on else ""
         raise Forbidden(
-            "Your access to closeloop has been removed.",
+            f"Your closeloop access was removed{when}.",
             hint="Ask your agency's security officer if you need it back.",
         )
     signed = actor.user_mou_signed_on

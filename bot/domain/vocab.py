@@ -34,6 +34,14 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+class AccessStatus(enum.StrEnum):
+    """Where an access request stands: waiting for the security officer, or decided."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
 class ResponseKind(enum.StrEnum):
     ACCEPT = "accept"
     TENTATIVE = "tentative"

@@ -177,7 +177,7 @@ def idle_staff(session: Session) -> int:
         flipped = session.execute(
             update(Staff)
             .where(Staff.id == person.id, Staff.active.is_(True))
-            .values(active=False)
+            .values(active=False, access_removed_at=moment)
             .returning(Staff.id)
         ).scalar()
         if flipped is None:

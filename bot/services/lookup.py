@@ -165,3 +165,43 @@ def staff_named(session: Session, text: str, *, among: Iterable[Staff] | None = 
 def forbid_unless(condition: bool, message: str) -> None:
     if not condition:
         raise Forbidden(message)
+
+
+def program_matching(session: Session, text: str, *, field: str = "program") -> Program:
+    """A program by its key or name, exact or an unambiguous beginning, in any case."""
+    wanted = " ".join(text.split()).lower()
+    if not wanted:
+        raise InvalidInput("No program given.", field=field, hint=PROGRAM_HINT)
+    exact = session.scalar(
+        select(Program).where(
+            or_(func.lower(Program.key) == wanted, func.lower(Program.name) == wanted)
+        )
+    )
+    if exact is not None:
+        return exact
+    found = list(
+        session.scalars(
+            select(Program)
+            .where(
+                or_(
+                    func.lower(Program.key).startswith(wanted, autoescape=True),
+                    func.lower(Program.name).startswith(wanted, autoescape=True),
+                )
+            )
+            .order_by(Program.name)
+        )
+    )
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise InvalidInput(
+            f'"{text.strip()}" is not a program in the directory.', field=field, hint=PROGRAM_HINT
+        )
+    raise InvalidInput(
+        f'"{text.strip()}" could be more than one program.',
+        field=field,
+        hint="Say which: " + ", ".join(f"{p.name} ({p.key})" for p in found) + ".",
+    )
+
+
+PROGRAM_HINT = "Use the program's key or its full name."

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actors import actor_for
 from bot.domain.permissions import Actor
-from handlers.api.tokens import staff_for_token
+from handlers.api.tokens import removed_staff_for_token, staff_for_token
 from storage.db import transaction
 from storage.models import Staff
 
@@ -44,6 +44,9 @@ def authenticated_staff_id(
     with transaction(sessions_of(request)) as session:
         staff = staff_for_token(session, credentials.credentials)
         if staff is None:
+            removed = removed_staff_for_token(session, credentials.credentials)
+            if removed is not None:
+                actor_for(session, removed)  # refuses, naming the day access was removed
             raise _unauthorized(BAD_TOKEN)
         return staff.id
 

@@ -58,3 +58,14 @@ def staff_for_token(session: Session, secret: str) -> Staff | None:
         return None
     token.last_used_at = now(session)
     return session.get(Staff, token.staff_id)
+
+
+def removed_staff_for_token(session: Session, secret: str) -> Staff | None:
+    """The staff member of a revoked token whose access was removed (tokens go with it), so
+    the caller is told that rather than "unknown token"; None otherwise."""
+    staff = session.scalar(
+        select(Staff)
+        .join(ApiToken, ApiToken.staff_id == Staff.id)
+        .where(ApiToken.token_hash == token_hash(secret), ApiToken.revoked_at.is_not(None))
+    )
+    return staff if staff is not None and not staff.active else None

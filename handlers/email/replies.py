@@ -64,6 +64,8 @@ HINT_NEEDS_NUMBER = "Put its number after the command word, for example: accept 
 MSG_NOT_LISTED = "{named} is not one of the referrals in the message you replied to."
 HINT_NOT_LISTED = "Reply to a message that lists it, or to its own notification."
 MSG_GONE = "The referral this notification is about no longer exists."
+# The refusal reason for a reply from someone whose access was removed.
+ACCESS_REMOVED = "access_removed"
 
 
 class Refused(Exception):
@@ -137,7 +139,7 @@ class ReplyProcessor:
             with transaction(self._sessions) as session:
                 if inbound.earlier(session, key) is not None:
                     return Outcome(REJECTED, "repeat")
-                staff = self._answerable(session, read)
+                staff = self._answerable(session, read, refusal.reason)
                 outcome = Outcome(
                     REJECTED,
                     refusal.reason,
@@ -193,6 +195,12 @@ class ReplyProcessor:
         read_as = describe(command)
         try:
             actor = actor_for(session, staff)
+        except UserError as exc:
+            reason = "not_applied" if staff.active else ACCESS_REMOVED
+            raise Refused(
+                reason, exc.message, hint=exc.hint, number=number, read_as=read_as
+            ) from None
+        try:
             target = self._target(session, claims, staff, referral, command, read_as)
             result = apply_command(session, actor, target.number or "", command)
         except UserError as exc:
@@ -274,15 +282,18 @@ class ReplyProcessor:
             raise Refused("wrong_referral", MSG_GONE, read_as=read_as)
         return target
 
-    def _answerable(self, session: Session, read: ReadMessage) -> Staff | None:
+    def _answerable(self, session: Session, read: ReadMessage, reason: str) -> Staff | None:
         """Whom a refusal may be answered to: a known, active staff member who wrote a reply
-        (never machine mail, never a sender our border server calls forged)."""
+        (never machine mail, never a sender our border server calls forged). A person whose
+        access was removed is told only that, when their own signed token proved who they are."""
         if read.kind not in (KIND_REPLY, KIND_OTHER) or read.dmarc == "fail":
             return None
         if read.from_address is None or read.from_address in self._settings.own_address_set:
             return None
         staff = staff_by_email(session, read.from_address)
-        return staff if staff is not None and staff.active else None
+        if staff is None:
+            return None
+        return staff if staff.active or reason == ACCESS_REMOVED else None
 
     @staticmethod
     def _remember(session: Session, key: str, read: ReadMessage, outcome: Outcome) -> None:

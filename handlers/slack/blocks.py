@@ -18,6 +18,8 @@ TENTATIVE = "referral.tentative"
 DECLINE = "referral.decline"
 VIEW = "referral.view"
 MORE = "grid.more"
+APPROVE_ACCESS = "access.approve"
+DENY_ACCESS = "access.deny"
 RESPOND_MODAL = "referral.respond"
 ACTIONS_BLOCK = "referral_actions"
 REASON_BLOCK = "reason"
@@ -219,6 +221,38 @@ def notice_modal(title: str, message: str) -> Block:
         "close": plain("Close"),
         "blocks": [text(message)],
     }
+
+
+def access_actions(request_id: int, *, block_id: str = ACTIONS_BLOCK) -> Block:
+    """Approve / Deny on an access request; the value carries the request's number."""
+    value = json.dumps({"r": request_id}, separators=(",", ":"))
+    return {
+        "type": "actions",
+        "block_id": block_id,
+        "elements": [
+            {
+                "type": "button",
+                "action_id": APPROVE_ACCESS,
+                "text": plain("Approve"),
+                "style": "primary",
+                "value": value,
+            },
+            {
+                "type": "button",
+                "action_id": DENY_ACCESS,
+                "text": plain("Deny"),
+                "style": "danger",
+                "value": value,
+            },
+        ],
+    }
+
+
+def access_request_of(value: str | None) -> int:
+    try:
+        return int(json.loads(value or "")["r"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput(STALE_BUTTON, hint="Use /referral access pending instead.") from None
 
 
 def reply(message: str, blocks: list[Block] | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from bot.domain.vocab import (
     NeedOutcome,
     ProvisionReason,
     ResponseKind,
+    Role,
     ServiceStatus,
     match_choice,
 )
@@ -106,6 +107,32 @@ class Suspension:
     suspend: bool
 
 
+@dataclass(frozen=True)
+class AskAccess:
+    role: str
+    program: str
+
+
+@dataclass(frozen=True)
+class DecideAccess:
+    request_id: int
+    approve: bool
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RevokeAccess:
+    email: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessQueue:
+    pass
+
+
+AccessCommand = AskAccess | DecideAccess | RevokeAccess | AccessQueue
+
 SlackCommand = (
     Help
     | ListReferrals
@@ -119,6 +146,7 @@ SlackCommand = (
     | Republish
     | Digest
     | Suspension
+    | AccessCommand
 )
 
 
@@ -131,6 +159,8 @@ def parse_command(text: str) -> SlackCommand:
         return _list(rest)
     if verb == "digest":
         return Digest()
+    if verb == "access":
+        return _access(rest)
     if verb in ("suspend", "resume"):
         if not rest:
             raise InvalidInput(
@@ -201,6 +231,54 @@ def _list(words: list[str]) -> ListReferrals:
             )
         i += 1
     return ListReferrals(scope=scope, county=county, need=need, page=page)
+
+
+ACCESS_HINT = (
+    "For example: /referral access request gatekeeper heartland-res, /referral access pending, "
+    "/referral access approve 12, /referral access deny 12 NOTE, /referral access revoke EMAIL."
+)
+_REQUEST_ID = re.compile(r"^#?(\d{1,9})$")
+# Slack may send an email address as a link: <mailto:dana@agency.org|dana@agency.org>.
+_MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$", re.IGNORECASE)
+
+
+def _access(words: list[str]) -> AccessCommand:
+    """`access request ROLE PROGRAM`, `access pending`, `access approve|deny ID [note]`,
+    `access revoke EMAIL [reason]`."""
+    if not words:
+        raise InvalidInput("Say what to do about access.", hint=ACCESS_HINT)
+    action, rest = words[0].lower(), words[1:]
+    if action == "request":
+        role, program = leading_choice(rest, Role, field="role")
+        if program is None:
+            raise InvalidInput(
+                f"Say which program you want to be a {role.value.replace('_', ' ')} of.",
+                field="program",
+                hint=f"/referral access request {role.value} PROGRAM-KEY",
+            )
+        return AskAccess(role.value, program)
+    if action == "pending":
+        return AccessQueue()
+    if action in ("approve", "deny"):
+        found = _REQUEST_ID.match(rest[0]) if rest else None
+        if found is None:
+            raise InvalidInput(
+                f"Say which request to {action} by its number.",
+                field="request_id",
+                hint="/referral access pending lists them with their numbers.",
+            )
+        return DecideAccess(int(found.group(1)), action == "approve", " ".join(rest[1:]) or None)
+    if action == "revoke":
+        if not rest:
+            raise InvalidInput(
+                "Say whose access to remove, by their email address.",
+                field="staff_email",
+                hint="/referral access revoke dana@agency.org left the agency",
+            )
+        linked = _MAILTO.match(rest[0])
+        email = linked.group(1) if linked else rest[0]
+        return RevokeAccess(email, " ".join(rest[1:]) or None)
+    raise InvalidInput(f'"{words[0]}" is not something I can do about access.', hint=ACCESS_HINT)
 
 
 def _number(verb: str, words: list[str]) -> tuple[str, str | None, list[str]]:

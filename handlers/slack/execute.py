@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from bot.errors import InvalidInput, UserError
-from bot.services import directory, grid, referrals, work
+from bot.services import access, directory, grid, referrals, work
 from handlers.slack import commands as c
-from handlers.slack.blocks import reply
+from handlers.slack.blocks import access_actions, reply, text
 from handlers.slack.gateway import Gateway
 from handlers.slack.screens import PAGE_SIZE, details_reply, grid_reply, help_reply
 
@@ -199,6 +199,58 @@ async def _suspension(cmd: c.Suspension, gw: Gateway, client: AsyncWebClient, us
     return reply(f"{result.program} is now {state}.{joined}")
 
 
+async def _ask_access(cmd: c.AskAccess, gw: Gateway, client: AsyncWebClient, user: str) -> Answer:
+    result = await gw.run(
+        client,
+        user,
+        lambda s, a: access.request_access(
+            s, actor=a, role=cmd.role, program=cmd.program, channel=SLACK
+        ),
+    )
+    return reply(result.summary)
+
+
+async def _decide_access(
+    cmd: c.DecideAccess, gw: Gateway, client: AsyncWebClient, user: str
+) -> Answer:
+    result = await gw.run(
+        client,
+        user,
+        lambda s, a: access.decide_access_request(
+            s, actor=a, request_id=cmd.request_id, approve=cmd.approve, note=cmd.note, channel=SLACK
+        ),
+    )
+    return _said(result.summary, result.changed)
+
+
+async def _revoke_access(
+    cmd: c.RevokeAccess, gw: Gateway, client: AsyncWebClient, user: str
+) -> Answer:
+    result = await gw.run(
+        client,
+        user,
+        lambda s, a: access.revoke_access(
+            s, actor=a, staff_email=cmd.email, reason=cmd.reason, channel=SLACK
+        ),
+    )
+    return _said(result.summary, result.changed)
+
+
+async def _access_queue(
+    cmd: c.AccessQueue, gw: Gateway, client: AsyncWebClient, user: str
+) -> Answer:
+    waiting = await gw.run(client, user, lambda s, a: access.pending_access_requests(s, actor=a))
+    if not waiting:
+        return reply("No access requests are waiting for you.")
+    title = f"Access requests waiting for you: {len(waiting)}"
+    blocks = [text(f"*{title}*")]
+    # Slack allows 50 blocks in a message: two per request, after the title.
+    for item in waiting[:24]:
+        blocks.append(text(f"*{item.request_id}* · {item.summary}"))
+        blocks.append(access_actions(item.request_id, block_id=f"access_{item.request_id}"))
+    return reply(title, blocks)
+
+
 _RUNNERS: dict[type, Callable[[Any, Gateway, AsyncWebClient, str], Awaitable[Answer]]] = {
     c.Help: _help,
     c.ListReferrals: _list,
@@ -212,4 +264,8 @@ _RUNNERS: dict[type, Callable[[Any, Gateway, AsyncWebClient, str], Awaitable[Ans
     c.Republish: _republish,
     c.Digest: _digest,
     c.Suspension: _suspension,
+    c.AskAccess: _ask_access,
+    c.DecideAccess: _decide_access,
+    c.RevokeAccess: _revoke_access,
+    c.AccessQueue: _access_queue,
 }

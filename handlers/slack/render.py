@@ -13,6 +13,7 @@ from bot.texts import render_slack_text
 from handlers.slack.blocks import (
     Block,
     Target,
+    access_actions,
     context,
     payload_brief,
     text,
@@ -47,6 +48,9 @@ class SlackRenderer:
         return SlackMessage(text=_fallback(line), blocks=blocks)
 
     def actions(self, kind: str, payload: dict[str, Any]) -> Block | None:
+        if kind == "access_requested":
+            # Admins told for want of an officer cannot decide: no buttons for them.
+            return None if payload.get("no_officer") else access_actions(int(payload["request_id"]))
         number = payload.get("number")
         if not number or kind in NO_BUTTONS:
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -125,8 +126,14 @@ def _actor(
 
 def test_inactive_or_unsigned_staff_can_do_nothing() -> None:
     require_may_act(_actor(), date(2026, 6, 1))
-    with pytest.raises(Forbidden, match="access to closeloop has been removed"):
+    with pytest.raises(Forbidden) as caught:
         require_may_act(_actor(active=False), date(2026, 6, 1))
+    assert caught.value.message == "Your closeloop access was removed."
+    assert caught.value.hint == "Ask your agency's security officer if you need it back."
+    removed = replace(_actor(active=False), removed_on=date(2026, 5, 4))
+    with pytest.raises(Forbidden) as caught:
+        require_may_act(removed, date(2026, 6, 1))
+    assert caught.value.message == "Your closeloop access was removed on 2026-05-04."
     with pytest.raises(Forbidden, match="user MOU"):
         require_may_act(_actor(mou=date(2025, 1, 1)), date(2026, 6, 1))
     with pytest.raises(Forbidden, match="user MOU"):

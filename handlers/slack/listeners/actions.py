@@ -13,9 +13,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.vocab import Channel, ResponseKind
 from bot.errors import InvalidInput
-from bot.services import referrals, work
+from bot.services import access, referrals, work
 from handlers.slack.blocks import (
     ACCEPT,
+    APPROVE_ACCESS,
     ASSIGN,
     DECLINE,
     KIND_OF_ACTION,
@@ -24,6 +25,7 @@ from handlers.slack.blocks import (
     TENTATIVE,
     VIEW,
     Target,
+    access_request_of,
     after_response,
     decode,
     respond_modal,
@@ -32,7 +34,7 @@ from handlers.slack.blocks import (
 from handlers.slack.commands import ListReferrals
 from handlers.slack.execute import list_page
 from handlers.slack.gateway import Gateway
-from handlers.slack.outcome import form_metadata, outcome_line, show_outcome
+from handlers.slack.outcome import form_metadata, message_of, outcome_line, show_outcome
 from handlers.slack.screens import details_reply
 
 SLACK = Channel.SLACK
@@ -122,6 +124,34 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
         )
         await respond(**answer, replace_original=False)
 
+    @app.action(re.compile(r"^access\.(approve|deny)$"))
+    async def decide_access(
+        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        request_id = access_request_of(action.get("value"))
+        approve = action["action_id"] == APPROVE_ACCESS
+        result, who = await gateway.run(
+            client,
+            body["user"]["id"],
+            lambda s, a: (
+                access.decide_access_request(
+                    s, actor=a, request_id=request_id, approve=approve, channel=SLACK
+                ),
+                a.name,
+            ),
+        )
+        if not result.changed:
+            # A stale button (decided meanwhile, by this officer or another): say what happened.
+            await respond(text=result.summary, response_type="ephemeral", replace_original=False)
+            return
+        line = outcome_line(access_outcome(result), who)
+        if message_of(body) is None:
+            # The officer's ephemeral queue: answered below it, the rest of the list stays.
+            await respond(text=line, response_type="ephemeral", replace_original=False)
+            return
+        await show_outcome(gateway, client, body, line, None)
+
     @app.action(MORE)
     async def more(
         ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
@@ -132,6 +162,14 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
             client, body["user"]["id"], lambda s, a: list_page(s, a, query, cursor)
         )
         await respond(**answer, replace_original=True)
+
+
+def access_outcome(result: access.AccessRequestResult) -> str:
+    """The line that replaces Approve / Deny once a request is decided."""
+    where = f"a {result.role} of {result.program}"
+    if result.status == "approved":
+        return f"Approved: {result.requester} is now {where}."
+    return f"Denied: {result.requester} asked to be {where}."
 
 
 def _grid_query(value: str | None) -> tuple[ListReferrals, str]:

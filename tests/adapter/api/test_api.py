@@ -88,7 +88,7 @@ async def test_staff_whose_access_was_removed_are_refused_with_a_live_token(api:
         staff.active = False
     response = await call("GET", "/referrals")
     assert response.status_code == 403
-    assert response.json()["error"] == "Your access to closeloop has been removed."
+    assert response.json()["error"] == "Your closeloop access was removed."
 
 
 # --- clients and consents -----------------------------------------------------------------------

@@ -94,7 +94,7 @@ OTHER_HTML_KINDS = {"sign_in_link"}
 
 def referral_kinds() -> list[str]:
     found = (p.name.removesuffix(".html") for p in (TEMPLATES / "email").glob("[!_]*.html"))
-    return sorted(set(found) - OTHER_HTML_KINDS)
+    return sorted(k for k in set(found) - OTHER_HTML_KINDS if not k.startswith("access_"))
 
 
 def test_every_referral_kind_has_an_html_template() -> None:
@@ -144,6 +144,66 @@ def test_other_kinds_get_the_text_wrapped_as_html(engine: Engine, settings: Sett
     assert "550 &lt;no such user&gt;" in email.html
     assert "-- " not in email.html
     assert email.in_reply_to is None and list(email.references) == []
+
+
+ACCESS = {
+    "requester": "Dana <Ruiz>",
+    "requester_email": "dana@heartland.example.org",
+    "role": "gatekeeper",
+    "program": "Heartland Residential",
+    "program_key": "heartland-res",
+    "agency": "Heartland Community Living",
+    "request_id": 12,
+    "requested_on": "2026-03-02",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "says"),
+    [
+        ("access_requested", {"no_officer": False}, "/referral access approve 12"),
+        ("access_requested", {"no_officer": True}, "has no security officer who can decide it"),
+        (
+            "access_decided",
+            {
+                "approved": True,
+                "decided_by": "Helen Ward",
+                "decided_on": "2026-03-02",
+                "note": None,
+            },
+            "Helen Ward approved your request to be a gatekeeper of Heartland Residential",
+        ),
+        (
+            "access_decided",
+            {
+                "approved": False,
+                "decided_by": "Helen Ward",
+                "decided_on": "2026-03-02",
+                "note": "n",
+            },
+            "Helen Ward denied your request",
+        ),
+        (
+            "access_removed",
+            {"removed_on": "2026-03-02", "agency": "Heartland Community Living"},
+            "Your closeloop access was removed on 2026-03-02",
+        ),
+    ],
+)
+def test_access_kinds_render_text_and_html(
+    engine: Engine, settings: Settings, kind: str, extra: dict[str, Any], says: str
+) -> None:
+    renderer = EmailRenderer(make_session_factory(engine, settings=settings), mail_settings(engine))
+    payload = {**ACCESS, **extra, "recipient_name": "Helen"}
+    note = Notification(3, f"{kind}:e1:s1:email", "email", kind, "h@x.org", 1, None, payload)
+
+    email = renderer(note)
+
+    assert says in email.text and email.subject.startswith("[closeloop] ")
+    assert email.html is not None and "Hello Helen" in email.html
+    if kind != "access_removed":
+        assert "Dana &lt;Ruiz&gt;" in email.html or "Dana" not in email.text
+    assert "To answer, reply with one line" not in email.text
 
 
 def _source(kind: str) -> str:

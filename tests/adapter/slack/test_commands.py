@@ -7,12 +7,16 @@ import pytest
 from bot.domain.vocab import NeedOutcome, ResponseKind, ServiceStatus
 from bot.errors import InvalidInput
 from handlers.slack.commands import (
+    AccessQueue,
     AddNote,
+    AskAccess,
     Assign,
     Close,
+    DecideAccess,
     Help,
     ListReferrals,
     Respond,
+    RevokeAccess,
     SetStatus,
     Show,
     Suspension,
@@ -66,6 +70,26 @@ N = "R-2026-000042"
         ),
         ("close R-2026-000042 fully met", Close(N, NeedOutcome.FULLY_MET, None)),
         ("suspend heartland-res", Suspension("heartland-res", True)),
+        (
+            "access request gate heartland-res",
+            AskAccess("gatekeeper", "heartland-res"),
+        ),
+        (
+            "access request provider Heartland Day",
+            AskAccess("provider", "Heartland Day"),
+        ),
+        (
+            "access request security officer heartland-res",
+            AskAccess("security_officer", "heartland-res"),
+        ),
+        ("access pending", AccessQueue()),
+        ("access approve 12", DecideAccess(12, True)),
+        ("access deny #12 Grace covers it", DecideAccess(12, False, "Grace covers it")),
+        (
+            "access revoke <mailto:dana@heartland.example.org|dana@heartland.example.org> left",
+            RevokeAccess("dana@heartland.example.org", "left"),
+        ),
+        ("access revoke dana@heartland.example.org", RevokeAccess("dana@heartland.example.org")),
     ],
 )
 def test_commands_are_read(text: str, expected: object) -> None:
@@ -91,6 +115,22 @@ def test_commands_are_read(text: str, expected: object) -> None:
         (
             "status R-2026-000042 not",
             '"not" could be more than one service status. Say which: not completed - dropped out, not completed - moved out of area, not completed - whereabouts unknown, not started - declined services, not started - moved out of area, not started - on waiting list, not started - referred to other program, not started - unable to contact.',
+        ),
+        (
+            "access request janitor heartland-res",
+            '"janitor" is not a role I know. Choose one of: coordinator, gatekeeper, provider, security_officer, admin.',
+        ),
+        (
+            "access request provider",
+            "Say which program you want to be a provider of. /referral access request provider PROGRAM-KEY",
+        ),
+        (
+            "access approve twelve",
+            "Say which request to approve by its number. /referral access pending lists them with their numbers.",
+        ),
+        (
+            "access revoke",
+            "Say whose access to remove, by their email address. /referral access revoke dana@agency.org left the agency",
         ),
     ],
 )
