@@ -1,7 +1,7 @@
 """web sign-in: one row per sign-in link used, which is also the web session it opened
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-24 10:00:00.000000
 """
 
