@@ -159,7 +159,7 @@ async def test_an_account_made_inactive_is_refused_on_its_next_request(browser: 
         session.execute(update(Staff).where(Staff.email == COORD).values(active=False))
     refused = await browser.http.get("/referrals")
     assert refused.status_code == 403
-    assert "Your access to closeloop has been removed." in refused.text
+    assert "Your closeloop access was removed." in refused.text
     assert "Ask your agency&#39;s security officer if you need it back." in refused.text
 
 
