@@ -1,14 +1,15 @@
 """Revocation takes effect everywhere at once: after a security officer removes a person's
 access, the same person's Slack command, email reply (with a still valid reply token) and API
-token are all refused with the same clear message, and nothing changes.
+token and web session are all refused with the same clear message, and nothing changes.
 
-Each channel is one method of `Everywhere` returning what the person was told; a new channel
-(the web session) is one more method and one more entry in `CHANNELS`.
+Each channel is one method of `Everywhere` returning what the person was told.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -36,6 +37,7 @@ from tests.adapter.email.conftest import (  # noqa: F401 - fixtures used by this
 )
 from tests.adapter.email.mail import plain_reply
 from tests.adapter.slack.conftest import fake_slack  # noqa: F401 - a fixture
+from tests.adapter.web.conftest import Browser
 from tests.conftest import Clock
 from tests.fakes import slack_requests
 from tests.fakes.slack_api import FakeSlack
@@ -80,7 +82,7 @@ def settings(
 
 
 class Everywhere:
-    """One person's ways in: Slack, an email reply, an API token (and, later, a web session)."""
+    """One person's ways in: Slack, an email reply, an API token and a web session."""
 
     def __init__(
         self, runtime: Runtime, mail: EmailChannel, fake: FakeSlack, number: str, notice: Any
@@ -94,6 +96,21 @@ class Everywhere:
         self.notice: ReceivedMessage = notice
         with transaction(self.sessions) as session:
             self.api_token = issue_token(session, email=LEE)
+        self.browser = Browser(
+            httpx.AsyncClient(
+                # The email settings give the site an https address, so its cookies are Secure.
+                transport=httpx.ASGITransport(app=self.app),
+                base_url="https://closeloop.test",
+            ),
+            self.sessions,
+        )
+
+    async def open_web_session(self) -> None:
+        """Lee signs in on the web (by the emailed link) while he still has access."""
+        await self.browser.sign_in(LEE)
+        assert (await self.browser.http.get("/referrals")).status_code == 200
+        [link] = self.mail.deliver()
+        assert link.rcpt_tos == (LEE,)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         transport = httpx.ASGITransport(app=self.app)
@@ -134,8 +151,15 @@ class Everywhere:
         error = answer.json()
         return f"{error['error']} {error['hint']}"
 
+    async def web(self) -> str:
+        answer = await self.browser.http.get(f"/referrals/{self.number}")
+        assert answer.status_code == 403, answer.text
+        found = re.search(r'role="alert"><p><b>(.*?)</b></p><p>(.*?)</p>', answer.text)
+        assert found, answer.text
+        return html.unescape(f"{found.group(1)} {found.group(2)}")
 
-CHANNELS = ["slack", "email", "api"]
+
+CHANNELS = ["slack", "email", "api", "web"]
 
 
 async def _until(check: Any, timeout: float = 5.0) -> None:
@@ -169,7 +193,8 @@ def everywhere(
             channel=Channel.API,
         )
     notice = only([m for m in mail.deliver() if "assigned" in str(m.message["Subject"])], LEE)
-    yield Everywhere(runtime, mail, fake_slack, number, notice)
+    everywhere = Everywhere(runtime, mail, fake_slack, number, notice)
+    yield everywhere
     mail.close()
 
 
@@ -185,6 +210,7 @@ def _state(everywhere: Everywhere) -> tuple[dict[str, int], list[tuple[Any, ...]
 
 
 async def test_revocation_takes_effect_everywhere_at_once(everywhere: Everywhere) -> None:
+    await everywhere.open_web_session()
     said = await everywhere.slack_command(HELEN_SLACK, f"access revoke {LEE} left the agency")
     assert said.startswith("Lee Park's access is removed from now on: 2 role(s) and 1 API token(s)")
     # He is told, once per channel; then every way in is tried.
@@ -202,3 +228,4 @@ async def test_revocation_takes_effect_everywhere_at_once(everywhere: Everywhere
     assert told == dict.fromkeys(CHANNELS, REMOVED)
     assert _state(everywhere) == before
     assert everywhere.mail.inbound()[-1] == ("rejected", "access_removed")
+    await everywhere.browser.http.aclose()
