@@ -74,7 +74,25 @@ def _parser() -> argparse.ArgumentParser:
     revoke = tsub.add_parser("revoke", help="revoke every token of a staff member")
     revoke.add_argument("--staff", required=True, metavar="EMAIL")
     revoke.set_defaults(run=_token_revoke)
+    acc = sub.add_parser("access", help="staff access (security officers work from Slack/web)")
+    asub = acc.add_subparsers(title="access commands")
+    restore = asub.add_parser(
+        "restore", help="give back access that was removed (revoked or idle 90 days)"
+    )
+    restore.add_argument("--staff", required=True, metavar="EMAIL")
+    restore.set_defaults(run=_access_restore)
     return parser
+
+
+def _access_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.domain.vocab import Channel
+    from bot.services.access import restore_access
+    from storage.db import transaction
+
+    with transaction(_runtime(settings).sessions) as session:
+        said = restore_access(session, staff_email=args.staff, channel=Channel.CLI)
+    print(f"closeloop: {said}")
+    return 0
 
 
 def _runtime(settings: Settings):  # type: ignore[no-untyped-def]

@@ -329,6 +329,38 @@ def revoke_access(
     )
 
 
+def restore_access(session: Session, *, staff_email: str, channel: Channel | str) -> str:
+    """An operator gives removed access back (the person's roles return with the next
+    directory import, or by asking again). No channel for staff offers this: a removal is
+    undone on purpose, by someone with the server's command line, and audited."""
+    person = staff_by_email(session, staff_email)
+    if person is None:
+        raise NotFound(
+            f"No staff member has the address {staff_email.strip()}.",
+            field="staff",
+            hint="Use the email address they sign in with.",
+        )
+    session.refresh(person, with_for_update=True)
+    if person.active and person.access_removed_at is None:
+        return f"{person.name} has access; nothing changed."
+    removed_at = person.access_removed_at
+    person.active = True
+    person.access_removed_at = None
+    person.last_active_at = now(session)
+    record(
+        session,
+        actor=None,
+        channel=channel,
+        action="access_restored",
+        staff=person.email,
+        removed_at=removed_at.isoformat() if removed_at else None,
+    )
+    return (
+        f"{person.name}'s access is restored; their roles return with the next directory "
+        "import or when a security officer approves a request."
+    )
+
+
 def pending_access_requests(session: Session, *, actor: Actor) -> list[AccessRequestResult]:
     """The requests a security officer may decide: their agencies', not their own, oldest first."""
     agencies = {g.agency_id for g in actor.grants if g.role == Role.SECURITY_OFFICER}

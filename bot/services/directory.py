@@ -17,11 +17,20 @@ from sqlalchemy.orm import Session
 from bot.audit import record
 from bot.context import now
 from bot.domain.permissions import Actor, require_may_suspend
-from bot.domain.vocab import Channel, Role
+from bot.domain.vocab import AccessStatus, Channel, Role
 from bot.errors import InvalidInput
 from bot.services.lookup import program_named
 from bot.services.routing import join_open_referrals
-from storage.models import Agency, County, Program, Region, RoleGrant, ServiceCode, Staff
+from storage.models import (
+    AccessRequest,
+    Agency,
+    County,
+    Program,
+    Region,
+    RoleGrant,
+    ServiceCode,
+    Staff,
+)
 
 # --- The file's shape (docs/directory-format.md) -------------------------------------------------
 
@@ -97,6 +106,8 @@ class ImportResult:
     updated: Counter[str] = field(default_factory=Counter)
     revoked: int = 0
     joined: int = 0
+    # People the file lists as active whose access a security officer (or the idle rule) removed.
+    kept_removed: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -104,7 +115,7 @@ class ImportResult:
 
     def summary(self) -> str:
         if not self.changed:
-            return "Directory unchanged."
+            return "Directory unchanged." + self._kept_removed_note()
         parts = [f"{n} {kind} created" for kind, n in sorted(self.created.items())]
         parts += [f"{n} {kind} updated" for kind, n in sorted(self.updated.items())]
         if self.revoked:
@@ -112,7 +123,15 @@ class ImportResult:
         text = "Directory imported: " + ", ".join(parts) + "."
         if self.joined:
             text += f" {self.joined} open referral(s) reached programs that joined."
-        return text
+        return text + self._kept_removed_note()
+
+    def _kept_removed_note(self) -> str:
+        if not self.kept_removed:
+            return ""
+        return (
+            f" Access stays removed for {', '.join(self.kept_removed)}: a file cannot undo a "
+            "removal; restore with `closeloop access restore --staff EMAIL`."
+        )
 
 
 def read_directory_file(path: Path) -> DirectoryFile:
@@ -419,13 +438,16 @@ def _import_staff(
             people[email] = person
             result.created["staff"] += 1
         else:
+            removed = person.access_removed_at is not None
+            if removed and entry.active:
+                result.kept_removed.append(email)
             _set(
                 person,
                 result,
                 "staff",
                 name=entry.name,
                 agency=agency,
-                active=entry.active,
+                active=entry.active and not removed,
                 user_mou_signed_on=entry.user_mou_signed_on,
                 slack_user_id=entry.slack_user_id or person.slack_user_id,
                 wants_digest_email=entry.wants_digest_email,
@@ -435,6 +457,9 @@ def _import_staff(
             rwhere = f"{where} roles[{ri}]"
             wanted.update(_grant_keys(role, agencies, programs, counties, source, rwhere))
         session.flush()
+        if person.access_removed_at is not None:
+            # Removed access is restored on purpose (`closeloop access restore`), never by a file.
+            continue
         current = {
             (g.role, g.program_id, g.agency_id, g.county_id): g
             for g in session.scalars(
@@ -456,9 +481,23 @@ def _import_staff(
                 )
             )
             result.created["roles"] += 1
-        for key in current.keys() - wanted:
+        approved = _approved_on_request(session, person.id)
+        for key in current.keys() - wanted - approved:
             current[key].revoked_at = moment
             result.revoked += 1
+
+
+def _approved_on_request(
+    session: Session, staff_id: int
+) -> set[tuple[Role, int | None, int | None, int | None]]:
+    """Roles a security officer approved on request: the directory file does not know them,
+    so an import must not take them away (revoking access does)."""
+    rows = session.execute(
+        select(AccessRequest.role, AccessRequest.program_id).where(
+            AccessRequest.staff_id == staff_id, AccessRequest.status == AccessStatus.APPROVED
+        )
+    )
+    return {(role, program_id, None, None) for role, program_id in rows}
 
 
 def _grant_keys(

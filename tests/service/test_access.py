@@ -18,6 +18,7 @@ from bot.services.access import (
     decide_access_request,
     pending_access_requests,
     request_access,
+    restore_access,
     revoke_access,
 )
 from handlers.api.tokens import issue_token, staff_for_token
@@ -390,3 +391,63 @@ def test_an_admin_may_revoke_anyone(network: Sessions) -> None:
     with transaction(network) as s:
         result = revoke_access(s, actor=actor_by_email(s, ADMIN), staff_email=BEN, channel=API)
     assert result.changed and grants(network, BEN) == set()
+
+
+def _reimport(sessions: Sessions) -> str:
+    from bot.services.directory import import_directory, parse_directory
+    from tests.network import small_network
+
+    with transaction(sessions) as s:
+        result = import_directory(
+            s, directory=parse_directory(small_network(), source="test.json"), source="test.json"
+        )
+    return result.summary()
+
+
+def test_a_directory_import_neither_restores_removed_access_nor_drops_approved_roles(
+    network: Sessions,
+) -> None:
+    approved = ask(network, DANA)
+    decide(network, approved.request_id, True)
+    with transaction(network) as s:
+        revoke_access(
+            s, actor=actor_by_email(s, OFFICER), staff_email=LEE, channel=API, reason="left"
+        )
+
+    # The nightly import of the unchanged file lists Lee as active with two roles.
+    said = _reimport(network)
+
+    assert said == (
+        "Directory unchanged. Access stays removed for lee@heartland.example.org: a file "
+        "cannot undo a removal; restore with `closeloop access restore --staff EMAIL`."
+    )
+    assert grants(network, LEE) == set()
+    with transaction(network) as s:
+        lee = staff_by_email(s, LEE)
+        assert lee is not None and lee.active is False
+    # Dana's role came from her approved request, which the file does not know about.
+    assert ("gatekeeper", "heartland-res") in grants(network, DANA)
+
+
+def test_an_operator_restores_removed_access_and_the_next_import_brings_the_roles_back(
+    network: Sessions,
+) -> None:
+    with transaction(network) as s:
+        revoke_access(s, actor=actor_by_email(s, OFFICER), staff_email=LEE, channel=API)
+
+    with transaction(network) as s:
+        said = restore_access(s, staff_email=" Lee@heartland.example.org", channel=Channel.CLI)
+    assert said == (
+        "Lee Park's access is restored; their roles return with the next directory import or "
+        "when a security officer approves a request."
+    )
+    assert _reimport(network) == "Directory imported: 2 roles created."
+    assert grants(network, LEE) == {("provider", "heartland-res"), ("provider", "heartland-day")}
+    with transaction(network) as s:
+        assert actor_by_email(s, LEE).removed_on is None
+        assert restore_access(s, staff_email=LEE, channel=Channel.CLI) == (
+            "Lee Park has access; nothing changed."
+        )
+    assert actions(network)[-2:] == ["access_restored", "directory_imported"]
+    with transaction(network) as s, pytest.raises(NotFound):
+        restore_access(s, staff_email="nobody@example.org", channel=Channel.CLI)

@@ -44,3 +44,30 @@ def test_a_token_for_nobody_is_refused(
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     assert main(["token", "create", "--staff", "nobody@example.org"]) == 1
     assert "No staff member has the address nobody@example.org." in capsys.readouterr().err
+
+
+def test_access_restore_from_the_cli_gives_back_removed_access(
+    network: sessionmaker[Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.actors import actor_by_email
+    from bot.domain.vocab import Channel
+    from bot.services.access import revoke_access
+    from storage.models import Staff
+    from tests.network import LEE, OFFICER
+
+    with transaction(network) as session:
+        revoke_access(
+            session, actor=actor_by_email(session, OFFICER), staff_email=LEE, channel=Channel.API
+        )
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+
+    assert main(["access", "restore", "--staff", LEE]) == 0
+    assert capsys.readouterr().out.startswith("closeloop: Lee Park's access is restored;")
+    with transaction(network) as session:
+        lee = session.scalars(select(Staff).where(Staff.email == LEE)).one()
+        assert (lee.active, lee.access_removed_at) == (True, None)
+    assert main(["access", "restore", "--staff", "nobody@example.org"]) == 1
+    assert "No staff member has the address nobody@example.org." in capsys.readouterr().err
