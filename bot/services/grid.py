@@ -270,12 +270,14 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         .outerjoin(assignee, assignee.id == Recipient.assignee_id)
         .where(*where)
     )
-    # Counted up to the cap only: the database stops at the cap's first rows in any order.
-    capped = base.with_only_columns(Recipient.id).limit(TOTAL_CAP + 1).subquery()
-    total = session.scalar(select(func.count()).select_from(capped)) or 0
-    # OFFSET 0 fences the subquery: PostgreSQL then plans it on its own, from the filter's
-    # index, instead of walking the sort order's index through rows that do not match.
-    grid = (base.offset(0) if _narrow(actor, query) else base).subquery()
+    narrow = _narrow(actor, query)
+    if narrow:
+        # OFFSET 0 fences the subquery: PostgreSQL then plans it on its own, from the filter's
+        # index, instead of walking the sort order's index through rows that do not match.
+        # All its rows are read to be sorted anyway, so they are counted in the same pass.
+        grid = base.add_columns(func.count().over().label("matching")).offset(0).subquery()
+    else:
+        grid = base.subquery()
     page_query = select(grid)
     if query.cursor:
         value, last_id = _decode(query.cursor)
@@ -288,6 +290,12 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         else (grid.c.sort_value.asc().nulls_last(), grid.c.id.asc())
     )
     rows = session.execute(page_query.order_by(*order).limit(limit + 1)).all()
+    if narrow and rows:
+        total = rows[0].matching
+    else:
+        # Counted up to the cap only: the database stops at the cap's first rows in any order.
+        capped = base.with_only_columns(Recipient.id).limit(TOTAL_CAP + 1).subquery()
+        total = session.scalar(select(func.count()).select_from(capped)) or 0
     more = len(rows) > limit
     rows = rows[:limit]
     counties = _counties(session, {r.referral_id for r in rows})
