@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import String, and_, cast, exists, false, func, or_, select, true
+from sqlalchemy import String, and_, cast, exists, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -41,6 +42,9 @@ SORTS = {
     "response": Recipient.response,
 }
 MAX_LIMIT = 200
+# Counting every matching row of a million-row grid takes seconds; a grid only needs to know
+# "how many, or at least this many", so the count stops here (the page says "1,000+").
+TOTAL_CAP = 1000
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class GridPage:
     rows: list[GridRow]
     next_cursor: str | None
     total: int = field(default=0)
+    # False when more rows match than TOTAL_CAP: `total` is then a lower bound.
+    total_exact: bool = field(default=True)
 
 
 def overdue_cutoff(session: Session) -> datetime:
@@ -107,28 +113,59 @@ def visibility(actor: Actor) -> ColumnElement[bool]:
     """The rows an actor may see, as SQL: mirrors bot.domain.permissions.may_see_referral."""
     if actor.is_admin:
         return true()
-    clauses: list[ColumnElement[bool]] = [Referral.primary_coordinator_id == actor.staff_id]
     coordinator = [g for g in actor.grants if g.role == Role.COORDINATOR]
-    if any(g.county_id is None for g in coordinator):
-        clauses.append(true())
-    elif coordinator:
-        counties = [g.county_id for g in coordinator]
-        clauses.append(Referral.statewide.is_(True))
-        clauses.append(
-            exists().where(
-                referral_counties.c.referral_id == Referral.id,
-                referral_counties.c.county_id.in_(counties),
-            )
-        )
     gatekeeping = actor.programs(Role.GATEKEEPER)
-    if gatekeeping:
-        clauses.append(Recipient.program_id.in_(gatekeeping))
     providing = actor.programs(Role.PROVIDER)
+    program_rows: list[ColumnElement[bool]] = []
+    if gatekeeping:
+        program_rows.append(Recipient.program_id.in_(gatekeeping))
     if providing:
-        clauses.append(
+        program_rows.append(
             and_(Recipient.program_id.in_(providing), Recipient.assignee_id == actor.staff_id)
         )
-    return or_(*clauses) if clauses else false()
+    if not coordinator:
+        # A few programs' rows out of many: as a set of ids, so that the database starts from
+        # them (an OR across tables would make it read every row to find them).
+        own = (
+            select(Recipient.id)
+            .join(Referral, Referral.id == Recipient.referral_id)
+            .where(Referral.primary_coordinator_id == actor.staff_id)
+        )
+        if not program_rows:
+            return Recipient.id.in_(own)
+        return Recipient.id.in_(own.union_all(select(Recipient.id).where(or_(*program_rows))))
+    clauses: list[ColumnElement[bool]] = [Referral.primary_coordinator_id == actor.staff_id]
+    if any(g.county_id is None for g in coordinator):
+        clauses.append(true())
+    else:
+        counties = [g.county_id for g in coordinator]
+        clauses.append(Referral.statewide.is_(True))
+        clauses.append(_in_counties(counties))
+    return or_(*clauses, *program_rows)
+
+
+def _in_counties(county_ids: Sequence[int | None]) -> ColumnElement[bool]:
+    """The referral names one of these counties: a lookup per referral (OFFSET 0 keeps
+    PostgreSQL from hashing every referral of the counties first, which costs tens of ms while
+    a page needs a few hundred lookups)."""
+    return exists(
+        select(referral_counties.c.referral_id)
+        .where(
+            referral_counties.c.referral_id == Referral.id,
+            referral_counties.c.county_id.in_(county_ids),
+        )
+        .offset(0)
+    )
+
+
+def _narrow(actor: Actor, query: GridQuery) -> bool:
+    """Whether the rows are few wherever they fall in the sort order (one program, one
+    referral, one client, or a gatekeeper's or provider's own): then it is faster to find
+    them all and sort them than to walk the whole grid in order looking for them. Names are
+    left to the planner: a common surname or a short prefix matches tens of thousands."""
+    if query.program or query.external_id or query.number:
+        return True
+    return not (actor.is_admin or actor.has(Role.COORDINATOR))
 
 
 def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
@@ -173,28 +210,29 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         where.append(Referral.state == query.status)
     if query.county:
         name = query.county.strip().lower()
-        where.append(
-            or_(
-                Referral.statewide.is_(True),
-                exists()
-                .where(referral_counties.c.referral_id == Referral.id)
-                .where(referral_counties.c.county_id == County.id)
-                .where(
-                    or_(
-                        func.lower(County.name) == name,
-                        func.lower(County.name) == name + " county",
-                        County.fips == name,
-                    )
-                ),
+        # The county's id first (a tiny query), so the grid's plan sees a constant.
+        county_ids = session.scalars(
+            select(County.id).where(
+                or_(
+                    func.lower(County.name) == name,
+                    func.lower(County.name) == name + " county",
+                    County.fips == name,
+                )
             )
-        )
+        ).all()
+        where.append(or_(Referral.statewide.is_(True), _in_counties(county_ids)))
     if query.need:
         # Needs are a short JSON list of alphanumeric codes: a quoted match is exact.
         code = "".join(ch for ch in query.need.upper() if ch.isalnum())
         where.append(cast(Referral.needs, String).like(f'%"{code}"%'))
     if query.program:
         text = query.program.strip().lower()
-        where.append(or_(func.lower(Program.key) == text, func.lower(Program.name) == text))
+        program_ids = session.scalars(
+            select(Program.id).where(
+                or_(func.lower(Program.key) == text, func.lower(Program.name) == text)
+            )
+        ).all()
+        where.append(Recipient.program_id.in_(program_ids))
     if query.last_name:
         where.append(func.lower(Client.last_name).like(query.last_name.strip().lower() + "%"))
     if query.first_name:
@@ -232,17 +270,32 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         .outerjoin(assignee, assignee.id == Recipient.assignee_id)
         .where(*where)
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    page_query = base
+    narrow = _narrow(actor, query)
+    if narrow:
+        # OFFSET 0 fences the subquery: PostgreSQL then plans it on its own, from the filter's
+        # index, instead of walking the sort order's index through rows that do not match.
+        # All its rows are read to be sorted anyway, so they are counted in the same pass.
+        grid = base.add_columns(func.count().over().label("matching")).offset(0).subquery()
+    else:
+        grid = base.subquery()
+    page_query = select(grid)
     if query.cursor:
         value, last_id = _decode(query.cursor)
-        page_query = page_query.where(_after(sort_col, value, last_id, query.descending))
+        page_query = page_query.where(
+            _after(grid.c.sort_value, grid.c.id, value, last_id, query.descending)
+        )
     order = (
-        (sort_col.desc().nulls_last(), Recipient.id.desc())
+        (grid.c.sort_value.desc().nulls_last(), grid.c.id.desc())
         if query.descending
-        else (sort_col.asc().nulls_last(), Recipient.id.asc())
+        else (grid.c.sort_value.asc().nulls_last(), grid.c.id.asc())
     )
     rows = session.execute(page_query.order_by(*order).limit(limit + 1)).all()
+    if narrow and rows:
+        total = rows[0].matching
+    else:
+        # Counted up to the cap only: the database stops at the cap's first rows in any order.
+        capped = base.with_only_columns(Recipient.id).limit(TOTAL_CAP + 1).subquery()
+        total = session.scalar(select(func.count()).select_from(capped)) or 0
     more = len(rows) > limit
     rows = rows[:limit]
     counties = _counties(session, {r.referral_id for r in rows})
@@ -268,18 +321,20 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         for r in rows
     ]
     next_cursor = _encode(rows[-1].sort_value, rows[-1].id) if more and rows else None
-    return GridPage(out, next_cursor, total)
+    return GridPage(out, next_cursor, min(total, TOTAL_CAP), total_exact=total <= TOTAL_CAP)
 
 
-def _after(column: Any, value: Any, last_id: int, descending: bool) -> ColumnElement[bool]:
+def _after(
+    column: Any, id_column: Any, value: Any, last_id: int, descending: bool
+) -> ColumnElement[bool]:
     """Keyset paging: rows after (value, id) in the sort order, NULLs last."""
     if value is None:
         return and_(
-            column.is_(None), (Recipient.id < last_id) if descending else (Recipient.id > last_id)
+            column.is_(None), (id_column < last_id) if descending else (id_column > last_id)
         )
     if descending:
-        return or_(column < value, and_(column == value, Recipient.id < last_id), column.is_(None))
-    return or_(column > value, and_(column == value, Recipient.id > last_id), column.is_(None))
+        return or_(column < value, and_(column == value, id_column < last_id), column.is_(None))
+    return or_(column > value, and_(column == value, id_column > last_id), column.is_(None))
 
 
 def _encode(value: Any, last_id: int) -> str:

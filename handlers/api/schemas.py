@@ -280,6 +280,8 @@ class GridPageOut(Out):
     rows: list[GridRowOut]
     next_cursor: str | None
     total: int
+    # False when more rows match than the grid counts (1,000): `total` is then "at least".
+    total_exact: bool
 
     @classmethod
     def of(cls, page: GridPage) -> GridPageOut:

@@ -58,7 +58,8 @@ def grid_reply(page: GridPage, query: ListReferrals) -> dict[str, Any]:
         return reply(f"No {query.scope} referrals match.")
     first = (query.page - 1) * PAGE_SIZE + 1
     last = first + len(page.rows) - 1
-    title = f"{query.scope.capitalize()} referrals {first}–{last} of {page.total}"
+    total = f"{page.total}" if page.total_exact else f"{page.total}+"
+    title = f"{query.scope.capitalize()} referrals {first}–{last} of {total}"
     blocks: list[Block] = [text(f"*{title}*")]
     blocks += [text(row_line(row)) for row in page.rows]
     if page.next_cursor:
