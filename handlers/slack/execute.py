@@ -57,7 +57,8 @@ def list_page(
     if cursor is None:
         for _ in range(cmd.page - 1):
             if page.next_cursor is None:
-                return reply(f"There is no page {cmd.page}: the list has {page.total} referrals.")
+                total = page.total if page.total_exact else f"more than {page.total}"
+                return reply(f"There is no page {cmd.page}: the list has {total} referrals.")
             page = grid.search(session, actor=actor, query=replace(query, cursor=page.next_cursor))
     return grid_reply(page, cmd)
 
