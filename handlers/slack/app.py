@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -53,6 +54,7 @@ def build_slack_app(
     app.closeloop_authorization = authorization  # type: ignore[attr-defined]
     gateway = gateway or Gateway(runtime.sessions)
     app.middleware(drop_retries)
+    app.middleware(keep_acknowledgements)
     app.error(answer_error)
     for module in (commands, actions, views, events):
         module.register(app, gateway)
@@ -116,6 +118,31 @@ async def drop_retries(
     """Slack re-sends an event it thinks we missed; the first delivery was already handled."""
     if request.headers.get("x-slack-retry-num"):
         return BoltResponse(status=200, body="")
+    return await next()
+
+
+class StickyAck(AsyncAck):
+    """An acknowledgement that, once given, stays given.
+
+    When a listener raises after acknowledging, Bolt's error path sets `ack.response` back to
+    None; if that happens before its 10 ms poll has seen the acknowledgement (a refusal raised
+    quickly after `ack()`), Bolt answers Slack 404 although the listener did acknowledge."""
+
+    @property
+    def response(self) -> BoltResponse | None:
+        return self._given
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        if value is None and getattr(self, "_given", None) is not None:
+            return
+        self._given = value
+
+
+async def keep_acknowledgements(
+    request: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]]
+) -> BoltResponse | None:
+    request.context["ack"] = StickyAck()
     return await next()
 
 

@@ -429,3 +429,16 @@ async def test_the_web_process_checks_the_slack_token_once_at_start_up(
 
     # Checked at start-up, not again inside the first command's 3 seconds.
     assert [c.method for c in world.fake.calls()] == ["auth.test"]
+
+
+async def test_an_acknowledgement_stays_given_when_the_listener_raises_after_it() -> None:
+    from handlers.slack.app import StickyAck
+
+    ack = StickyAck()
+    assert ack.response is None
+    await ack()
+    given = ack.response
+    assert given is not None and given.status == 200
+    # What Bolt's error path does to a listener that raised after acknowledging.
+    ack.response = None
+    assert ack.response is given
