@@ -1,17 +1,21 @@
 """Slack acknowledgement latency: `closeloop web` beside a Bolt app that only acknowledges.
 
     python bench/slack_ack.py [--database-url URL] [--requests 2000] [--concurrency 50]
-                              [--text help --text list]
+                              [--answer-processes 2] [--text help --text list]
 
 Creates (drops first) the PostgreSQL database named in --database-url, migrates it, loads a small
 network with open referrals, and starts three processes: a fake Slack Web API (the one the tests
 use), `closeloop web` (uvicorn) configured against it, and a minimal FastAPI + Bolt app whose
 listener only calls ack(). Then, for each --text, it sends the same number of signed `/referral`
 slash commands from --concurrency concurrent clients to each app (after a warm-up that is not
-counted) and prints p50/p99 acknowledgement latency, their ratio, and throughput.
+counted) and prints p50/p99 acknowledgement latency, their ratio, and throughput, with the load
+average of the machine before and after.
 
 `help` is answered in the acknowledgement itself; `list` is acknowledged at once and the grid
-is then read and posted to the command's response_url, so its work competes with later acks.
+is then read and posted to the command's response_url, by closeloop's answering processes
+(SLACK_ANSWER_PROCESSES, --answer-processes; 0: by the web process itself, where that work
+competes with later acknowledgements). The bench waits for every answer and reports how many
+arrived, how long after their command, and when the last one came.
 """
 
 from __future__ import annotations
@@ -295,6 +299,12 @@ def main() -> int:
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--answer-processes",
+        type=int,
+        default=2,
+        help="closeloop's SLACK_ANSWER_PROCESSES (0: answer in the web process)",
+    )
     parser.add_argument("--text", action="append", help='command text (default: "help", "list")')
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-minimal", type=int, help=argparse.SUPPRESS)
@@ -326,6 +336,7 @@ def main() -> int:
         "SECRET_KEY": "bench-secret-key-not-for-production",
         "HOST": "127.0.0.1",
         "PORT": str(web_port),
+        "SLACK_ANSWER_PROCESSES": str(args.answer_processes),
     }
     closeloop = Path(sys.executable).with_name("closeloop")
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT, "env": env}
@@ -338,7 +349,8 @@ def main() -> int:
         wait_healthy(minimal_port, servers[1])
         print(
             f"{args.requests} signed /referral commands, {args.concurrency} concurrent clients, "
-            f"PostgreSQL, {os.cpu_count()} CPU(s); load average before: {load_average()}"
+            f"PostgreSQL, {os.cpu_count()} CPU(s), {args.answer_processes} answering process(es); "
+            f"load average before: {load_average()}"
         )
         print(f"{'command':<10}{'app':<16}{'p50 ms':>8}{'p99 ms':>8}{'mean ms':>9}{'req/s':>8}")
         answered = []
