@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
@@ -38,14 +39,29 @@ class AnsweringPool:
     """
 
     def __init__(self, settings: Settings, processes: int) -> None:
+        self._settings, self._processes = settings, processes
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the web process has threads and an event loop that must not be copied.
-        self._pool = ProcessPoolExecutor(
-            processes, mp_context=get_context("spawn"), initializer=_start, initargs=(settings,)
+        return ProcessPoolExecutor(
+            self._processes,
+            mp_context=get_context("spawn"),
+            initializer=_start,
+            initargs=(self._settings,),
         )
 
     async def answer(self, command: SlackCommand, user_id: str, response_url: str) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._pool, _answer, command, user_id, response_url)
+        pool = self._pool
+        try:
+            await loop.run_in_executor(pool, _answer, command, user_id, response_url)
+        except BrokenProcessPool:
+            # A process died (killed, out of memory): this command gets the apology from the
+            # error handler; later ones go to fresh processes instead of failing until a restart.
+            if self._pool is pool:
+                self._pool = self._new_pool()
+            raise
 
     async def warm(self) -> None:
         """Start the processes now rather than inside the first command's answer."""
