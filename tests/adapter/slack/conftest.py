@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -129,11 +129,18 @@ def world(
 
 
 @pytest.fixture
-def answering_world(
+async def answering_world(
     network: sessionmaker[Session], settings: Settings, clock: Clock, fake_slack: FakeSlack
-) -> Iterator[SlackWorld]:
-    """The same, with commands carried out in an answering process (SLACK_ANSWER_PROCESSES)."""
-    yield from slack_world(network, settings, clock, fake_slack, slack_answer_processes=1)
+) -> AsyncIterator[SlackWorld]:
+    """The same, with commands carried out in answering processes (SLACK_ANSWER_PROCESSES);
+    async, so their pipes are closed on the test's event loop."""
+    worlds = slack_world(network, settings, clock, fake_slack, slack_answer_processes=2)
+    world = next(worlds)
+    try:
+        yield world
+    finally:
+        world.api.state.slack_answering.close()
+        worlds.close()
 
 
 def slack_world(
