@@ -22,12 +22,16 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         authorization = getattr(_app.state, "slack_authorization", None)
         warming = asyncio.create_task(authorization.warm()) if authorization else None
+        answering = getattr(_app.state, "slack_answering", None)
+        starting = asyncio.create_task(answering.warm()) if answering else None
         yield
-        if warming is not None:
-            warming.cancel()
-        slack = getattr(_app.state, "slack_gateway", None)
-        if slack is not None:
-            slack.close()
+        for task in (warming, starting):
+            if task is not None:
+                task.cancel()
+        for part in ("slack_gateway", "slack_answering"):
+            slack = getattr(_app.state, part, None)
+            if slack is not None:
+                slack.close()
         runtime.close()
 
     app = FastAPI(title="closeloop", version="0.1.0", lifespan=lifespan)

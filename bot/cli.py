@@ -200,7 +200,9 @@ def _web(settings: Settings, _args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import create_app
+    from bot.processes import favour_event_loop
 
+    favour_event_loop()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
 

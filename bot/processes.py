@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# How long a thread that wants the GIL waits before the holder must let go (Python: 5 ms). The
+# web process's event loop acknowledges Slack requests while use-case threads run SQLAlchemy
+# code; each time the loop comes back from waiting on sockets it may wait this long for the GIL,
+# several times per request, and Slack counts its 3 seconds (docs/benchmarks.md).
+GIL_SWITCH_INTERVAL = 0.0005
+
+
+def favour_event_loop() -> None:
+    """Let the event loop win the GIL back from worker threads sooner (GIL_SWITCH_INTERVAL)."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -76,6 +88,7 @@ def serve(runtime: Runtime) -> None:
 
     threading.Thread(target=catch_up, args=(runtime,), name="catch-up", daemon=True).start()
     log.info("closeloop serving on http://%s:%d", settings.host, settings.port)
+    favour_event_loop()
     try:
         uvicorn.run(create_app(settings, runtime=runtime), host=settings.host, port=settings.port)
     finally:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_api_url: str | None = None
+    # `closeloop web`: processes that carry out acknowledged /referral commands (0: in the web
+    # process). Needs a database other processes can open; see docs/slack.md.
+    slack_answer_processes: int = Field(default=0, ge=0, le=16)
     smtp_url: str | None = None
     imap_url: str | None = None
     mail_from: str = "closeloop@localhost"

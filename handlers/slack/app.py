@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
@@ -27,6 +27,9 @@ from handlers.slack.gateway import Gateway
 from handlers.slack.listeners import actions, commands, events, views
 from handlers.slack.screens import not_linked_home
 
+if TYPE_CHECKING:
+    from handlers.slack.answering import AnsweringPool
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
@@ -35,7 +38,11 @@ _REASON_FIELDS = {"reason", "provision reason", "decline reason"}
 
 
 def build_slack_app(
-    runtime: Runtime, *, client: AsyncWebClient | None = None, gateway: Gateway | None = None
+    runtime: Runtime,
+    *,
+    client: AsyncWebClient | None = None,
+    gateway: Gateway | None = None,
+    answering: AnsweringPool | None = None,
 ) -> AsyncApp:
     """The Bolt app for this runtime. Nothing is called at build time: Bolt checks the token
     (auth.test) on the first request, so a slow or unreachable Slack cannot delay start-up."""
@@ -56,15 +63,23 @@ def build_slack_app(
     app.middleware(drop_retries)
     app.middleware(keep_acknowledgements)
     app.error(answer_error)
-    for module in (commands, actions, views, events):
+    commands.register(app, gateway, answering)
+    for module in (actions, views, events):
         module.register(app, gateway)
     return app
 
 
 def mount_slack(api: FastAPI, runtime: Runtime, **kwargs: Any) -> AsyncApp:
-    """Serve the Bolt app at POST /slack/events; `api.state.slack_gateway.close()` at shutdown."""
+    """Serve the Bolt app at POST /slack/events; close `api.state.slack_gateway` (and
+    `slack_answering`, with SLACK_ANSWER_PROCESSES) at shutdown."""
     gateway = kwargs.pop("gateway", None) or Gateway(runtime.sessions)
-    bolt = build_slack_app(runtime, gateway=gateway, **kwargs)
+    answering = None
+    if runtime.settings.slack_answer_processes:
+        # Imported here: answering.py builds on this module.
+        from handlers.slack.answering import AnsweringPool
+
+        answering = AnsweringPool(runtime.settings, runtime.settings.slack_answer_processes)
+    bolt = build_slack_app(runtime, gateway=gateway, answering=answering, **kwargs)
     handler = AsyncSlackRequestHandler(bolt)
 
     @api.post(EVENTS_PATH, include_in_schema=False)
@@ -73,6 +88,7 @@ def mount_slack(api: FastAPI, runtime: Runtime, **kwargs: Any) -> AsyncApp:
 
     api.state.slack = bolt
     api.state.slack_gateway = gateway
+    api.state.slack_answering = answering
     api.state.slack_authorization = bolt.closeloop_authorization  # type: ignore[attr-defined]
     return bolt
 

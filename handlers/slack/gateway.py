@@ -22,8 +22,10 @@ from storage.models import Staff
 
 T = TypeVar("T")
 R = TypeVar("R")
-# Use cases wait on the database most of the time; a few threads keep it busy.
-WORKERS = 4
+# Two threads: one runs Python while the other waits on the database. More threads only take
+# the GIL from the event loop, which must keep acknowledging within Slack's 3 seconds; under a
+# burst, commands queue here instead (bench/slack_ack.py, docs/benchmarks.md).
+WORKERS = 2
 UseCase = Callable[[Session, Actor], T]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -14,10 +14,13 @@ from handlers.slack.execute import execute
 from handlers.slack.gateway import Gateway
 from handlers.slack.screens import help_reply
 
+if TYPE_CHECKING:
+    from handlers.slack.answering import AnsweringPool
+
 COMMAND = "/referral"
 
 
-def register(app: AsyncApp, gateway: Gateway) -> None:
+def register(app: AsyncApp, gateway: Gateway, answering: AnsweringPool | None = None) -> None:
     @app.command(COMMAND)
     async def referral(
         ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -29,4 +32,8 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
             return
         # Slack gives us 3 seconds: acknowledge first, then work and answer by response_url.
         await ack()
-        await respond(**await execute(parsed, gateway, client, str(command["user_id"])))
+        user_id = str(command["user_id"])
+        if answering is not None and respond.response_url:
+            await answering.answer(parsed, user_id, respond.response_url)
+            return
+        await respond(**await execute(parsed, gateway, client, user_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -125,6 +125,31 @@ class SlackWorld:
 def world(
     network: sessionmaker[Session], settings: Settings, clock: Clock, fake_slack: FakeSlack
 ) -> Iterator[SlackWorld]:
+    yield from slack_world(network, settings, clock, fake_slack)
+
+
+@pytest.fixture
+async def answering_world(
+    network: sessionmaker[Session], settings: Settings, clock: Clock, fake_slack: FakeSlack
+) -> AsyncIterator[SlackWorld]:
+    """The same, with commands carried out in answering processes (SLACK_ANSWER_PROCESSES);
+    async, so their pipes are closed on the test's event loop."""
+    worlds = slack_world(network, settings, clock, fake_slack, slack_answer_processes=2)
+    world = next(worlds)
+    try:
+        yield world
+    finally:
+        world.api.state.slack_answering.close()
+        worlds.close()
+
+
+def slack_world(
+    network: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
+    fake_slack: FakeSlack,
+    **overrides: Any,
+) -> Iterator[SlackWorld]:
     for user_id, email in SLACK_IDS.items():
         with transaction(network) as session:
             staff = staff_by_email(session, email)
@@ -136,10 +161,14 @@ def world(
             "slack_bot_token": fake_slack.token,
             "slack_signing_secret": SIGNING_SECRET,
             "slack_api_url": fake_slack.base_url,
+            **overrides,
         }
     )
     runtime = Runtime(configured, clock=clock)
+    api = create_app(configured, runtime=runtime)
     try:
-        yield SlackWorld(runtime, create_app(configured, runtime=runtime), fake_slack)
+        yield SlackWorld(runtime, api, fake_slack)
     finally:
+        if api.state.slack_answering is not None:
+            api.state.slack_answering.close()
         runtime.close()

@@ -1,0 +1,75 @@
+"""Commands carried out in an answering process (SLACK_ANSWER_PROCESSES) are answered the same."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.adapter.slack.conftest import STRANGER, SlackWorld
+from tests.adapter.slack.test_requests import answered, command
+from tests.service.helpers import published
+
+pytestmark = pytest.mark.anyio
+
+# Starting a Python process and importing closeloop is slow on a busy machine; this is a bound
+# on waiting for the answer, not a speed requirement.
+STARTING = 60.0
+
+
+async def test_list_is_acknowledged_at_once_and_answered_from_the_answering_process(
+    answering_world: SlackWorld,
+) -> None:
+    world = answering_world
+    numbers = [published(world.sessions) for _ in range(3)]
+
+    answer = await world.post(command(world, "U0GRACE", "list open"))
+
+    assert answer.status_code == 200
+    assert answer.content == b""  # acknowledged; the grid comes by response_url
+    await world.until(lambda: world.fake.responses(), timeout=STARTING)
+    [said] = await answered(world)
+    assert said["response_type"] == "ephemeral"
+    assert "Open referrals 1–3 of 3" in said["text"]
+    text = json.dumps(said["blocks"], ensure_ascii=False)
+    assert all(number in text for number in numbers)
+    assert "Example" not in text  # the list carries no client names
+
+
+async def test_a_refusal_from_the_answering_process_is_told_and_nothing_changes(
+    answering_world: SlackWorld,
+) -> None:
+    world = answering_world
+    published(world.sessions)
+    before = world.counts()
+
+    await world.post(command(world, STRANGER, "list"))
+
+    await world.until(lambda: world.fake.responses(), timeout=STARTING)
+    [said] = await answered(world)
+    assert said["text"] == (
+        "Your Slack account is not linked to closeloop: no staff member has the email address "
+        "on your Slack profile (stranger@elsewhere.example.org). Ask your agency's security "
+        "officer or a network admin to add you to closeloop."
+    )
+    assert said["replace_original"] is False
+    assert world.counts() == before
+
+
+async def test_when_an_answering_process_dies_a_fresh_one_answers_the_next_commands(
+    answering_world: SlackWorld,
+) -> None:
+    world = answering_world
+    published(world.sessions)
+    answering = world.api.state.slack_answering
+    await answering.warm()
+    for worker in answering._workers:
+        worker.process.kill()  # as the out-of-memory killer would
+        worker.process.join()
+
+    await world.post(command(world, "U0GRACE", "list open"))
+    await world.post(command(world, "U0CASEY", "list open"))
+
+    await world.until(lambda: len(world.fake.responses()) >= 2, timeout=STARTING)
+    answers = await answered(world, 2)
+    assert all("Open referrals 1–1 of 1" in said["text"] for said in answers)
