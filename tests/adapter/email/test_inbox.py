@@ -47,7 +47,7 @@ class Processor:
             return "maybe"
         return "processed"
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[bytes]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[bytes]:
         deadline = time.monotonic() + timeout
         with self._arrived:
             while len(self.calls) < count:
@@ -66,7 +66,7 @@ def listener_for(
     return InboxListener(parse_imap_url(url), processor, **settings)  # type: ignore[arg-type]
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
