@@ -63,6 +63,23 @@ def gatekeepers_of(session: Session, program_ids: Iterable[int]) -> list[Staff]:
     )
 
 
+def network_admins(session: Session) -> list[Staff]:
+    """The network's active admins: told what no one else is there to handle."""
+    return list(
+        session.scalars(
+            select(Staff)
+            .join(RoleGrant, RoleGrant.staff_id == Staff.id)
+            .where(
+                RoleGrant.role == Role.ADMIN,
+                RoleGrant.revoked_at.is_(None),
+                Staff.active.is_(True),
+            )
+            .distinct()
+            .order_by(Staff.id)
+        )
+    )
+
+
 def coordinators_for(session: Session, referral: Referral) -> list[Staff]:
     """Coordinators of the referral's counties; every coordinator when it is statewide."""
     query = (

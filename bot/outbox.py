@@ -12,10 +12,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import DeliveryError, Notification, Receipt, Transport
-from bot.domain.vocab import Role
-from bot.notify import addresses, enqueue
+from bot.notify import addresses, enqueue, network_admins
 from storage.db import transaction
-from storage.models import OutboxMessage, RoleGrant, Staff
+from storage.models import OutboxMessage
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -186,12 +185,7 @@ class Dispatcher:
 
 def alert_admins(session: Session, note: Notification, error: str) -> int:
     """Tell every admin that a notification could not be delivered (never about an alert)."""
-    admins = session.scalars(
-        select(Staff)
-        .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-        .where(RoleGrant.role == Role.ADMIN, RoleGrant.revoked_at.is_(None), Staff.active.is_(True))
-        .distinct()
-    ).all()
+    admins = network_admins(session)
     written = 0
     for admin in admins:
         for channel, address in addresses(session, admin):

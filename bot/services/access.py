@@ -23,7 +23,7 @@ from bot.domain.access import (
 from bot.domain.permissions import Actor
 from bot.domain.vocab import AccessStatus, Channel, Role, match_choice
 from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
-from bot.notify import addresses, enqueue, notify
+from bot.notify import addresses, enqueue, network_admins, notify
 from bot.services.lookup import program_matching
 from storage.models import (
     AccessRequest,
@@ -140,7 +140,7 @@ def request_access(
     )
     officers = officers_of(session, found.agency_id, besides=actor.staff_id)
     payload = _payload(session, request)
-    told = officers or _admins(session)
+    told = officers or network_admins(session)
     notify(
         session,
         event=event,
@@ -440,22 +440,6 @@ def officers_of(session: Session, agency_id: int, *, besides: int | None = None)
     if besides is not None:
         query = query.where(Staff.id != besides)
     return list(session.scalars(query.distinct().order_by(Staff.id)))
-
-
-def _admins(session: Session) -> list[Staff]:
-    return list(
-        session.scalars(
-            select(Staff)
-            .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-            .where(
-                RoleGrant.role == Role.ADMIN,
-                RoleGrant.revoked_at.is_(None),
-                Staff.active.is_(True),
-            )
-            .distinct()
-            .order_by(Staff.id)
-        )
-    )
 
 
 def _tell_removed(session: Session, person: Staff, *, event_id: int, removed_on: str) -> None:

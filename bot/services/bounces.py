@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.actors import staff_by_email
 from bot.audit import record
-from bot.domain.vocab import Channel, Role
-from bot.notify import notify
-from storage.models import RoleGrant, Staff
+from bot.domain.vocab import Channel
+from bot.notify import network_admins, notify
 
 
 def mark_email_bouncing(
@@ -32,25 +30,9 @@ def mark_email_bouncing(
             session,
             event=event,
             kind="email_bouncing",
-            people=_admins(session),
+            people=network_admins(session),
             payload={"person": staff.name, "address": staff.email},
             skip_staff_id=staff.id,
         )
         marked.append(staff.email)
     return marked
-
-
-def _admins(session: Session) -> list[Staff]:
-    return list(
-        session.scalars(
-            select(Staff)
-            .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-            .where(
-                RoleGrant.role == Role.ADMIN,
-                RoleGrant.revoked_at.is_(None),
-                Staff.active.is_(True),
-            )
-            .distinct()
-            .order_by(Staff.id)
-        )
-    )
