@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, or_, select
+from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -367,16 +367,64 @@ def overdue_escalations(session: Session) -> int:
 
 # --- The coordinators' digest ------------------------------------------------------------------
 
+# A referral's scope as one value that SQL can group by: "*" when statewide, else its county ids
+# ("3,17"; in any order). A target's audience depends on nothing else, and a network has a few
+# hundred distinct scopes however many referrals it has, so counts are grouped by scope in SQL
+# and dealt out to the targets in Python.
+STATEWIDE = "*"
 
-@dataclass
-class _Ref:
-    number: str
-    statewide: bool
-    needs: list[str]
-    urgency: str
-    state: str
-    published: datetime | None
-    counties: set[int]
+
+def _scoped(*where: ColumnElement[bool]) -> Any:
+    """Referrals matching `where`, with their scope: a subquery to select or join from."""
+    counties = (
+        select(
+            referral_counties.c.referral_id,
+            func.aggregate_strings(cast(referral_counties.c.county_id, String), ",").label("ids"),
+        )
+        .group_by(referral_counties.c.referral_id)
+        .subquery("scope_counties")
+    )
+    scope = case((Referral.statewide.is_(True), STATEWIDE), else_=func.coalesce(counties.c.ids, ""))
+    return (
+        select(
+            Referral.id,
+            Referral.number,
+            Referral.statewide,
+            Referral.urgency,
+            Referral.state,
+            Referral.first_published_at,
+            scope.label("scope"),
+        )
+        .outerjoin(counties, counties.c.referral_id == Referral.id)
+        .where(*where)
+        .subquery("scoped")
+    )
+
+
+def _county_ids(scope: str) -> frozenset[int]:
+    return frozenset(int(c) for c in scope.split(",") if c) if scope != STATEWIDE else frozenset()
+
+
+def _by_number(session: Session, number: Any) -> Any:
+    """Referral numbers ordered as Python orders them (PostgreSQL's collation may not)."""
+    return number.collate("C") if session.get_bind().dialect.name == "postgresql" else number
+
+
+def _first_per_scope(
+    session: Session, query: Select[Any], *, scope: Any, order: list[Any]
+) -> list[Any]:
+    """The query's first MAX_LISTED rows of each scope in `order`, all in `order`: a target's
+    first MAX_LISTED rows are among those of its scopes, so its listing is exact and short."""
+    rank = func.row_number().over(partition_by=scope, order_by=order).label("rank")
+    keys = [o.label(f"order_{i}") for i, o in enumerate(order)]
+    ranked = query.add_columns(scope.label("scope"), rank, *keys).subquery("ranked")
+    return list(
+        session.connection().execute(
+            select(ranked)
+            .where(ranked.c.rank <= MAX_LISTED)
+            .order_by(*(ranked.c[k.name] for k in keys))
+        )
+    )
 
 
 def build_digests(
@@ -387,53 +435,15 @@ def build_digests(
     until: datetime,
 ) -> dict[str, dict[str, Any]]:
     """Every target's digest at once: what happened in (since, until] for referrals in the
-    target's counties (None: all), and where things stand at `until`. Five queries whatever the
-    number of referrals or targets; the rows are then dealt out to the targets they concern.
-    Numbers, counties, needs and ages only: no client names."""
+    target's counties (None: all), and where things stand at `until`. Counts are grouped by
+    scope in SQL and only the rows a digest lists are fetched: Python's work does not grow with
+    the number of open referrals. Numbers, counties, needs and ages only: no client names."""
     earliest = min(since.values(), default=until)
     cutoff = overdue_cutoff(session)
     aging_before = until - timedelta(days=AGING_DAYS)
     names = dict(session.execute(select(ServiceCode.code, ServiceCode.name)).all())
     county_names = dict(session.execute(select(County.id, County.name)).all())
-
-    refs: dict[int, _Ref] = {}
-    relevant = or_(
-        Referral.state.in_(ACTIVE_STATES),
-        and_(Referral.first_published_at > earliest, Referral.state != ReferralState.DELETED),
-    )
-    for rid, number, statewide, urgency, state, published in (
-        session.connection()
-        .execute(
-            select(
-                Referral.id,
-                Referral.number,
-                Referral.statewide,
-                Referral.urgency,
-                Referral.state,
-                Referral.first_published_at,
-            ).where(relevant)
-        )
-        .all()
-    ):
-        refs[rid] = _Ref(number or "", statewide, [], str(urgency), str(state), published, set())
-    # Needs are listed only for new referrals: decode the JSON of those alone.
-    for rid, needs in session.connection().execute(
-        select(Referral.id, Referral.needs).where(
-            Referral.first_published_at > earliest, Referral.state != ReferralState.DELETED
-        )
-    ):
-        if rid in refs:
-            refs[rid].needs = list(needs)
-    for rid, cid in (
-        session.connection()
-        .execute(
-            select(referral_counties.c.referral_id, referral_counties.c.county_id)
-            .join(Referral, Referral.id == referral_counties.c.referral_id)
-            .where(relevant)
-        )
-        .all()
-    ):
-        refs[rid].counties.add(cid)
+    program_names = dict(session.execute(select(Program.id, Program.name)).all())
 
     everywhere = [t for t, counties in targets.items() if counties is None]
     by_county: dict[int, list[str]] = defaultdict(list)
@@ -441,105 +451,144 @@ def build_digests(
         for county in counties or ():
             by_county[county].append(t)
     every_target = list(targets)
+    audiences: dict[str, list[str]] = {}
 
-    def concerns(ref: _Ref) -> list[str]:
-        if ref.statewide:
-            return every_target
-        found = set(everywhere)
-        for county in ref.counties:
-            found.update(by_county.get(county, ()))
-        return [t for t in every_target if t in found]
+    def audience(scope: str) -> list[str]:
+        if scope not in audiences:
+            if scope == STATEWIDE:
+                audiences[scope] = every_target
+            else:
+                found = set(everywhere)
+                for county in _county_ids(scope):
+                    found.update(by_county.get(county, ()))
+                audiences[scope] = [t for t in every_target if t in found]
+        return audiences[scope]
 
-    audience = {rid: concerns(ref) for rid, ref in refs.items()}
     out: dict[str, dict[str, Any]] = {
         t: {
             "since": since[t].isoformat(),
             "until": until.isoformat(),
-            "new": [],
-            "responses": [],
-            "status_changes": [],
-            "pending": [],
-            "overdue": [],
-            "aging": [],
+            **{section: [] for section in LISTED},
+            **{f"{section}_count": 0 for section in ("pending", "overdue", "aging")},
             "outstanding": Counter(),
-            "overdue_count": 0,
             "answered": set(),
         }
         for t in targets
     }
-    programs_per_referral: Counter[int] = Counter()
-    program_names = dict(session.execute(select(Program.id, Program.name)).all())
-    # The overdue test runs in SQL: a joining time comes back only for overdue rows, so
-    # 100,000 rows are not all converted to datetimes.
-    late_since = case(
-        (
-            and_(
-                Referral.state == ReferralState.OPEN,
-                Recipient.assignee_id.is_(None),
-                Recipient.response.is_(None),
-                Recipient.joined_at < cutoff,
-            ),
-            Recipient.joined_at,
-        ),
-        else_=None,
+
+    def deal(section: str, scope: str, item: Any) -> None:
+        for t in audience(scope):
+            listed = out[t][section]
+            if len(listed) < MAX_LISTED:
+                listed.append(item)
+
+    active = _scoped(Referral.state.in_(ACTIVE_STATES))
+    pending = active.c.state == ReferralState.PENDING_PLACEMENT
+    aging = active.c.first_published_at < aging_before
+    # Where things stand: counted per scope, listed oldest first (pending: by number).
+    for scope, pending_n, aging_n in session.connection().execute(
+        select(
+            active.c.scope,
+            func.count(case((pending, 1))),
+            func.count(case((aging, 1))),
+        ).group_by(active.c.scope)
+    ):
+        for t in audience(scope):
+            out[t]["pending_count"] += pending_n
+            out[t]["aging_count"] += aging_n
+    number = _by_number(session, active.c.number)
+    for row in _first_per_scope(
+        session, select(active.c.number).where(pending), scope=active.c.scope, order=[number]
+    ):
+        deal("pending", row.scope, row.number or "")
+    for row in _first_per_scope(
+        session,
+        select(active.c.number, active.c.first_published_at).where(aging),
+        scope=active.c.scope,
+        order=[active.c.first_published_at, number],
+    ):
+        deal(
+            "aging",
+            row.scope,
+            {"number": row.number or "", "age_days": age_days(row.first_published_at, until)},
+        )
+
+    outstanding = or_(Recipient.response.is_(None), Recipient.response == ResponseKind.TENTATIVE)
+    overdue = and_(
+        active.c.state == ReferralState.OPEN,
+        Recipient.assignee_id.is_(None),
+        Recipient.response.is_(None),
+        Recipient.joined_at < cutoff,
     )
-    for rid, program_id, response, joined_at in (
+    pairs = (
+        select()
+        .select_from(Recipient)
+        .join(active, active.c.id == Recipient.referral_id)
+        .where(Recipient.active.is_(True))
+    )
+    for program_id, scope, outstanding_n, overdue_n in session.connection().execute(
+        pairs.add_columns(
+            Recipient.program_id,
+            active.c.scope,
+            func.count(case((outstanding, 1))),
+            func.count(case((overdue, 1))),
+        ).group_by(Recipient.program_id, active.c.scope)
+    ):
+        for t in audience(scope):
+            if outstanding_n:
+                out[t]["outstanding"][program_names[program_id]] += outstanding_n
+            out[t]["overdue_count"] += overdue_n
+    for row in _first_per_scope(
+        session,
+        pairs.add_columns(active.c.number, Recipient.program_id, Recipient.joined_at).where(
+            overdue
+        ),
+        scope=active.c.scope,
+        order=[Recipient.joined_at, Recipient.id],
+    ):
+        deal(
+            "overdue",
+            row.scope,
+            {
+                "number": row.number or "",
+                "program": program_names[row.program_id],
+                "since": row.joined_at.date().isoformat(),
+            },
+        )
+
+    # New in the period: a day's worth of referrals, listed in full detail.
+    new = _scoped(Referral.first_published_at > earliest, Referral.state != ReferralState.DELETED)
+    programs_per_referral = dict(
         session.connection()
         .execute(
-            select(Recipient.referral_id, Recipient.program_id, Recipient.response, late_since)
-            .join(Referral, Referral.id == Recipient.referral_id)
-            .where(Recipient.active.is_(True), relevant)
-            .order_by(Recipient.joined_at, Recipient.id)
+            select(Recipient.referral_id, func.count())
+            .join(new, new.c.id == Recipient.referral_id)
+            .where(Recipient.active.is_(True))
+            .group_by(Recipient.referral_id)
         )
         .all()
-    ):
-        programs_per_referral[rid] += 1
-        program = program_names[program_id]
-        ref = refs[rid]
-        if ref.state not in ACTIVE_STATES:
-            continue
-        outstanding = response is None or response == ResponseKind.TENTATIVE
-        overdue = joined_at is not None
-        for t in audience[rid]:
-            if outstanding:
-                out[t]["outstanding"][program] += 1
-            if overdue:
-                # Counted exactly, listed up to MAX_LISTED: a large backlog costs no more.
-                out[t]["overdue_count"] += 1
-                if len(out[t]["overdue"]) < MAX_LISTED:
-                    out[t]["overdue"].append(
-                        {
-                            "number": ref.number,
-                            "program": program,
-                            "since": joined_at.date().isoformat(),
-                        }
-                    )
-    for rid, ref in sorted(refs.items(), key=lambda item: item[1].number):
-        for t in audience[rid]:
-            digest = out[t]
-            if ref.published and since[t] < ref.published <= until:
-                digest["new"].append(
-                    {
-                        "number": ref.number,
-                        "where": "Statewide"
-                        if ref.statewide
-                        else ", ".join(sorted(county_names[c] for c in ref.counties)),
-                        "needs": ", ".join(f"{c} ({names.get(c, c)})" for c in ref.needs),
-                        "urgency": ref.urgency,
-                        "programs": programs_per_referral[rid],
-                    }
-                )
-            if ref.state == ReferralState.PENDING_PLACEMENT:
-                digest["pending"].append(ref.number)
-    for rid, ref in sorted(
-        refs.items(), key=lambda item: (item[1].published or until, item[1].number)
-    ):
-        if ref.state in ACTIVE_STATES and ref.published and ref.published < aging_before:
-            for t in audience[rid]:
-                out[t]["aging"].append(
-                    {"number": ref.number, "age_days": age_days(ref.published, until)}
-                )
-    for at, action, detail, rid, program in session.execute(
+    )
+    fresh = (
+        session.connection()
+        .execute(select(new, Referral.needs).join(Referral, Referral.id == new.c.id))
+        .all()
+    )
+    for row in sorted(fresh, key=lambda r: r.number or ""):
+        item = {
+            "number": row.number or "",
+            "where": "Statewide"
+            if row.statewide
+            else ", ".join(sorted(county_names[c] for c in _county_ids(row.scope))),
+            "needs": ", ".join(f"{c} ({names.get(c, c)})" for c in row.needs),
+            "urgency": str(row.urgency),
+            "programs": programs_per_referral.get(row.id, 0),
+        }
+        for t in audience(row.scope):
+            if since[t] < row.first_published_at <= until:
+                out[t]["new"].append(item)
+
+    # Responses and status changes in the period, of any referral (closed ones too).
+    events = (
         select(
             AuditEvent.at,
             AuditEvent.action,
@@ -554,22 +603,27 @@ def build_digests(
             AuditEvent.action.in_(["response_given", "response_edited", "service_status_changed"]),
         )
         .order_by(AuditEvent.at, AuditEvent.id)
-    ):
-        if rid not in refs:
-            refs[rid] = _load_ref(session, rid)
-            audience[rid] = concerns(refs[rid])
-        ref = refs[rid]
-        for t in audience[rid]:
+    )
+    concerned = _scoped(Referral.id.in_(events.with_only_columns(AuditEvent.referral_id)))
+    refs = {
+        rid: (number or "", scope)
+        for rid, number, scope in session.connection().execute(
+            select(concerned.c.id, concerned.c.number, concerned.c.scope)
+        )
+    }
+    for at, action, detail, rid, program in session.execute(events):
+        number, scope = refs[rid]
+        for t in audience(scope):
             if not since[t] < at <= until:
                 continue
             if action == "service_status_changed":
                 out[t]["status_changes"].append(
-                    {"number": ref.number, "program": program, "status": detail.get("status")}
+                    {"number": number, "program": program, "status": detail.get("status")}
                 )
                 continue
             out[t]["responses"].append(
                 {
-                    "number": ref.number,
+                    "number": number,
                     "program": program,
                     "response": detail.get("response"),
                     "reason": detail.get("reason"),
@@ -586,28 +640,11 @@ def build_digests(
         ]
         digest["outstanding_total"] = sum(counts.values())
         digest["answered_count"] = len(digest.pop("answered"))
-        for section in LISTED:
-            if section == "overdue":
-                continue  # counted as it was built
+        for section in ("new", "responses", "status_changes"):
             # A digest names at most MAX_LISTED referrals a section; the count stays exact.
             digest[f"{section}_count"] = len(digest[section])
             digest[section] = digest[section][:MAX_LISTED]
     return out
-
-
-def _load_ref(session: Session, referral_id: int) -> _Ref:
-    """A closed or deleted referral that had events in the period (rare: loaded one by one)."""
-    referral = session.get(Referral, referral_id)
-    assert referral is not None
-    return _Ref(
-        referral.number or "",
-        referral.statewide,
-        list(referral.needs),
-        str(referral.urgency),
-        str(referral.state),
-        referral.first_published_at,
-        {c.id for c in referral.counties},
-    )
 
 
 def build_digest(

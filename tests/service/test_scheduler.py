@@ -279,6 +279,79 @@ def test_digest_content_counts_for_a_seeded_network(
     assert greene in everywhere
 
 
+def test_digests_deal_each_referral_to_every_target_whose_counties_it_touches(
+    network: sessionmaker[Session],
+    as_staff: AsStaff,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Counts are grouped by a referral's set of counties (or statewide) and dealt out to the
+    # digests: one referral in two regions counts once in each, a statewide one everywhere.
+    monkeypatch.setattr(digests, "MAX_LISTED", 2)
+    start = clock.now + timedelta(days=70)
+    by = STATEWIDE_COORD
+    two = published(network, by, needs=["RES"], counties=["Boone County", "Greene County"])
+    clock.advance(hours=1)
+    cole = published(network, by, needs=["RES"], counties=["Cole County"])
+    clock.advance(hours=1)
+    state = published(network, by, needs=["BEH"], statewide=True, counties=[])
+    clock.advance(hours=1)
+    west = published(network, by, needs=["HSG"], counties=["Jackson County", "Boone County"])
+    with transaction(network) as s:
+        referrals.mark_pending_placement(
+            s, actor=as_staff(s, STATEWIDE_COORD), number=state, channel=Channel.SLACK
+        )
+    clock.now = start - timedelta(hours=2)
+    fresh = published(network, by, needs=["RES"], counties=["Greene County", "Cole County"])
+    clock.now = start
+    with transaction(network) as s:
+        from storage.models import County
+
+        county = {c.name: c.id for c in s.scalars(select(County))}
+        targets: dict[str, set[int] | None] = {
+            "central": {county["Boone County"], county["Cole County"]},
+            "southwest": {county["Greene County"]},
+            "jackson": {county["Jackson County"]},
+            "all": None,
+            "none": set(),
+        }
+        built = digests.build_digests(
+            s,
+            targets=targets,
+            since={t: start - timedelta(days=1) for t in targets},
+            until=start,
+        )
+    summary = {
+        t: (
+            [r["number"] for r in d["aging"]],
+            d["aging_count"],
+            [r["number"] for r in d["overdue"]],
+            d["overdue_count"],
+            d["pending"],
+            d["pending_count"],
+            d["outstanding_total"],
+            [(r["number"], r["where"], r["programs"]) for r in d["new"]],
+        )
+        for t, d in built.items()
+    }
+    new = [(fresh, "Cole County, Greene County", 2)]  # Heartland Residential, Ozark Respite
+    assert summary == {
+        # Pairs: two@Residential, two@Respite, cole@Residential, state@Behaviour (pending:
+        # not overdue), west@Housing, fresh@Residential and fresh@Respite (not yet overdue).
+        "central": ([two, cole], 4, [two, two], 4, [state], 1, 7, new),
+        "southwest": ([two, state], 2, [two, two], 2, [state], 1, 5, new),
+        "jackson": ([state, west], 2, [west], 1, [state], 1, 2, []),
+        "all": ([two, cole], 4, [two, two], 4, [state], 1, 7, new),
+        "none": ([state], 1, [], 0, [state], 1, 1, []),
+    }
+    # A program's pairs are counted in each digest that one of their referrals concerns.
+    assert built["southwest"]["outstanding"] == [
+        {"program": "Heartland Residential", "count": 2},
+        {"program": "Ozark Respite", "count": 2},
+        {"program": "Ozark Behaviour", "count": 1},
+    ]
+
+
 def test_idle_staff_lose_access_and_the_security_officer_is_told(
     network: sessionmaker[Session], clock: Clock, as_staff: AsStaff
 ) -> None:
