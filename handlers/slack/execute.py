@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from bot.errors import InvalidInput, UserError
-from bot.services import access, directory, grid, referrals, work
+from bot.services import access, digests, directory, grid, referrals, work
 from handlers.slack import commands as c
 from handlers.slack.blocks import access_actions, reply, text
 from handlers.slack.gateway import Gateway
@@ -20,7 +20,6 @@ from handlers.slack.screens import PAGE_SIZE, details_reply, grid_reply, help_re
 
 SLACK = Channel.SLACK
 Answer = dict[str, Any]
-DIGEST_MISSING = "The digest is not available yet."
 
 
 async def execute(
@@ -180,11 +179,7 @@ async def _republish(cmd: c.Republish, gw: Gateway, client: AsyncWebClient, user
 
 
 async def _digest(cmd: c.Digest, gw: Gateway, client: AsyncWebClient, user: str) -> Answer:
-    try:
-        from bot.services.digests import digest_text_for  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return reply(DIGEST_MISSING)
-    text: str = await gw.run(client, user, lambda s, a: digest_text_for(s, actor=a))
+    text: str = await gw.run(client, user, lambda s, a: digests.digest_text_for(s, actor=a))
     return reply(text)
 
 

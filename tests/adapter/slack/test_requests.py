@@ -341,11 +341,22 @@ async def test_show_gives_client_details_only_ephemerally(world: SlackWorld) -> 
     assert world.fake.calls("chat.postMessage") == []
 
 
-async def test_the_digest_answers_even_before_it_exists(world: SlackWorld) -> None:
+async def test_the_digest_on_demand_is_the_coordinators_digest(world: SlackWorld) -> None:
+    from bot.actors import actor_by_email
+    from bot.services.digests import digest_text_for
+
+    number = published(world.sessions)
     await world.post(command(world, "U0CASEY", "digest"))
     [said] = await answered(world)
     assert said["response_type"] == "ephemeral"
-    assert said["text"]
+    with transaction(world.sessions) as s:
+        expected = digest_text_for(s, actor=actor_by_email(s, "casey@coord.example.org"))
+    assert said["text"] == expected
+    assert number in said["text"]
+
+    await world.post(command(world, "U0DANA", "digest"))
+    [_, refused] = await answered(world, count=2)
+    assert refused["text"] == "The digest is for coordinators."
 
 
 async def test_app_home_shows_the_queue_with_buttons(world: SlackWorld) -> None:
