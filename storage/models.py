@@ -303,6 +303,16 @@ referral_targets = Table(
     Column("program_id", ForeignKey("programs.id"), primary_key=True),
 )
 
+# The referral's needs, one row each: a copy of `Referral.needs` for the grid's need filter
+# (a JSON list cannot be indexed or estimated), written by bot.services.grid_rows.
+referral_needs = Table(
+    "referral_needs",
+    Base.metadata,
+    Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Index("ix_referral_needs_code", "code", "referral_id"),
+)
+
 
 class Referral(Base):
     __tablename__ = "referrals"
@@ -343,7 +353,18 @@ class Recipient(Base):
     """A program that receives a referral: its assignment, current response and service status."""
 
     __tablename__ = "recipients"
-    __table_args__ = (UniqueConstraint("referral_id", "program_id"),)
+    __table_args__ = (
+        UniqueConstraint("referral_id", "program_id"),
+        # One index per grid order, ending in the tie-breaker: a page is then the first rows
+        # of an index walk, not a sort of every visible row.
+        Index("ix_recipients_grid_published_at", "grid_published_at", "id"),
+        Index("ix_recipients_grid_number", "grid_number", "id"),
+        Index("ix_recipients_grid_urgency", "grid_urgency", "id"),
+        Index("ix_recipients_grid_state", "grid_state", "id"),
+        Index("ix_recipients_grid_program", "grid_program", "id"),
+        Index("ix_recipients_grid_last_name", "grid_last_name", "id"),
+        Index("ix_recipients_response", "response", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
@@ -361,6 +382,15 @@ class Recipient(Base):
     response_version: Mapped[int] = mapped_column(Integer, default=0)
     service_status: Mapped[ServiceStatus | None] = mapped_column(str_enum(ServiceStatus))
     service_status_at: Mapped[datetime | None]
+    # Copies of what the grid filters and sorts on (the referral's state, first publication,
+    # number and urgency, the program's name, the client's last name), so that each grid order
+    # is an index on this table. Written only by bot.services.grid_rows.refresh_grid_rows.
+    grid_state: Mapped[ReferralState | None] = mapped_column(str_enum(ReferralState))
+    grid_published_at: Mapped[datetime | None]
+    grid_number: Mapped[str | None] = mapped_column(String(20))
+    grid_urgency: Mapped[Urgency | None] = mapped_column(str_enum(Urgency))
+    grid_program: Mapped[str | None] = mapped_column(String(200))
+    grid_last_name: Mapped[str | None] = mapped_column(String(100))
 
     referral: Mapped[Referral] = relationship(back_populates="recipients")
     program: Mapped[Program] = relationship()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import String, and_, cast, exists, func, or_, select, true
+from sqlalchemy import and_, exists, func, or_, select, true, tuple_
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,18 +29,22 @@ from storage.models import (
     Referral,
     Staff,
     referral_counties,
+    referral_needs,
 )
 
 Scope = Literal["open", "closed", "all", "mine", "unassigned", "overdue"]
+# Each order is the grid row's own copy of its key (bot.services.grid_rows) and an index on
+# (key, id): a page is the first rows of an index walk. Only a response can be missing.
 SORTS = {
-    "age": Referral.first_published_at,
-    "number": Referral.number,
-    "urgency": Referral.urgency,
-    "status": Referral.state,
-    "program": Program.name,
-    "last_name": Client.last_name,
+    "age": Recipient.grid_published_at,
+    "number": Recipient.grid_number,
+    "urgency": Recipient.grid_urgency,
+    "status": Recipient.grid_state,
+    "program": Recipient.grid_program,
+    "last_name": Recipient.grid_last_name,
     "response": Recipient.response,
 }
+NULLABLE_SORTS = frozenset({"response"})
 MAX_LIMIT = 200
 # Counting every matching row of a million-row grid takes seconds; a grid only needs to know
 # "how many, or at least this many", so the count stops here (the page says "1,000+").
@@ -180,21 +184,21 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
     moment = now(session)
     cutoff = overdue_cutoff(session)
     overdue_expr = and_(
-        Referral.state == ReferralState.OPEN,
+        Recipient.grid_state == ReferralState.OPEN,
         Recipient.assignee_id.is_(None),
         Recipient.response.is_(None),
         Recipient.joined_at < cutoff,
     )
     where: list[ColumnElement[bool]] = [
         Recipient.active.is_(True),
-        Referral.state != ReferralState.DELETED,
+        Recipient.grid_state != ReferralState.DELETED,
         visibility(actor),
     ]
     scope = query.scope
     if scope in ("open", "unassigned", "overdue", "mine"):
-        where.append(Referral.state.in_(ACTIVE_STATES))
+        where.append(Recipient.grid_state.in_(ACTIVE_STATES))
     elif scope == "closed":
-        where.append(Referral.state == ReferralState.CLOSED)
+        where.append(Recipient.grid_state == ReferralState.CLOSED)
     if scope == "mine":
         where.append(
             or_(
@@ -207,7 +211,7 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
     if scope == "overdue":
         where.append(overdue_expr)
     if query.status is not None:
-        where.append(Referral.state == query.status)
+        where.append(Recipient.grid_state == query.status)
     if query.county:
         name = query.county.strip().lower()
         # The county's id first (a tiny query), so the grid's plan sees a constant.
@@ -222,9 +226,19 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         ).all()
         where.append(or_(Referral.statewide.is_(True), _in_counties(county_ids)))
     if query.need:
-        # Needs are a short JSON list of alphanumeric codes: a quoted match is exact.
+        # A lookup per row (OFFSET 0 keeps PostgreSQL from hashing every referral with the
+        # need first: a fifth of all of them for a common one).
         code = "".join(ch for ch in query.need.upper() if ch.isalnum())
-        where.append(cast(Referral.needs, String).like(f'%"{code}"%'))
+        where.append(
+            exists(
+                select(referral_needs.c.referral_id)
+                .where(
+                    referral_needs.c.referral_id == Recipient.referral_id,
+                    referral_needs.c.code == code,
+                )
+                .offset(0)
+            )
+        )
     if query.program:
         text = query.program.strip().lower()
         program_ids = session.scalars(
@@ -279,16 +293,25 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
     else:
         grid = base.subquery()
     page_query = select(grid)
+    nullable = query.sort in NULLABLE_SORTS
     if query.cursor:
         value, last_id = _decode(query.cursor)
         page_query = page_query.where(
-            _after(grid.c.sort_value, grid.c.id, value, last_id, query.descending)
+            _after(grid.c.sort_value, grid.c.id, value, last_id, query.descending, nullable)
         )
-    order = (
-        (grid.c.sort_value.desc().nulls_last(), grid.c.id.desc())
-        if query.descending
-        else (grid.c.sort_value.asc().nulls_last(), grid.c.id.asc())
-    )
+    if nullable:
+        order = (
+            (grid.c.sort_value.desc().nulls_last(), grid.c.id.desc())
+            if query.descending
+            else (grid.c.sort_value.asc().nulls_last(), grid.c.id.asc())
+        )
+    else:
+        # Never NULL, so no NULLS LAST: PostgreSQL then walks the (key, id) index backwards.
+        order = (
+            (grid.c.sort_value.desc(), grid.c.id.desc())
+            if query.descending
+            else (grid.c.sort_value.asc(), grid.c.id.asc())
+        )
     rows = session.execute(page_query.order_by(*order).limit(limit + 1)).all()
     if narrow and rows:
         total = rows[0].matching
@@ -325,9 +348,14 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
 
 
 def _after(
-    column: Any, id_column: Any, value: Any, last_id: int, descending: bool
+    column: Any, id_column: Any, value: Any, last_id: int, descending: bool, nullable: bool
 ) -> ColumnElement[bool]:
-    """Keyset paging: rows after (value, id) in the sort order, NULLs last."""
+    """Keyset paging: rows after (value, id) in the sort order, NULLs last. A key that is
+    never NULL compares as a row value, which the database reads as an index range."""
+    if not nullable and value is not None:
+        if descending:
+            return tuple_(column, id_column) < tuple_(value, last_id)
+        return tuple_(column, id_column) > tuple_(value, last_id)
     if value is None:
         return and_(
             column.is_(None), (id_column < last_id) if descending else (id_column > last_id)

@@ -1,0 +1,88 @@
+"""grid rows: the grid's sort and filter keys copied onto recipients, and the referral's needs
+one row each, so that every grid order is one index walk
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-25 07:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import storage.types
+
+
+revision = '0009'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+STATES = ['draft', 'open', 'pending_placement', 'closed', 'deleted']
+URGENCIES = ['routine', 'urgent', 'emergent']
+INDEXES = {
+    'ix_recipients_grid_published_at': ['grid_published_at', 'id'],
+    'ix_recipients_grid_number': ['grid_number', 'id'],
+    'ix_recipients_grid_urgency': ['grid_urgency', 'id'],
+    'ix_recipients_grid_state': ['grid_state', 'id'],
+    'ix_recipients_grid_program': ['grid_program', 'id'],
+    'ix_recipients_grid_last_name': ['grid_last_name', 'id'],
+    'ix_recipients_response': ['response', 'id'],
+}
+
+BACKFILL_RECIPIENTS = """
+UPDATE recipients SET
+    grid_state = (SELECT r.state FROM referrals r WHERE r.id = recipients.referral_id),
+    grid_published_at = (SELECT r.first_published_at FROM referrals r
+                         WHERE r.id = recipients.referral_id),
+    grid_number = (SELECT r.number FROM referrals r WHERE r.id = recipients.referral_id),
+    grid_urgency = (SELECT r.urgency FROM referrals r WHERE r.id = recipients.referral_id),
+    grid_program = (SELECT p.name FROM programs p WHERE p.id = recipients.program_id),
+    grid_last_name = (SELECT c.last_name FROM referrals r JOIN clients c ON c.id = r.client_id
+                      WHERE r.id = recipients.referral_id)
+"""
+BACKFILL_NEEDS = {
+    'postgresql': """
+        INSERT INTO referral_needs (referral_id, code)
+        SELECT DISTINCT r.id, n.code FROM referrals r
+        CROSS JOIN LATERAL json_array_elements_text(r.needs) AS n(code)
+    """,
+    'sqlite': """
+        INSERT INTO referral_needs (referral_id, code)
+        SELECT DISTINCT r.id, n.value FROM referrals r, json_each(r.needs) AS n
+    """,
+}
+
+
+def upgrade() -> None:
+    op.create_table('referral_needs',
+    sa.Column('referral_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['referral_id'], ['referrals.id'], name=op.f('fk_referral_needs_referral_id_referrals'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('referral_id', 'code', name=op.f('pk_referral_needs'))
+    )
+    with op.batch_alter_table('recipients', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('grid_state', sa.Enum(*STATES, name='referralstate', native_enum=False, create_constraint=False, length=48), nullable=True))
+        batch_op.add_column(sa.Column('grid_published_at', storage.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('grid_number', sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column('grid_urgency', sa.Enum(*URGENCIES, name='urgency', native_enum=False, create_constraint=False, length=48), nullable=True))
+        batch_op.add_column(sa.Column('grid_program', sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column('grid_last_name', sa.String(length=100), nullable=True))
+    # Filled before the indexes are built: one pass over the table, not one per index.
+    op.execute(BACKFILL_RECIPIENTS)
+    op.execute(BACKFILL_NEEDS[op.get_bind().dialect.name])
+    op.create_index('ix_referral_needs_code', 'referral_needs', ['code', 'referral_id'], unique=False)
+    for name, columns in INDEXES.items():
+        op.create_index(name, 'recipients', columns, unique=False)
+
+
+def downgrade() -> None:
+    for name in INDEXES:
+        op.drop_index(name, table_name='recipients')
+    with op.batch_alter_table('recipients', schema=None) as batch_op:
+        for column in ('grid_last_name', 'grid_program', 'grid_urgency', 'grid_number',
+                       'grid_published_at', 'grid_state'):
+            batch_op.drop_column(column)
+    op.drop_index('ix_referral_needs_code', table_name='referral_needs')
+    op.drop_table('referral_needs')
