@@ -19,6 +19,8 @@ _FROM_REFERRAL = {
     "grid_published_at": Referral.first_published_at,
     "grid_number": Referral.number,
     "grid_urgency": Referral.urgency,
+    "grid_statewide": Referral.statewide,
+    "grid_coordinator_id": Referral.primary_coordinator_id,
 }
 
 

@@ -117,3 +117,16 @@ def test_bad_sort_and_cursor(network: sessionmaker[Session], as_staff: AsStaff) 
         search(s, actor=as_staff(s, COORD), query=GridQuery(sort="colour"))
     with pytest.raises(InvalidInput, match="page cursor"), transaction(network) as s:
         search(s, actor=as_staff(s, COORD), query=GridQuery(cursor="garbage!!"))
+
+
+def test_a_name_with_a_quote_is_matched_as_written(
+    network: sessionmaker[Session], as_staff: AsStaff
+) -> None:
+    with transaction(network) as s:
+        client = new_client(s, last_name="O'Brien", first_name="Siobhan")
+    number = published(network, client_id=client)
+    assert _grid(network, as_staff, COORD, last_name="o'b") == [(number, "heartland-res")]
+    assert _grid(network, as_staff, COORD, last_name="O'Brien", first_name="sio") == [
+        (number, "heartland-res")
+    ]
+    assert _grid(network, as_staff, COORD, last_name="o'b'; --") == []

@@ -134,6 +134,11 @@ def test_the_copies_follow_a_referral_through_its_life(
         unpublished = draft(s, needs=["EMP"])
     other = published(network)
     with transaction(network) as s:
+        referrals.edit_referral(
+            s, actor=as_staff(s, COORD), number=other, edit={"statewide": True}, channel=Channel.API
+        )
+    _in_step(network)
+    with transaction(network) as s:
         for n in (unpublished, other):
             referrals.delete_referral(s, actor=as_staff(s, COORD), number=n, channel=Channel.API)
     _in_step(network)

@@ -30,6 +30,18 @@ INDEXES = {
     'ix_recipients_grid_last_name': ['grid_last_name', 'id'],
     'ix_recipients_response': ['response', 'id'],
 }
+# The same orders again over the open grid only (open and pending placement).
+OPEN_INDEXES = {
+    'ix_recipients_open_published_at': ['grid_published_at', 'id'],
+    'ix_recipients_open_number': ['grid_number', 'id'],
+    'ix_recipients_open_urgency': ['grid_urgency', 'id'],
+    'ix_recipients_open_state': ['grid_state', 'id'],
+    'ix_recipients_open_program': ['grid_program', 'id'],
+    'ix_recipients_open_last_name': ['grid_last_name', 'id'],
+    'ix_recipients_open_response': ['response', 'id'],
+    'ix_recipients_open_referral_id': ['referral_id'],
+}
+OPEN = "grid_state IN ('open', 'pending_placement')"
 
 BACKFILL_RECIPIENTS = """
 UPDATE recipients SET
@@ -40,7 +52,10 @@ UPDATE recipients SET
     grid_urgency = (SELECT r.urgency FROM referrals r WHERE r.id = recipients.referral_id),
     grid_program = (SELECT p.name FROM programs p WHERE p.id = recipients.program_id),
     grid_last_name = (SELECT c.last_name FROM referrals r JOIN clients c ON c.id = r.client_id
-                      WHERE r.id = recipients.referral_id)
+                      WHERE r.id = recipients.referral_id),
+    grid_statewide = (SELECT r.statewide FROM referrals r WHERE r.id = recipients.referral_id),
+    grid_coordinator_id = (SELECT r.primary_coordinator_id FROM referrals r
+                           WHERE r.id = recipients.referral_id)
 """
 BACKFILL_NEEDS = {
     'postgresql': """
@@ -69,19 +84,36 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('grid_urgency', sa.Enum(*URGENCIES, name='urgency', native_enum=False, create_constraint=False, length=48), nullable=True))
         batch_op.add_column(sa.Column('grid_program', sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column('grid_last_name', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('grid_statewide', sa.Boolean(), nullable=True))
+        batch_op.add_column(sa.Column('grid_coordinator_id', sa.Integer(), nullable=True))
     # Filled before the indexes are built: one pass over the table, not one per index.
     op.execute(BACKFILL_RECIPIENTS)
     op.execute(BACKFILL_NEEDS[op.get_bind().dialect.name])
     op.create_index('ix_referral_needs_code', 'referral_needs', ['code', 'referral_id'], unique=False)
     for name, columns in INDEXES.items():
         op.create_index(name, 'recipients', columns, unique=False)
+    for name, columns in OPEN_INDEXES.items():
+        op.create_index(
+            name, 'recipients', columns, unique=False,
+            postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN),
+        )
+    # PostgreSQL only (operator classes), like ix_clients_name_prefix in 0008.
+    if op.get_bind().dialect.name == 'postgresql':
+        op.create_index(
+            'ix_recipients_grid_last_name_prefix',
+            'recipients',
+            [sa.text('lower(grid_last_name) text_pattern_ops')],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
-    for name in INDEXES:
+    if op.get_bind().dialect.name == 'postgresql':
+        op.drop_index('ix_recipients_grid_last_name_prefix', table_name='recipients')
+    for name in [*OPEN_INDEXES, *INDEXES]:
         op.drop_index(name, table_name='recipients')
     with op.batch_alter_table('recipients', schema=None) as batch_op:
-        for column in ('grid_last_name', 'grid_program', 'grid_urgency', 'grid_number',
+        for column in ('grid_coordinator_id', 'grid_statewide', 'grid_last_name', 'grid_program', 'grid_urgency', 'grid_number',
                        'grid_published_at', 'grid_state'):
             batch_op.drop_column(column)
     op.drop_index('ix_referral_needs_code', table_name='referral_needs')
