@@ -395,7 +395,7 @@ class Recipient(Base):
     grid_program: Mapped[str | None] = mapped_column(String(200))
     grid_last_name: Mapped[str | None] = mapped_column(String(100))
     grid_statewide: Mapped[bool | None] = mapped_column(Boolean)
-    grid_coordinator_id: Mapped[int | None] = mapped_column(Integer)
+    grid_coordinator_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     referral: Mapped[Referral] = relationship(back_populates="recipients")
     program: Mapped[Program] = relationship()
@@ -421,11 +421,12 @@ for _name, _key in (
     ("last_name", Recipient.grid_last_name),
     ("response", Recipient.response),
     ("referral_id", Recipient.referral_id),
+    ("program_id", Recipient.program_id),
 ):
     Index(
         f"ix_recipients_open_{_name}",
         _key,
-        *([] if _name == "referral_id" else [Recipient.id]),
+        *([] if _name in ("referral_id", "program_id") else [Recipient.id]),
         postgresql_where=GRID_OPEN,
         sqlite_where=GRID_OPEN,
     )

@@ -128,18 +128,12 @@ def visibility(actor: Actor) -> ColumnElement[bool]:
         program_rows.append(
             and_(Recipient.program_id.in_(providing), Recipient.assignee_id == actor.staff_id)
         )
+    own = Recipient.grid_coordinator_id == actor.staff_id
     if not coordinator:
-        # A few programs' rows out of many: as a set of ids, so that the database starts from
-        # them (an OR across tables would make it read every row to find them).
-        own = (
-            select(Recipient.id)
-            .join(Referral, Referral.id == Recipient.referral_id)
-            .where(Referral.primary_coordinator_id == actor.staff_id)
-        )
-        if not program_rows:
-            return Recipient.id.in_(own)
-        return Recipient.id.in_(own.union_all(select(Recipient.id).where(or_(*program_rows))))
-    clauses: list[ColumnElement[bool]] = [Recipient.grid_coordinator_id == actor.staff_id]
+        # A few programs' rows out of many, all tested on the grid row: the database reads
+        # each part from its own index (program, assignee, coordinator) and ORs them.
+        return or_(own, *program_rows)
+    clauses: list[ColumnElement[bool]] = [own]
     if any(g.county_id is None for g in coordinator):
         clauses.append(true())
     else:

@@ -29,6 +29,7 @@ INDEXES = {
     'ix_recipients_grid_program': ['grid_program', 'id'],
     'ix_recipients_grid_last_name': ['grid_last_name', 'id'],
     'ix_recipients_response': ['response', 'id'],
+    'ix_recipients_grid_coordinator_id': ['grid_coordinator_id'],
 }
 # The same orders again over the open grid only (open and pending placement).
 OPEN_INDEXES = {
@@ -40,6 +41,7 @@ OPEN_INDEXES = {
     'ix_recipients_open_last_name': ['grid_last_name', 'id'],
     'ix_recipients_open_response': ['response', 'id'],
     'ix_recipients_open_referral_id': ['referral_id'],
+    'ix_recipients_open_program_id': ['program_id'],
 }
 OPEN = "grid_state IN ('open', 'pending_placement')"
 
