@@ -289,6 +289,8 @@ referral_counties = Table(
     Base.metadata,
     Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
     Column("county_id", ForeignKey("counties.id"), primary_key=True),
+    # The grid's county filter reads a county's referrals from here.
+    Index("ix_referral_counties_county_id", "county_id", "referral_id"),
 )
 
 referral_exclusions = Table(

@@ -225,7 +225,14 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
                 )
             )
         ).all()
-        where.append(or_(Recipient.grid_statewide.is_(True), _in_counties(county_ids)))
+        # One county's referrals are a few thousand: read once from the county index into a
+        # hash, they cost less than a lookup per row (unlike a coordinator's twenty counties).
+        in_county = Recipient.referral_id.in_(
+            select(referral_counties.c.referral_id).where(
+                referral_counties.c.county_id.in_(county_ids)
+            )
+        )
+        where.append(or_(Recipient.grid_statewide.is_(True), in_county))
     if query.need:
         # A lookup per row (OFFSET 0 keeps PostgreSQL from hashing every referral with the
         # need first: a fifth of all of them for a common one).

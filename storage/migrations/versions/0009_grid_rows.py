@@ -92,6 +92,7 @@ def upgrade() -> None:
     op.execute(BACKFILL_RECIPIENTS)
     op.execute(BACKFILL_NEEDS[op.get_bind().dialect.name])
     op.create_index('ix_referral_needs_code', 'referral_needs', ['code', 'referral_id'], unique=False)
+    op.create_index('ix_referral_counties_county_id', 'referral_counties', ['county_id', 'referral_id'], unique=False)
     for name, columns in INDEXES.items():
         op.create_index(name, 'recipients', columns, unique=False)
     for name, columns in OPEN_INDEXES.items():
@@ -118,5 +119,6 @@ def downgrade() -> None:
         for column in ('grid_coordinator_id', 'grid_statewide', 'grid_last_name', 'grid_program', 'grid_urgency', 'grid_number',
                        'grid_published_at', 'grid_state'):
             batch_op.drop_column(column)
+    op.drop_index('ix_referral_counties_county_id', table_name='referral_counties')
     op.drop_index('ix_referral_needs_code', table_name='referral_needs')
     op.drop_table('referral_needs')
