@@ -157,6 +157,16 @@ def _in_counties(county_ids: Sequence[int | None]) -> ColumnElement[bool]:
     )
 
 
+def _has_need(code: str, *, per_row: bool) -> ColumnElement[bool]:
+    """The row's referral has this need. A page walks the grid in order and tests each row
+    (OFFSET 0 keeps PostgreSQL from first hashing every referral with the need: a fifth of all
+    of them for a common one); the capped count may instead start from the need's index."""
+    lookup = select(referral_needs.c.referral_id).where(
+        referral_needs.c.referral_id == Recipient.referral_id, referral_needs.c.code == code
+    )
+    return exists(lookup.offset(0) if per_row else lookup)
+
+
 def _prefix(column: Any, text: str) -> ColumnElement[bool]:
     """A case-insensitive prefix match. The pattern is written into the statement: a prepared
     statement's generic plan cannot know it is a prefix, and would not use the index."""
@@ -233,20 +243,7 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
             )
         )
         where.append(or_(Recipient.grid_statewide.is_(True), in_county))
-    if query.need:
-        # A lookup per row (OFFSET 0 keeps PostgreSQL from hashing every referral with the
-        # need first: a fifth of all of them for a common one).
-        code = "".join(ch for ch in query.need.upper() if ch.isalnum())
-        where.append(
-            exists(
-                select(referral_needs.c.referral_id)
-                .where(
-                    referral_needs.c.referral_id == Recipient.referral_id,
-                    referral_needs.c.code == code,
-                )
-                .offset(0)
-            )
-        )
+    need = "".join(ch for ch in query.need.upper() if ch.isalnum()) if query.need else None
     if query.program:
         text = query.program.strip().lower()
         program_ids = session.scalars(
@@ -280,6 +277,10 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         .outerjoin(Client, Client.id == Referral.client_id)
         .where(*where)
     )
+    unpaged = keys
+    if need is not None:
+        keys = keys.where(_has_need(need, per_row=True))
+        unpaged = unpaged.where(_has_need(need, per_row=False))
     narrow = _narrow(actor, query)
     if narrow:
         # OFFSET 0 fences the subquery: PostgreSQL then plans it on its own, from the filter's
@@ -329,10 +330,8 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
     if narrow and rows:
         total = rows[0].matching
     else:
-        # Counted up to the cap only, walking the page's own order: the database then reads
-        # the same index as for the page, one row after the other, and stops at the cap
-        # (unordered, it would pick a merge join through every row of the table).
-        capped = keys.with_only_columns(Recipient.id).limit(TOTAL_CAP + 1).subquery()
+        # Counted up to the cap only: the database stops at the cap's first rows in any order.
+        capped = unpaged.with_only_columns(Recipient.id).limit(TOTAL_CAP + 1).subquery()
         total = session.scalar(select(func.count()).select_from(capped)) or 0
     more = len(rows) > limit
     rows = rows[:limit]
