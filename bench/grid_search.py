@@ -192,7 +192,7 @@ SEED_SQL = [
     """,
     """
     CREATE TEMP TABLE seed_programs AS
-    SELECT row_number() OVER (ORDER BY p.id) - 1 AS n, p.id,
+    SELECT row_number() OVER (ORDER BY p.id) - 1 AS n, p.id, p.name,
            (SELECT min(g.staff_id) FROM role_grants g
             WHERE g.program_id = p.id AND g.role = 'provider') AS provider
     FROM programs p
@@ -202,7 +202,9 @@ SEED_SQL = [
     """
     INSERT INTO recipients (referral_id, program_id, active, joined_at, joined_how, assignee_id,
                             assigned_at, response, response_reason, responded_at,
-                            response_version)
+                            response_version, grid_state, grid_published_at, grid_number,
+                            grid_urgency, grid_program, grid_last_name, grid_statewide,
+                            grid_coordinator_id)
     SELECT x.id, p.id, x.fate > 0.03, x.joined, 'published',
            CASE WHEN x.assigned THEN p.provider END,
            CASE WHEN x.assigned THEN x.joined + interval '2 days' END,
@@ -210,16 +212,27 @@ SEED_SQL = [
                                        [1 + floor(x.fate * 3)::int] END,
            CASE WHEN x.answered AND x.fate > 0.67 THEN 'no_vacancy' END,
            CASE WHEN x.answered THEN x.joined + interval '3 days' END,
-           CASE WHEN x.answered THEN 1 ELSE 0 END
+           CASE WHEN x.answered THEN 1 ELSE 0 END,
+           x.state, x.first_published_at, x.number, x.urgency, p.name, x.last_name,
+           x.statewide, x.primary_coordinator_id
     FROM (
         SELECT r.id, k, random() AS fate, random() < 0.5 AS assigned,
                random() < CASE WHEN r.state IN ('open', 'pending_placement') THEN 0.4
                                ELSE 0.8 END AS answered,
                r.first_published_at + make_interval(hours => k) AS joined,
-               (hashint4(r.id) & 1023) % :programs + k * (:programs / 4) AS slot
-        FROM referrals r CROSS JOIN LATERAL generate_series(0, r.id % 4) AS k
+               (hashint4(r.id) & 1023) % :programs + k * (:programs / 4) AS slot,
+               r.state, r.first_published_at, r.number, r.urgency, c.last_name, r.statewide,
+               r.primary_coordinator_id
+        FROM referrals r JOIN clients c ON c.id = r.client_id
+        CROSS JOIN LATERAL generate_series(0, r.id % 4) AS k
     ) x
     JOIN seed_programs p ON p.n = x.slot % :programs
+    """,
+    # The grid's copy of each referral's needs (bot.services.grid_rows writes it in the app).
+    """
+    INSERT INTO referral_needs (referral_id, code)
+    SELECT DISTINCT r.id, n.code
+    FROM referrals r CROSS JOIN LATERAL json_array_elements_text(r.needs) AS n(code)
     """,
     "SELECT setval('clients_id_seq', (SELECT max(id) FROM clients))",
     "SELECT setval('referrals_id_seq', (SELECT max(id) FROM referrals))",

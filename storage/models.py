@@ -19,11 +19,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    literal_column,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.domain.vocab import (
+    ACTIVE_STATES,
     AccessStatus,
     ConsentMethod,
     NeedOutcome,
@@ -287,6 +289,8 @@ referral_counties = Table(
     Base.metadata,
     Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
     Column("county_id", ForeignKey("counties.id"), primary_key=True),
+    # The grid's county filter reads a county's referrals from here.
+    Index("ix_referral_counties_county_id", "county_id", "referral_id"),
 )
 
 referral_exclusions = Table(
@@ -301,6 +305,16 @@ referral_targets = Table(
     Base.metadata,
     Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
     Column("program_id", ForeignKey("programs.id"), primary_key=True),
+)
+
+# The referral's needs, one row each: a copy of `Referral.needs` for the grid's need filter
+# (a JSON list cannot be indexed or estimated), written by bot.services.grid_rows.
+referral_needs = Table(
+    "referral_needs",
+    Base.metadata,
+    Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Index("ix_referral_needs_code", "code", "referral_id"),
 )
 
 
@@ -343,7 +357,18 @@ class Recipient(Base):
     """A program that receives a referral: its assignment, current response and service status."""
 
     __tablename__ = "recipients"
-    __table_args__ = (UniqueConstraint("referral_id", "program_id"),)
+    __table_args__ = (
+        UniqueConstraint("referral_id", "program_id"),
+        # One index per grid order, ending in the tie-breaker: a page is then the first rows
+        # of an index walk, not a sort of every visible row.
+        Index("ix_recipients_grid_published_at", "grid_published_at", "id"),
+        Index("ix_recipients_grid_number", "grid_number", "id"),
+        Index("ix_recipients_grid_urgency", "grid_urgency", "id"),
+        Index("ix_recipients_grid_state", "grid_state", "id"),
+        Index("ix_recipients_grid_program", "grid_program", "id"),
+        Index("ix_recipients_grid_last_name", "grid_last_name", "id"),
+        Index("ix_recipients_response", "response", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
@@ -361,6 +386,18 @@ class Recipient(Base):
     response_version: Mapped[int] = mapped_column(Integer, default=0)
     service_status: Mapped[ServiceStatus | None] = mapped_column(str_enum(ServiceStatus))
     service_status_at: Mapped[datetime | None]
+    # Copies of what the grid filters and sorts on (the referral's state, first publication,
+    # number, urgency, scope and primary coordinator, the program's name, the client's last
+    # name), so that each grid order is an index on this table and a row is judged without a
+    # join. Written only by bot.services.grid_rows.refresh_grid_rows.
+    grid_state: Mapped[ReferralState | None] = mapped_column(str_enum(ReferralState))
+    grid_published_at: Mapped[datetime | None]
+    grid_number: Mapped[str | None] = mapped_column(String(20))
+    grid_urgency: Mapped[Urgency | None] = mapped_column(str_enum(Urgency))
+    grid_program: Mapped[str | None] = mapped_column(String(200))
+    grid_last_name: Mapped[str | None] = mapped_column(String(100))
+    grid_statewide: Mapped[bool | None] = mapped_column(Boolean)
+    grid_coordinator_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     referral: Mapped[Referral] = relationship(back_populates="recipients")
     program: Mapped[Program] = relationship()
@@ -369,6 +406,40 @@ class Recipient(Base):
         back_populates="recipient", order_by="ResponseVersion.version"
     )
     notes: Mapped[list[Note]] = relationship(back_populates="recipient", order_by="Note.id")
+
+
+# The open grid (open and pending-placement referrals: a tenth of all rows, the recent ones)
+# has an index per order of its own, so that a walk in order reads no closed rows. The grid's
+# query names this very expression, inline, so that the planner can match it.
+GRID_OPEN = Recipient.grid_state.in_(
+    [literal_column(f"'{state.value}'") for state in sorted(ACTIVE_STATES)]
+)
+for _name, _key in (
+    ("published_at", Recipient.grid_published_at),
+    ("number", Recipient.grid_number),
+    ("urgency", Recipient.grid_urgency),
+    ("state", Recipient.grid_state),
+    ("program", Recipient.grid_program),
+    ("last_name", Recipient.grid_last_name),
+    ("response", Recipient.response),
+    ("referral_id", Recipient.referral_id),
+    ("program_id", Recipient.program_id),
+):
+    Index(
+        f"ix_recipients_open_{_name}",
+        _key,
+        *([] if _name in ("referral_id", "program_id") else [Recipient.id]),
+        postgresql_where=GRID_OPEN,
+        sqlite_where=GRID_OPEN,
+    )
+
+# The grid's last-name search (a case-insensitive prefix) on the grid row's own copy.
+# PostgreSQL only, like ix_clients_name_prefix.
+Index(
+    "ix_recipients_grid_last_name_prefix",
+    func.lower(Recipient.grid_last_name).label("last_lower"),
+    postgresql_ops={"last_lower": "text_pattern_ops"},
+).ddl_if(dialect="postgresql")
 
 
 class ResponseVersion(Base):

@@ -19,6 +19,7 @@ from bot.context import now
 from bot.domain.permissions import Actor, require_may_suspend
 from bot.domain.vocab import AccessStatus, Channel, Role
 from bot.errors import InvalidInput
+from bot.services.grid_rows import refresh_grid_rows
 from bot.services.lookup import program_named
 from bot.services.routing import join_open_referrals
 from storage.models import (
@@ -195,6 +196,9 @@ def import_directory(
 ) -> ImportResult:
     """Load the file into the database in one transaction: all of it, or (on error) none."""
     result = ImportResult()
+    names_before: dict[int, str] = {
+        pid: name for pid, name in session.execute(select(Program.id, Program.name))
+    }
     regions = _import_regions(session, directory, result)
     counties = _import_counties(session, directory, regions, source, result)
     services = _import_services(session, directory, result)
@@ -203,6 +207,8 @@ def import_directory(
     )
     _import_staff(session, directory, agencies, programs, counties, source, result)
     session.flush()
+    renamed = [p.id for p in programs.values() if names_before.get(p.id, p.name) != p.name]
+    refresh_grid_rows(session, program_ids=renamed)
     if joining:
         result.joined = join_open_referrals(
             session, joining, how="directory_import", actor=actor, channel=channel

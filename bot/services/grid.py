@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import String, and_, cast, exists, func, or_, select, true
+from sqlalchemy import and_, exists, func, literal, or_, select, true, tuple_
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -19,9 +19,10 @@ from bot.context import now, settings_of, today
 from bot.domain.business_days import OVERDUE_BUSINESS_DAYS, calendar
 from bot.domain.lifecycle import age_days, is_aging
 from bot.domain.permissions import Actor
-from bot.domain.vocab import ACTIVE_STATES, ReferralState, ResponseKind, Role
+from bot.domain.vocab import ReferralState, ResponseKind, Role
 from bot.errors import InvalidInput
 from storage.models import (
+    GRID_OPEN,
     Client,
     County,
     Program,
@@ -29,18 +30,22 @@ from storage.models import (
     Referral,
     Staff,
     referral_counties,
+    referral_needs,
 )
 
 Scope = Literal["open", "closed", "all", "mine", "unassigned", "overdue"]
+# Each order is the grid row's own copy of its key (bot.services.grid_rows) and an index on
+# (key, id): a page is the first rows of an index walk. Only a response can be missing.
 SORTS = {
-    "age": Referral.first_published_at,
-    "number": Referral.number,
-    "urgency": Referral.urgency,
-    "status": Referral.state,
-    "program": Program.name,
-    "last_name": Client.last_name,
+    "age": Recipient.grid_published_at,
+    "number": Recipient.grid_number,
+    "urgency": Recipient.grid_urgency,
+    "status": Recipient.grid_state,
+    "program": Recipient.grid_program,
+    "last_name": Recipient.grid_last_name,
     "response": Recipient.response,
 }
+NULLABLE_SORTS = frozenset({"response"})
 MAX_LIMIT = 200
 # Counting every matching row of a million-row grid takes seconds; a grid only needs to know
 # "how many, or at least this many", so the count stops here (the page says "1,000+").
@@ -123,23 +128,17 @@ def visibility(actor: Actor) -> ColumnElement[bool]:
         program_rows.append(
             and_(Recipient.program_id.in_(providing), Recipient.assignee_id == actor.staff_id)
         )
+    own = Recipient.grid_coordinator_id == actor.staff_id
     if not coordinator:
-        # A few programs' rows out of many: as a set of ids, so that the database starts from
-        # them (an OR across tables would make it read every row to find them).
-        own = (
-            select(Recipient.id)
-            .join(Referral, Referral.id == Recipient.referral_id)
-            .where(Referral.primary_coordinator_id == actor.staff_id)
-        )
-        if not program_rows:
-            return Recipient.id.in_(own)
-        return Recipient.id.in_(own.union_all(select(Recipient.id).where(or_(*program_rows))))
-    clauses: list[ColumnElement[bool]] = [Referral.primary_coordinator_id == actor.staff_id]
+        # A few programs' rows out of many, all tested on the grid row: the database reads
+        # each part from its own index (program, assignee, coordinator) and ORs them.
+        return or_(own, *program_rows)
+    clauses: list[ColumnElement[bool]] = [own]
     if any(g.county_id is None for g in coordinator):
         clauses.append(true())
     else:
         counties = [g.county_id for g in coordinator]
-        clauses.append(Referral.statewide.is_(True))
+        clauses.append(Recipient.grid_statewide.is_(True))
         clauses.append(_in_counties(counties))
     return or_(*clauses, *program_rows)
 
@@ -151,11 +150,27 @@ def _in_counties(county_ids: Sequence[int | None]) -> ColumnElement[bool]:
     return exists(
         select(referral_counties.c.referral_id)
         .where(
-            referral_counties.c.referral_id == Referral.id,
+            referral_counties.c.referral_id == Recipient.referral_id,
             referral_counties.c.county_id.in_(county_ids),
         )
         .offset(0)
     )
+
+
+def _has_need(code: str, *, per_row: bool) -> ColumnElement[bool]:
+    """The row's referral has this need. A page walks the grid in order and tests each row
+    (OFFSET 0 keeps PostgreSQL from first hashing every referral with the need: a fifth of all
+    of them for a common one); the capped count may instead start from the need's index."""
+    lookup = select(referral_needs.c.referral_id).where(
+        referral_needs.c.referral_id == Recipient.referral_id, referral_needs.c.code == code
+    )
+    return exists(lookup.offset(0) if per_row else lookup)
+
+
+def _prefix(column: Any, text: str) -> ColumnElement[bool]:
+    """A case-insensitive prefix match. The pattern is written into the statement: a prepared
+    statement's generic plan cannot know it is a prefix, and would not use the index."""
+    return func.lower(column).like(literal(text.strip().lower() + "%", literal_execute=True))
 
 
 def _narrow(actor: Actor, query: GridQuery) -> bool:
@@ -180,26 +195,26 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
     moment = now(session)
     cutoff = overdue_cutoff(session)
     overdue_expr = and_(
-        Referral.state == ReferralState.OPEN,
+        Recipient.grid_state == ReferralState.OPEN,
         Recipient.assignee_id.is_(None),
         Recipient.response.is_(None),
         Recipient.joined_at < cutoff,
     )
     where: list[ColumnElement[bool]] = [
         Recipient.active.is_(True),
-        Referral.state != ReferralState.DELETED,
+        Recipient.grid_state != ReferralState.DELETED,
         visibility(actor),
     ]
     scope = query.scope
     if scope in ("open", "unassigned", "overdue", "mine"):
-        where.append(Referral.state.in_(ACTIVE_STATES))
+        where.append(GRID_OPEN)
     elif scope == "closed":
-        where.append(Referral.state == ReferralState.CLOSED)
+        where.append(Recipient.grid_state == ReferralState.CLOSED)
     if scope == "mine":
         where.append(
             or_(
                 Recipient.assignee_id == actor.staff_id,
-                Referral.primary_coordinator_id == actor.staff_id,
+                Recipient.grid_coordinator_id == actor.staff_id,
             )
         )
     if scope == "unassigned":
@@ -207,7 +222,7 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
     if scope == "overdue":
         where.append(overdue_expr)
     if query.status is not None:
-        where.append(Referral.state == query.status)
+        where.append(Recipient.grid_state == query.status)
     if query.county:
         name = query.county.strip().lower()
         # The county's id first (a tiny query), so the grid's plan sees a constant.
@@ -220,11 +235,15 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
                 )
             )
         ).all()
-        where.append(or_(Referral.statewide.is_(True), _in_counties(county_ids)))
-    if query.need:
-        # Needs are a short JSON list of alphanumeric codes: a quoted match is exact.
-        code = "".join(ch for ch in query.need.upper() if ch.isalnum())
-        where.append(cast(Referral.needs, String).like(f'%"{code}"%'))
+        # One county's referrals are a few thousand: read once from the county index into a
+        # hash, they cost less than a lookup per row (unlike a coordinator's twenty counties).
+        in_county = Recipient.referral_id.in_(
+            select(referral_counties.c.referral_id).where(
+                referral_counties.c.county_id.in_(county_ids)
+            )
+        )
+        where.append(or_(Recipient.grid_statewide.is_(True), in_county))
+    need = "".join(ch for ch in query.need.upper() if ch.isalnum()) if query.need else None
     if query.program:
         text = query.program.strip().lower()
         program_ids = session.scalars(
@@ -234,18 +253,56 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         ).all()
         where.append(Recipient.program_id.in_(program_ids))
     if query.last_name:
-        where.append(func.lower(Client.last_name).like(query.last_name.strip().lower() + "%"))
+        # With a first name as well, the clients' (last, first) index finds the few at once;
+        # alone, the grid row's copy is tested without a join.
+        surname = Client.last_name if query.first_name else Recipient.grid_last_name
+        where.append(_prefix(surname, query.last_name))
     if query.first_name:
-        where.append(func.lower(Client.first_name).like(query.first_name.strip().lower() + "%"))
+        where.append(_prefix(Client.first_name, query.first_name))
     if query.external_id:
         where.append(Client.external_id == query.external_id.strip())
     if query.number:
-        where.append(Referral.number == query.number.strip().upper())
+        where.append(Recipient.grid_number == query.number.strip().upper())
 
     sort_col = SORTS[query.sort]
-    base = (
+    nullable = query.sort in NULLABLE_SORTS
+    # The matching rows' ids and sort keys first, from the grid row's own columns; the page's
+    # details after: a row that is not on the page is never joined to its referral, program,
+    # client or assignee. The joins here are outer (every row has both) so that the database
+    # drops them unless a client filter (first name, external id) needs them.
+    keys = (
+        select(Recipient.id, sort_col.label("sort_value"))
+        .select_from(Recipient)
+        .outerjoin(Referral, Referral.id == Recipient.referral_id)
+        .outerjoin(Client, Client.id == Referral.client_id)
+        .where(*where)
+    )
+    unpaged = keys
+    if need is not None:
+        keys = keys.where(_has_need(need, per_row=True))
+        unpaged = unpaged.where(_has_need(need, per_row=False))
+    narrow = _narrow(actor, query)
+    if narrow:
+        # OFFSET 0 fences the subquery: PostgreSQL then plans it on its own, from the filter's
+        # index, instead of walking the sort order's index through rows that do not match.
+        # All its rows are read to be sorted anyway, so they are counted in the same pass.
+        grid = keys.add_columns(func.count().over().label("matching")).offset(0).subquery()
+    else:
+        grid = keys.subquery()
+    page_query = select(grid)
+    if query.cursor:
+        value, last_id = _decode(query.cursor)
+        page_query = page_query.where(
+            _after(grid.c.sort_value, grid.c.id, value, last_id, query.descending, nullable)
+        )
+    page = (
+        page_query.order_by(*_order(grid.c.sort_value, grid.c.id, query.descending, nullable))
+        .limit(limit + 1)
+        .subquery()
+    )
+    rows = session.execute(
         select(
-            Recipient.id,
+            page,
             Referral.id.label("referral_id"),
             Referral.number,
             Referral.state,
@@ -262,39 +319,19 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
             Client.first_name,
             Client.last_name,
             overdue_expr.label("overdue"),
-            sort_col.label("sort_value"),
         )
+        .join(Recipient, Recipient.id == page.c.id)
         .join(Referral, Referral.id == Recipient.referral_id)
         .join(Program, Program.id == Recipient.program_id)
         .join(Client, Client.id == Referral.client_id)
         .outerjoin(assignee, assignee.id == Recipient.assignee_id)
-        .where(*where)
-    )
-    narrow = _narrow(actor, query)
-    if narrow:
-        # OFFSET 0 fences the subquery: PostgreSQL then plans it on its own, from the filter's
-        # index, instead of walking the sort order's index through rows that do not match.
-        # All its rows are read to be sorted anyway, so they are counted in the same pass.
-        grid = base.add_columns(func.count().over().label("matching")).offset(0).subquery()
-    else:
-        grid = base.subquery()
-    page_query = select(grid)
-    if query.cursor:
-        value, last_id = _decode(query.cursor)
-        page_query = page_query.where(
-            _after(grid.c.sort_value, grid.c.id, value, last_id, query.descending)
-        )
-    order = (
-        (grid.c.sort_value.desc().nulls_last(), grid.c.id.desc())
-        if query.descending
-        else (grid.c.sort_value.asc().nulls_last(), grid.c.id.asc())
-    )
-    rows = session.execute(page_query.order_by(*order).limit(limit + 1)).all()
+        .order_by(*_order(page.c.sort_value, page.c.id, query.descending, nullable))
+    ).all()
     if narrow and rows:
         total = rows[0].matching
     else:
         # Counted up to the cap only: the database stops at the cap's first rows in any order.
-        capped = base.with_only_columns(Recipient.id).limit(TOTAL_CAP + 1).subquery()
+        capped = unpaged.with_only_columns(Recipient.id).limit(TOTAL_CAP + 1).subquery()
         total = session.scalar(select(func.count()).select_from(capped)) or 0
     more = len(rows) > limit
     rows = rows[:limit]
@@ -324,10 +361,25 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
     return GridPage(out, next_cursor, min(total, TOTAL_CAP), total_exact=total <= TOTAL_CAP)
 
 
+def _order(column: Any, id_column: Any, descending: bool, nullable: bool) -> tuple[Any, Any]:
+    """The grid's order: the key then the row id, NULLs last. A key that is never NULL is
+    ordered without NULLS LAST, so that PostgreSQL can walk its (key, id) index backwards."""
+    if descending:
+        key = column.desc().nulls_last() if nullable else column.desc()
+        return key, id_column.desc()
+    key = column.asc().nulls_last() if nullable else column.asc()
+    return key, id_column.asc()
+
+
 def _after(
-    column: Any, id_column: Any, value: Any, last_id: int, descending: bool
+    column: Any, id_column: Any, value: Any, last_id: int, descending: bool, nullable: bool
 ) -> ColumnElement[bool]:
-    """Keyset paging: rows after (value, id) in the sort order, NULLs last."""
+    """Keyset paging: rows after (value, id) in the sort order, NULLs last. A key that is
+    never NULL compares as a row value, which the database reads as an index range."""
+    if not nullable and value is not None:
+        if descending:
+            return tuple_(column, id_column) < tuple_(value, last_id)
+        return tuple_(column, id_column) > tuple_(value, last_id)
     if value is None:
         return and_(
             column.is_(None), (id_column < last_id) if descending else (id_column > last_id)

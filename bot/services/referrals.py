@@ -16,6 +16,7 @@ from bot.domain.permissions import Actor, require_coordinator, require_owner
 from bot.domain.vocab import ACTIVE_STATES, Channel, ReferralState, Role
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.notify import coordinators_for, gatekeepers_of, notify, referral_brief
+from bot.services.grid_rows import refresh_grid_rows
 from bot.services.lookup import (
     check_service_codes,
     counties_named,
@@ -77,6 +78,7 @@ def create_referral(
     session.add(referral)
     session.flush()
     referral.number = f"R-{referral.created_at.year}-{referral.id:06d}"
+    refresh_grid_rows(session, referral_ids=[referral.id])
     record(
         session,
         actor=actor,
@@ -126,6 +128,7 @@ def edit_referral(
     if data.summary is not None:
         referral.summary = data.summary
         changed["summary"] = True
+    refresh_grid_rows(session, referral_ids=[referral.id])
     record(
         session,
         actor=actor,
@@ -150,7 +153,7 @@ def publish_referral(
     referral.first_published_at = moment
     referral.last_published_at = moment
     referral.publish_count = 1
-    session.flush()
+    refresh_grid_rows(session, referral_ids=[referral.id])
     return _announce(session, referral, actor, channel, "referral_published", joined=[], left=[])
 
 
@@ -174,7 +177,7 @@ def republish_referral(
     referral.pending_at = None
     referral.last_published_at = now(session)
     referral.publish_count += 1
-    session.flush()
+    refresh_grid_rows(session, referral_ids=[referral.id])
     return _announce(
         session,
         referral,
@@ -192,6 +195,7 @@ def mark_pending_placement(
     referral = _owned(session, actor, number, what="mark pending placement", action="pending")
     referral.state = ReferralState.PENDING_PLACEMENT
     referral.pending_at = now(session)
+    refresh_grid_rows(session, referral_ids=[referral.id])
     record(
         session, actor=actor, channel=channel, action="referral_pending", referral_id=referral.id
     )
@@ -219,7 +223,7 @@ def close_referral(
     referral.closed_at = now(session)
     referral.outcome = data.outcome
     referral.outcome_reason = data.reason
-    session.flush()
+    refresh_grid_rows(session, referral_ids=[referral.id])
     return _announce(
         session,
         referral,
@@ -239,7 +243,7 @@ def delete_referral(
     was_published = referral.state != ReferralState.DRAFT
     referral.state = ReferralState.DELETED
     referral.deleted_at = now(session)
-    session.flush()
+    refresh_grid_rows(session, referral_ids=[referral.id])
     if not was_published:
         record(
             session,

@@ -15,6 +15,7 @@ from bot.domain.permissions import Actor
 from bot.domain.routing import ProgramFacts, ReferralFacts, route
 from bot.domain.vocab import ACTIVE_STATES, Channel, ReferralState, Role
 from bot.notify import gatekeepers_of, notify, referral_brief
+from bot.services.grid_rows import refresh_grid_rows
 from storage.models import (
     Agency,
     Consent,
@@ -130,6 +131,7 @@ def join_open_referrals(
     day = today(session)
     facts = program_facts(session, day, ids)
     joined = 0
+    grown: list[int] = []
     open_referrals = session.scalars(
         select(Referral).where(Referral.state.in_(ACTIVE_STATES)).order_by(Referral.id)
     ).all()
@@ -163,6 +165,9 @@ def join_open_referrals(
                 skip_staff_id=actor.staff_id if actor else None,
             )
             joined += 1
+        if new:
+            grown.append(referral.id)
+    refresh_grid_rows(session, referral_ids=grown)
     return joined
 
 

@@ -117,3 +117,59 @@ def test_bad_sort_and_cursor(network: sessionmaker[Session], as_staff: AsStaff) 
         search(s, actor=as_staff(s, COORD), query=GridQuery(sort="colour"))
     with pytest.raises(InvalidInput, match="page cursor"), transaction(network) as s:
         search(s, actor=as_staff(s, COORD), query=GridQuery(cursor="garbage!!"))
+
+
+def test_a_name_with_a_quote_is_matched_as_written(
+    network: sessionmaker[Session], as_staff: AsStaff
+) -> None:
+    with transaction(network) as s:
+        client = new_client(s, last_name="O'Brien", first_name="Siobhan")
+    number = published(network, client_id=client)
+    assert _grid(network, as_staff, COORD, last_name="o'b") == [(number, "heartland-res")]
+    assert _grid(network, as_staff, COORD, last_name="O'Brien", first_name="sio") == [
+        (number, "heartland-res")
+    ]
+    assert _grid(network, as_staff, COORD, last_name="o'b'; --") == []
+
+
+@pytest.mark.parametrize(
+    ("sort", "descending"),
+    [("program", False), ("number", True), ("urgency", True), ("response", False)],
+)
+def test_paging_by_each_order_is_stable_and_complete(
+    network: sessionmaker[Session], as_staff: AsStaff, sort: str, descending: bool
+) -> None:
+    for urgency in ("urgent", "routine", "emergent"):
+        published(network, needs=["RES", "DAY", "BEH"], urgency=urgency)
+    with transaction(network) as s:
+        work.respond_to_referral(
+            s,
+            actor=as_staff(s, GK_HOME),
+            number=search(s, actor=as_staff(s, COORD), query=GridQuery()).rows[0].number,
+            kind="accept",
+            program="heartland-res",
+            channel=Channel.SLACK,
+        )
+    with transaction(network) as s:
+        everything = search(
+            s, actor=as_staff(s, ADMIN), query=GridQuery(sort=sort, descending=descending)
+        ).rows
+    seen: list[int] = []
+    cursor = None
+    while True:
+        with transaction(network) as s:
+            query = GridQuery(sort=sort, descending=descending, limit=2, cursor=cursor)
+            page = search(s, actor=as_staff(s, ADMIN), query=query)
+        seen += [r.recipient_id for r in page.rows]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len(everything) == 9
+    assert seen == [r.recipient_id for r in everything]
+    keys = {
+        "program": [r.program for r in everything],
+        "number": [r.number for r in everything][::-1],
+        "urgency": [r.urgency for r in everything][::-1],
+        "response": [r.response or "~" for r in everything],  # no response sorts last
+    }[sort]
+    assert keys == sorted(keys)
