@@ -13,7 +13,8 @@ from storage.models import Client, Program, Recipient, Referral, referral_needs
 # order is one index on `recipients` (see docs/benchmarks.md). Every use case that changes one
 # of these sources calls `refresh_grid_rows` in its transaction: publishing, re-publishing,
 # pending placement, closing, deleting and editing a referral, programs joining open
-# referrals, and a directory import that renames programs.
+# referrals, and a directory import that renames programs. A use case that edits a client's
+# last name (none does yet) must refresh that client's referrals too.
 _FROM_REFERRAL = {
     "grid_state": Referral.state,
     "grid_published_at": Referral.first_published_at,
