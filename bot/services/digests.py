@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -78,108 +77,6 @@ def _gatekeepers_by_program(session: Session) -> dict[int, list[Staff]]:
         if program_id is not None:
             out[program_id].append(staff)
     return out
-
-
-@dataclass(frozen=True)
-class PairRow:
-    """One open referral at one recipient program, with what a reminder lists about it."""
-
-    recipient_id: int
-    referral_id: int
-    program_id: int
-    number: str
-    statewide: bool
-    needs: list[str]
-    urgency: str
-    first_published_at: datetime | None
-    joined_at: datetime
-    assignee_id: int | None
-    assigned_at: datetime | None
-    assignee_name: str | None
-    response: str | None
-    response_reason: str | None
-    program: str
-    primary_coordinator_id: int
-
-
-def _open_pairs(session: Session, extra: Iterable[ColumnElement[bool]] = ()) -> list[PairRow]:
-    assignee = aliased(Staff)
-    rows = session.connection().execute(
-        select(
-            Recipient.id,
-            Recipient.referral_id,
-            Recipient.program_id,
-            Referral.number,
-            Referral.statewide,
-            Referral.needs,
-            Referral.urgency,
-            Referral.first_published_at,
-            Recipient.joined_at,
-            Recipient.assignee_id,
-            Recipient.assigned_at,
-            assignee.name,
-            Recipient.response,
-            Recipient.response_reason,
-            Program.name,
-            Referral.primary_coordinator_id,
-        )
-        .join(Referral, Referral.id == Recipient.referral_id)
-        .join(Program, Program.id == Recipient.program_id)
-        .outerjoin(assignee, assignee.id == Recipient.assignee_id)
-        .where(Recipient.active.is_(True), Referral.state.in_(ACTIVE_STATES), *extra)
-        .order_by(Referral.first_published_at, Recipient.id)
-    )
-    return [
-        PairRow(
-            recipient_id=r[0],
-            referral_id=r[1],
-            program_id=r[2],
-            number=r[3] or "",
-            statewide=r[4],
-            needs=list(r[5]),
-            urgency=str(r[6]),
-            first_published_at=r[7],
-            joined_at=r[8],
-            assignee_id=r[9],
-            assigned_at=r[10],
-            assignee_name=r[11],
-            response=str(r[12]) if r[12] else None,
-            response_reason=r[13],
-            program=r[14],
-            primary_coordinator_id=r[15],
-        )
-        for r in rows
-    ]
-
-
-def _counties_of(session: Session, referral_ids: set[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
-    if not referral_ids:
-        return out
-    ids = list(referral_ids)
-    for start in range(0, len(ids), 5000):
-        for rid, name in session.connection().execute(
-            select(referral_counties.c.referral_id, County.name)
-            .join(County, County.id == referral_counties.c.county_id)
-            .where(referral_counties.c.referral_id.in_(ids[start : start + 5000]))
-            .order_by(County.name)
-        ):
-            out[rid].append(name)
-    return out
-
-
-def _item(pair: PairRow, counties: dict[int, list[str]], moment: datetime) -> dict[str, Any]:
-    return {
-        "number": pair.number,
-        "where": "Statewide" if pair.statewide else ", ".join(counties.get(pair.referral_id, [])),
-        "needs": ", ".join(pair.needs),
-        "urgency": pair.urgency,
-        "age_days": age_days(pair.first_published_at, moment),
-        "program": pair.program,
-        "assignee": pair.assignee_name,
-        "response": pair.response,
-        "reason": pair.response_reason,
-    }
 
 
 def _send_grouped(
@@ -276,7 +173,7 @@ def thirty_day_reminders(session: Session) -> int:
     claimed = claim(session, "reminder", [m for m in due if m not in done], moment)
     if not claimed:
         return 0
-    per_pair = _pair_items(session, {(m[1], m[2]) for m in claimed}, moment)
+    per_pair = _pair_items(session, {m[1] for m in claimed}, moment)
     return _send_grouped(
         session,
         kind="thirty_day_reminder",
@@ -287,17 +184,17 @@ def thirty_day_reminders(session: Session) -> int:
 
 
 def _pair_items(
-    session: Session, wanted: set[tuple[int, int]], moment: datetime
+    session: Session, referral_ids: set[int], moment: datetime
 ) -> dict[tuple[int, int], dict[str, Any]]:
-    """What a message lists about each (referral, program) pair, built once per pair: every
-    contact's message shares it. Each referral's details are read once, not once per pair."""
-    referral_ids = sorted({r for r, _ in wanted})
+    """What a message lists about each open pair (referral, program) of these referrals, in the
+    order the programs joined, built once per pair: every contact's message shares it. Each
+    referral's details are read once, not once per pair."""
     referrals: dict[int, tuple[str, str, str, str, int | None]] = {}
     counties: dict[int, list[str]] = defaultdict(list)
     rows: list[Any] = []
     assignee = aliased(Staff)
     connection = session.connection()
-    for among in _among(session, referral_ids):
+    for among in _among(session, sorted(referral_ids)):
         for rid, name in connection.execute(
             select(referral_counties.c.referral_id, County.name)
             .join(County, County.id == referral_counties.c.county_id)
@@ -333,12 +230,16 @@ def _pair_items(
             )
             .join(Program, Program.id == Recipient.program_id)
             .outerjoin(assignee, assignee.id == Recipient.assignee_id)
-            .where(among(Recipient.referral_id), Recipient.active.is_(True))
+            .join(Referral, Referral.id == Recipient.referral_id)
+            .where(
+                among(Recipient.referral_id),
+                Recipient.active.is_(True),
+                Referral.state.in_(ACTIVE_STATES),
+            )
+            .order_by(Recipient.id)
         ).all()
     out: dict[tuple[int, int], dict[str, Any]] = {}
     for rid, program_id, program, assignee_name, response, reason in rows:
-        if (rid, program_id) not in wanted:
-            continue
         number, where, listed_needs, level, age = referrals[rid]
         out[(rid, program_id)] = {
             "number": number,
@@ -408,24 +309,23 @@ def overdue_escalations(session: Session) -> int:
     claimed = claim(session, "overdue", [m for m in marks if m not in done], moment)
     if not claimed:
         return 0
-    referral_ids = sorted({m[1] for m in claimed})
-    pairs: dict[int, list[PairRow]] = defaultdict(list)
-    for start in range(0, len(referral_ids), 5000):
-        chunk = referral_ids[start : start + 5000]
-        for pair in _open_pairs(session, [Recipient.referral_id.in_(chunk)]):
-            pairs[pair.referral_id].append(pair)
-    counties = _counties_of(session, set(referral_ids))
+    per_pair = _pair_items(session, {m[1] for m in claimed}, moment)
+    programs: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for (referral_id, program_id), item in per_pair.items():
+        programs[referral_id].append((program_id, item))
     items: dict[tuple[int, int, int, int], dict[str, Any]] = {}
     for mark in claimed:
         _, referral_id, program_id, _ = mark
-        pair = next(p for p in pairs[referral_id] if p.program_id == program_id)
-        item = _item(pair, counties, moment)
+        item = per_pair[(referral_id, program_id)]
         if mark in coordinator_marks:
-            item["consider"] = [
-                {"program": o.program, "response": o.response or "not answered yet"}
-                for o in pairs[referral_id]
-                if o.program_id != program_id and o.response in (None, "accept", "tentative")
-            ]
+            item = {
+                **item,
+                "consider": [
+                    {"program": o["program"], "response": o["response"] or "not answered yet"}
+                    for other, o in programs[referral_id]
+                    if other != program_id and o["response"] in (None, "accept", "tentative")
+                ],
+            }
         items[mark] = item
     staff = _staff(session, (m[0] for m in claimed))
     written = _send_grouped(
