@@ -10,11 +10,23 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -65,108 +77,6 @@ def _gatekeepers_by_program(session: Session) -> dict[int, list[Staff]]:
         if program_id is not None:
             out[program_id].append(staff)
     return out
-
-
-@dataclass(frozen=True)
-class PairRow:
-    """One open referral at one recipient program, with what a reminder lists about it."""
-
-    recipient_id: int
-    referral_id: int
-    program_id: int
-    number: str
-    statewide: bool
-    needs: list[str]
-    urgency: str
-    first_published_at: datetime | None
-    joined_at: datetime
-    assignee_id: int | None
-    assigned_at: datetime | None
-    assignee_name: str | None
-    response: str | None
-    response_reason: str | None
-    program: str
-    primary_coordinator_id: int
-
-
-def _open_pairs(session: Session, extra: Iterable[ColumnElement[bool]] = ()) -> list[PairRow]:
-    assignee = aliased(Staff)
-    rows = session.connection().execute(
-        select(
-            Recipient.id,
-            Recipient.referral_id,
-            Recipient.program_id,
-            Referral.number,
-            Referral.statewide,
-            Referral.needs,
-            Referral.urgency,
-            Referral.first_published_at,
-            Recipient.joined_at,
-            Recipient.assignee_id,
-            Recipient.assigned_at,
-            assignee.name,
-            Recipient.response,
-            Recipient.response_reason,
-            Program.name,
-            Referral.primary_coordinator_id,
-        )
-        .join(Referral, Referral.id == Recipient.referral_id)
-        .join(Program, Program.id == Recipient.program_id)
-        .outerjoin(assignee, assignee.id == Recipient.assignee_id)
-        .where(Recipient.active.is_(True), Referral.state.in_(ACTIVE_STATES), *extra)
-        .order_by(Referral.first_published_at, Recipient.id)
-    )
-    return [
-        PairRow(
-            recipient_id=r[0],
-            referral_id=r[1],
-            program_id=r[2],
-            number=r[3] or "",
-            statewide=r[4],
-            needs=list(r[5]),
-            urgency=str(r[6]),
-            first_published_at=r[7],
-            joined_at=r[8],
-            assignee_id=r[9],
-            assigned_at=r[10],
-            assignee_name=r[11],
-            response=str(r[12]) if r[12] else None,
-            response_reason=r[13],
-            program=r[14],
-            primary_coordinator_id=r[15],
-        )
-        for r in rows
-    ]
-
-
-def _counties_of(session: Session, referral_ids: set[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
-    if not referral_ids:
-        return out
-    ids = list(referral_ids)
-    for start in range(0, len(ids), 5000):
-        for rid, name in session.connection().execute(
-            select(referral_counties.c.referral_id, County.name)
-            .join(County, County.id == referral_counties.c.county_id)
-            .where(referral_counties.c.referral_id.in_(ids[start : start + 5000]))
-            .order_by(County.name)
-        ):
-            out[rid].append(name)
-    return out
-
-
-def _item(pair: PairRow, counties: dict[int, list[str]], moment: datetime) -> dict[str, Any]:
-    return {
-        "number": pair.number,
-        "where": "Statewide" if pair.statewide else ", ".join(counties.get(pair.referral_id, [])),
-        "needs": ", ".join(pair.needs),
-        "urgency": pair.urgency,
-        "age_days": age_days(pair.first_published_at, moment),
-        "program": pair.program,
-        "assignee": pair.assignee_name,
-        "response": pair.response,
-        "reason": pair.response_reason,
-    }
 
 
 def _send_grouped(
@@ -228,7 +138,8 @@ def thirty_day_reminders(session: Session) -> int:
     assigned). Returns the number of outbox rows written.
 
     What is due is decided on ids and dates alone; the details a message lists are loaded only
-    for the pairs this run claims (on most days, a handful of 100,000)."""
+    for the pairs this run claims (on most days, a handful of 100,000), once per referral and
+    once per pair however many contacts list them."""
     zone = settings_of(session).zone
     day = today(session)
     moment = now(session)
@@ -236,55 +147,125 @@ def thirty_day_reminders(session: Session) -> int:
         program_id: [g.id for g in people]
         for program_id, people in _gatekeepers_by_program(session).items()
     }
-    rows = (
-        session.connection()
-        .execute(
-            select(
-                Recipient.referral_id,
-                Recipient.program_id,
-                Recipient.joined_at,
-                Recipient.assignee_id,
-                Recipient.assigned_at,
-            )
-            .join(Referral, Referral.id == Recipient.referral_id)
-            .where(Recipient.active.is_(True), Referral.state.in_(ACTIVE_STATES))
+    rows = session.connection().execute(
+        select(
+            Recipient.referral_id,
+            Recipient.program_id,
+            Recipient.joined_at,
+            Recipient.assignee_id,
+            Recipient.assigned_at,
         )
-        .all()
+        .join(Referral, Referral.id == Recipient.referral_id)
+        .where(Recipient.active.is_(True), Referral.state.in_(ACTIVE_STATES))
     )
     due: list[tuple[int, int, int, int]] = []
     for referral_id, program_id, joined_at, assignee_id, assigned_at in rows:
-        contacts = [(g, joined_at) for g in gatekeepers.get(program_id, [])]
-        if (
-            assignee_id is not None
-            and assigned_at is not None
-            and assignee_id not in gatekeepers.get(program_id, [])
-        ):
-            contacts.append((assignee_id, assigned_at))
-        for staff_id, first_told in contacts:
-            periods = (day - first_told.astimezone(zone).date()).days // REMINDER_EVERY_DAYS
+        people = gatekeepers.get(program_id, [])
+        if people:
+            periods = (day - joined_at.astimezone(zone).date()).days // REMINDER_EVERY_DAYS
             if periods >= 1:
-                due.append((staff_id, referral_id, program_id, periods))
+                due += [(g, referral_id, program_id, periods) for g in people]
+        if assignee_id is not None and assigned_at is not None and assignee_id not in people:
+            periods = (day - assigned_at.astimezone(zone).date()).days // REMINDER_EVERY_DAYS
+            if periods >= 1:
+                due.append((assignee_id, referral_id, program_id, periods))
     done = already_marked(session, "reminder")
     claimed = claim(session, "reminder", [m for m in due if m not in done], moment)
     if not claimed:
         return 0
-    wanted = {(m[1], m[2]) for m in claimed}
-    referral_ids = sorted({r for r, _ in wanted})
-    pairs: dict[tuple[int, int], PairRow] = {}
-    for start in range(0, len(referral_ids), 5000):
-        chunk = referral_ids[start : start + 5000]
-        for pair in _open_pairs(session, [Recipient.referral_id.in_(chunk)]):
-            if (pair.referral_id, pair.program_id) in wanted:
-                pairs[(pair.referral_id, pair.program_id)] = pair
-    counties = _counties_of(session, set(referral_ids))
-    items = {m: _item(pairs[(m[1], m[2])], counties, moment) for m in claimed}
+    per_pair = _pair_items(session, {m[1] for m in claimed}, moment)
     return _send_grouped(
         session,
         kind="thirty_day_reminder",
         claimed=claimed,
-        items=items,
+        items={m: per_pair[(m[1], m[2])] for m in claimed},
         staff=_staff(session, (m[0] for m in claimed)),
     )
+
+
+def _pair_items(
+    session: Session, referral_ids: set[int], moment: datetime
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """What a message lists about each open pair (referral, program) of these referrals, in the
+    order the programs joined, built once per pair: every contact's message shares it. Each
+    referral's details are read once, not once per pair."""
+    referrals: dict[int, tuple[str, str, str, str, int | None]] = {}
+    counties: dict[int, list[str]] = defaultdict(list)
+    rows: list[Any] = []
+    assignee = aliased(Staff)
+    connection = session.connection()
+    for among in _among(session, sorted(referral_ids)):
+        for rid, name in connection.execute(
+            select(referral_counties.c.referral_id, County.name)
+            .join(County, County.id == referral_counties.c.county_id)
+            .where(among(referral_counties.c.referral_id))
+            .order_by(County.name)
+        ):
+            counties[rid].append(name)
+        for rid, number, statewide, needs, urgency, published in connection.execute(
+            select(
+                Referral.id,
+                Referral.number,
+                Referral.statewide,
+                Referral.needs,
+                Referral.urgency,
+                Referral.first_published_at,
+            ).where(among(Referral.id))
+        ):
+            referrals[rid] = (
+                number or "",
+                "Statewide" if statewide else ", ".join(counties.get(rid, [])),
+                ", ".join(needs),
+                str(urgency),
+                age_days(published, moment),
+            )
+        rows += connection.execute(
+            select(
+                Recipient.referral_id,
+                Recipient.program_id,
+                Program.name,
+                assignee.name,
+                Recipient.response,
+                Recipient.response_reason,
+            )
+            .join(Program, Program.id == Recipient.program_id)
+            .outerjoin(assignee, assignee.id == Recipient.assignee_id)
+            .join(Referral, Referral.id == Recipient.referral_id)
+            .where(
+                among(Recipient.referral_id),
+                Recipient.active.is_(True),
+                Referral.state.in_(ACTIVE_STATES),
+            )
+            .order_by(Recipient.id)
+        ).all()
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+    for rid, program_id, program, assignee_name, response, reason in rows:
+        number, where, listed_needs, level, age = referrals[rid]
+        out[(rid, program_id)] = {
+            "number": number,
+            "where": where,
+            "needs": listed_needs,
+            "urgency": level,
+            "age_days": age,
+            "program": program,
+            "assignee": assignee_name,
+            "response": str(response) if response else None,
+            "reason": reason,
+        }
+    return out
+
+
+def _among(session: Session, ids: list[int]) -> list[Any]:
+    """Conditions `column IN ids`, as few as the engine takes well: on PostgreSQL one array sent
+    as text (a long IN list is parsed on the client and each value dumped one by one), on SQLite
+    chunks of bound parameters."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = cast(literal("{" + ",".join(map(str, ids)) + "}", String), ARRAY(Integer))
+        return [lambda column: column.in_(select(func.unnest(array)).scalar_subquery())]
+    return [
+        (lambda chunk: lambda column: column.in_(chunk))(ids[start : start + 5000])
+        for start in range(0, len(ids), 5000)
+    ]
 
 
 # --- Overdue escalation ------------------------------------------------------------------------
@@ -328,24 +309,23 @@ def overdue_escalations(session: Session) -> int:
     claimed = claim(session, "overdue", [m for m in marks if m not in done], moment)
     if not claimed:
         return 0
-    referral_ids = sorted({m[1] for m in claimed})
-    pairs: dict[int, list[PairRow]] = defaultdict(list)
-    for start in range(0, len(referral_ids), 5000):
-        chunk = referral_ids[start : start + 5000]
-        for pair in _open_pairs(session, [Recipient.referral_id.in_(chunk)]):
-            pairs[pair.referral_id].append(pair)
-    counties = _counties_of(session, set(referral_ids))
+    per_pair = _pair_items(session, {m[1] for m in claimed}, moment)
+    programs: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for (referral_id, program_id), item in per_pair.items():
+        programs[referral_id].append((program_id, item))
     items: dict[tuple[int, int, int, int], dict[str, Any]] = {}
     for mark in claimed:
         _, referral_id, program_id, _ = mark
-        pair = next(p for p in pairs[referral_id] if p.program_id == program_id)
-        item = _item(pair, counties, moment)
+        item = per_pair[(referral_id, program_id)]
         if mark in coordinator_marks:
-            item["consider"] = [
-                {"program": o.program, "response": o.response or "not answered yet"}
-                for o in pairs[referral_id]
-                if o.program_id != program_id and o.response in (None, "accept", "tentative")
-            ]
+            item = {
+                **item,
+                "consider": [
+                    {"program": o["program"], "response": o["response"] or "not answered yet"}
+                    for other, o in programs[referral_id]
+                    if other != program_id and o["response"] in (None, "accept", "tentative")
+                ],
+            }
         items[mark] = item
     staff = _staff(session, (m[0] for m in claimed))
     written = _send_grouped(

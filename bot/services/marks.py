@@ -70,7 +70,8 @@ def _claim_postgresql(
     session: Session, job: str, wanted: list[Mark], at: datetime
 ) -> dict[Mark, int]:
     """The same as claim(), as one statement over arrays: psycopg parses a many-row VALUES
-    statement on the client, which took seconds for a backlog of tens of thousands of marks."""
+    statement on the client, which took seconds for a backlog of tens of thousands of marks.
+    The arrays go as text ('{1,2,3}'): psycopg dumps a list of ints one element at a time."""
     rows = session.execute(
         text(
             "INSERT INTO schedule_marks"
@@ -84,10 +85,15 @@ def _claim_postgresql(
         {
             "job": job,
             "at": at,
-            "s": [m[0] for m in wanted],
-            "r": [m[1] for m in wanted],
-            "p": [m[2] for m in wanted],
-            "n": [m[3] for m in wanted],
+            "s": _array(m[0] for m in wanted),
+            "r": _array(m[1] for m in wanted),
+            "p": _array(m[2] for m in wanted),
+            "n": _array(m[3] for m in wanted),
         },
     )
     return {(s, r, p, n): mark_id for mark_id, s, r, p, n in rows}
+
+
+def _array(values: Iterable[int]) -> str:
+    """An integer array literal, for CAST(:x AS integer[])."""
+    return "{" + ",".join(map(str, values)) + "}"
