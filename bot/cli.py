@@ -200,10 +200,12 @@ def _web(settings: Settings, _args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import create_app
-    from bot.processes import favour_event_loop
+    from bot.processes import favour_event_loop, settle_heap
 
+    app = create_app(settings)
     favour_event_loop()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    settle_heap()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     return 0
 
 
