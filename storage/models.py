@@ -539,6 +539,18 @@ class ScheduleMark(Base):
     created_at: Mapped[datetime]
 
 
+class ReminderWatermark(Base):
+    """The last day each person was sent a 30-day reminder. What is due for them is every
+    30-day anniversary that fell after it: each anniversary is covered by exactly one run,
+    whatever the downtime in between, without a row per referral reminded."""
+
+    __tablename__ = "reminder_watermarks"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    through: Mapped[date] = mapped_column(Date)
+    updated_at: Mapped[datetime]
+
+
 class InboundEmail(Base):
     """Every email read from the replies mailbox, by Message-ID, with what became of it: a
     message delivered again (same Message-ID) is recognised and never applied twice."""

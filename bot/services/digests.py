@@ -8,15 +8,19 @@ twice; a run after downtime covers everything since the last one, once.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Date,
+    DateTime,
     Integer,
     Select,
     String,
+    Text,
     and_,
     case,
     cast,
@@ -25,7 +29,9 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    type_coerce,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -37,7 +43,7 @@ from bot.domain.vocab import ACTIVE_STATES, ReferralState, ResponseKind, Role
 from bot.errors import Forbidden
 from bot.notify import addresses, enqueue
 from bot.services.grid import overdue_cutoff
-from bot.services.marks import already_marked, claim
+from bot.services.marks import already_marked, claim, one_run_at_a_time
 from bot.texts import render
 from storage.models import (
     AuditEvent,
@@ -47,6 +53,7 @@ from storage.models import (
     Recipient,
     Referral,
     Region,
+    ReminderWatermark,
     RoleGrant,
     ServiceCode,
     Staff,
@@ -137,119 +144,211 @@ def thirty_day_reminders(session: Session) -> int:
     recipient program (first told when the program joined) and the assigned provider (when
     assigned). Returns the number of outbox rows written.
 
-    What is due is decided on ids and dates alone; the details a message lists are loaded only
-    for the pairs this run claims (on most days, a handful of 100,000), once per referral and
-    once per pair however many contacts list them."""
-    zone = settings_of(session).zone
+    A pair is due for a contact when one of its 30-day anniversaries fell after the last day
+    that contact was reminded (their watermark; never reminded: any anniversary), so each
+    anniversary is covered by exactly one run however long the clock was down. Runs of this job
+    take turns (`one_run_at_a_time`), so a second clock or an overlapping run finds the
+    watermarks already moved. What is due is decided on ids and dates alone; the details a
+    message lists are loaded only for the pairs due, once per pair however many contacts list
+    them."""
+    one_run_at_a_time(session, "thirty_day_reminders")
     day = today(session)
     moment = now(session)
     gatekeepers = {
         program_id: [g.id for g in people]
         for program_id, people in _gatekeepers_by_program(session).items()
     }
-    rows = session.connection().execute(
+    reminded: dict[int, date] = dict(
+        session.connection()
+        .execute(select(ReminderWatermark.staff_id, ReminderWatermark.through))
+        .all()
+    )
+    joined_on, local = _local_day(session, Recipient.joined_at)
+    assigned_on, _ = _local_day(session, Recipient.assigned_at)
+    # One pass over the open pairs with what a message would list about each: on a first run
+    # over a long backlog most of them are due, and a second query for their details cost more
+    # than fetching the details of the few due on an ordinary day.
+    rows = (
+        session.connection().execute(_listing(joined_on, Recipient.assignee_id, assigned_on)).all()
+    )
+    due: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    listed: list[Any] = []
+    for row in rows:
+        joined_at, assignee_id, assigned_at, referral_id, program_id = row[:5]
+        pair = (referral_id, program_id)
+        people = gatekeepers.get(program_id, ())
+        wanted = False
+        if people:
+            joined = (day - local(joined_at)).days
+            if joined >= REMINDER_EVERY_DAYS:
+                for gatekeeper in people:
+                    if _anniversary_since(joined, reminded.get(gatekeeper), day):
+                        due[gatekeeper].append(pair)
+                        wanted = True
+        if assignee_id is not None and assigned_at is not None and assignee_id not in people:
+            assigned = (day - local(assigned_at)).days
+            if assigned >= REMINDER_EVERY_DAYS and _anniversary_since(
+                assigned, reminded.get(assignee_id), day
+            ):
+                due[assignee_id].append(pair)
+                wanted = True
+        if wanted:
+            listed.append(row[3:])
+    if not due:
+        return 0
+    per_pair = _items(listed, _counties(session, {row[0] for row in listed}), moment)
+    written = 0
+    staff = _staff(session, due)
+    for staff_id in sorted(due):
+        person = staff.get(staff_id)
+        if person is None or not person.active:
+            continue
+        items = sorted(
+            (per_pair[pair] for pair in due[staff_id]),
+            key=lambda item: (item["number"], item["program"]),
+        )
+        payload = {"recipient_name": person.name, "items": items, "count": len(items)}
+        for channel, address in addresses(session, person):
+            written += enqueue(
+                session,
+                key=f"thirty_day_reminder:{day.isoformat()}:s{staff_id}:{channel}",
+                channel=channel,
+                kind="thirty_day_reminder",
+                address=address,
+                staff_id=staff_id,
+                referral_id=None,
+                payload=payload | {"date": day.isoformat()},
+            )
+    _move_watermarks(session, sorted(due), day, moment)
+    return written
+
+
+def _local_day(session: Session, column: Any) -> tuple[Any, Callable[[Any], date]]:
+    """A UTC timestamp column as the network's local date, for many rows: PostgreSQL converts it
+    itself; SQLite, which knows no time zones, hands back the naive UTC datetime for the function
+    returned to convert (without the UTC column type's per-row processing)."""
+    zone = settings_of(session).zone
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone(zone.key, column), Date), _same
+    return type_coerce(column, DateTime()), lambda t: t.replace(tzinfo=UTC).astimezone(zone).date()
+
+
+def _same(value: date) -> date:
+    return value
+
+
+def _anniversary_since(days_known: int, reminded: date | None, day: date) -> bool:
+    """Whether a 30-day anniversary of something known for `days_known` days (30 or more) fell
+    after `reminded`, the day of the contact's last reminder."""
+    if reminded is None:
+        return True
+    days_then = days_known - (day - reminded).days
+    return days_then < 0 or days_then // REMINDER_EVERY_DAYS < days_known // REMINDER_EVERY_DAYS
+
+
+def _move_watermarks(session: Session, staff_ids: list[int], day: date, moment: datetime) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ReminderWatermark).values(
+        [{"staff_id": s, "through": day, "updated_at": moment} for s in staff_ids]
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ReminderWatermark.staff_id],
+            set_={"through": statement.excluded.through, "updated_at": moment},
+        )
+    )
+
+
+def _listing(*leading: Any) -> Select[Any]:
+    """The open pairs (referral, program), each with what a message lists about it: the
+    `leading` columns, then the referral and program ids and the columns `_items` reads.
+
+    A first run over a long backlog lists most pairs of the network, so nothing is processed
+    per row on the way: enums and the needs list come as plain text, the publication time raw."""
+    assignee = aliased(Staff)
+    return (
         select(
+            *leading,
             Recipient.referral_id,
             Recipient.program_id,
-            Recipient.joined_at,
-            Recipient.assignee_id,
-            Recipient.assigned_at,
+            Program.name,
+            assignee.name,
+            type_coerce(Recipient.response, String),
+            Recipient.response_reason,
+            Referral.number,
+            Referral.statewide,
+            cast(Referral.needs, Text),
+            type_coerce(Referral.urgency, String),
+            type_coerce(Referral.first_published_at, DateTime()),
         )
+        .join(Program, Program.id == Recipient.program_id)
+        .outerjoin(assignee, assignee.id == Recipient.assignee_id)
         .join(Referral, Referral.id == Recipient.referral_id)
         .where(Recipient.active.is_(True), Referral.state.in_(ACTIVE_STATES))
     )
-    due: list[tuple[int, int, int, int]] = []
-    for referral_id, program_id, joined_at, assignee_id, assigned_at in rows:
-        people = gatekeepers.get(program_id, [])
-        if people:
-            periods = (day - joined_at.astimezone(zone).date()).days // REMINDER_EVERY_DAYS
-            if periods >= 1:
-                due += [(g, referral_id, program_id, periods) for g in people]
-        if assignee_id is not None and assigned_at is not None and assignee_id not in people:
-            periods = (day - assigned_at.astimezone(zone).date()).days // REMINDER_EVERY_DAYS
-            if periods >= 1:
-                due.append((assignee_id, referral_id, program_id, periods))
-    done = already_marked(session, "reminder")
-    claimed = claim(session, "reminder", [m for m in due if m not in done], moment)
-    if not claimed:
-        return 0
-    per_pair = _pair_items(session, {m[1] for m in claimed}, moment)
-    return _send_grouped(
-        session,
-        kind="thirty_day_reminder",
-        claimed=claimed,
-        items={m: per_pair[(m[1], m[2])] for m in claimed},
-        staff=_staff(session, (m[0] for m in claimed)),
-    )
+
+
+def _counties(session: Session, referral_ids: set[int]) -> dict[int, list[str]]:
+    """The names of each referral's counties, in order."""
+    counties: dict[int, list[str]] = defaultdict(list)
+    for among in _among(session, sorted(referral_ids)):
+        for rid, name in (
+            session.connection()
+            .execute(
+                select(referral_counties.c.referral_id, County.name)
+                .join(County, County.id == referral_counties.c.county_id)
+                .where(among(referral_counties.c.referral_id))
+                .order_by(County.name)
+            )
+            .all()
+        ):
+            counties[rid].append(name)
+    return counties
 
 
 def _pair_items(
     session: Session, referral_ids: set[int], moment: datetime
 ) -> dict[tuple[int, int], dict[str, Any]]:
-    """What a message lists about each open pair (referral, program) of these referrals, in the
-    order the programs joined, built once per pair: every contact's message shares it. Each
-    referral's details are read once, not once per pair."""
-    referrals: dict[int, tuple[str, str, str, str, int | None]] = {}
-    counties: dict[int, list[str]] = defaultdict(list)
+    """`_items` for every open pair of these referrals, in the order the programs joined."""
     rows: list[Any] = []
-    assignee = aliased(Staff)
-    connection = session.connection()
     for among in _among(session, sorted(referral_ids)):
-        for rid, name in connection.execute(
-            select(referral_counties.c.referral_id, County.name)
-            .join(County, County.id == referral_counties.c.county_id)
-            .where(among(referral_counties.c.referral_id))
-            .order_by(County.name)
-        ):
-            counties[rid].append(name)
-        for rid, number, statewide, needs, urgency, published in connection.execute(
-            select(
-                Referral.id,
-                Referral.number,
-                Referral.statewide,
-                Referral.needs,
-                Referral.urgency,
-                Referral.first_published_at,
-            ).where(among(Referral.id))
-        ):
-            referrals[rid] = (
-                number or "",
-                "Statewide" if statewide else ", ".join(counties.get(rid, [])),
-                ", ".join(needs),
-                str(urgency),
-                age_days(published, moment),
-            )
-        rows += connection.execute(
-            select(
-                Recipient.referral_id,
-                Recipient.program_id,
-                Program.name,
-                assignee.name,
-                Recipient.response,
-                Recipient.response_reason,
-            )
-            .join(Program, Program.id == Recipient.program_id)
-            .outerjoin(assignee, assignee.id == Recipient.assignee_id)
-            .join(Referral, Referral.id == Recipient.referral_id)
-            .where(
-                among(Recipient.referral_id),
-                Recipient.active.is_(True),
-                Referral.state.in_(ACTIVE_STATES),
-            )
-            .order_by(Recipient.id)
-        ).all()
+        rows += (
+            session.connection()
+            .execute(_listing().where(among(Recipient.referral_id)).order_by(Recipient.id))
+            .all()
+        )
+    return _items(rows, _counties(session, referral_ids), moment)
+
+
+def _items(
+    rows: Iterable[Any], counties: dict[int, list[str]], moment: datetime
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """What a message lists about each pair of `_listing`'s rows (without its leading columns),
+    built once per pair: every contact's message shares it. What belongs to the referral (where,
+    needs, age) is worked out once per referral."""
+    needs_text: dict[str, str] = {}  # a network has a few dozen distinct lists of needs
+    referrals: dict[int, dict[str, Any]] = {}
     out: dict[tuple[int, int], dict[str, Any]] = {}
-    for rid, program_id, program, assignee_name, response, reason in rows:
-        number, where, listed_needs, level, age = referrals[rid]
-        out[(rid, program_id)] = {
-            "number": number,
-            "where": where,
-            "needs": listed_needs,
-            "urgency": level,
-            "age_days": age,
+    for rid, program_id, program, assignee_name, response, reason, *about in rows:
+        referral = referrals.get(rid)
+        if referral is None:
+            number, statewide, needs, urgency, published = about
+            if needs not in needs_text:
+                needs_text[needs] = ", ".join(json.loads(needs))
+            if published is not None and published.tzinfo is None:  # SQLite: naive UTC
+                published = published.replace(tzinfo=UTC)
+            referral = referrals[rid] = {
+                "number": number or "",
+                "where": "Statewide" if statewide else ", ".join(counties.get(rid, [])),
+                "needs": needs_text[needs],
+                "urgency": urgency,
+                "age_days": age_days(published, moment),
+            }
+        out[(rid, program_id)] = referral | {
             "program": program,
             "assignee": assignee_name,
-            "response": str(response) if response else None,
+            "response": response,
             "reason": reason,
         }
     return out

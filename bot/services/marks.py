@@ -1,7 +1,9 @@
-"""Schedule marks: claim (job, person, referral, program, period) tuples exactly once."""
+"""Schedule marks: claim (job, person, referral, program, period) tuples exactly once; and runs
+of a job that take turns."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -9,21 +11,36 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.models import ScheduleMark
+from bot.domain.vocab import ReferralState
+from storage.models import Referral, ScheduleMark
 
 Mark = tuple[int, int, int, int]  # staff, referral, program, period
 
 _CHUNK = 500
 
 
+def one_run_at_a_time(session: Session, job: str) -> None:
+    """Make any other run of `job` (a second clock, a slow run overlapping the next) wait until
+    this transaction ends, so that it sees what this one wrote. On PostgreSQL a transaction-level
+    advisory lock; SQLite transactions already take the database's write lock when they begin."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(job.encode())}
+        )
+
+
 def already_marked(session: Session, job: str) -> set[Mark]:
+    """The marks of `job` on referrals still open: what a job decides from, whereas the marks
+    of closed referrals, which pile up over the years, can never be wanted again."""
     rows = session.execute(
         select(
             ScheduleMark.staff_id,
             ScheduleMark.referral_id,
             ScheduleMark.program_id,
             ScheduleMark.period,
-        ).where(ScheduleMark.job == job)
+        )
+        .join(Referral, Referral.id == ScheduleMark.referral_id)
+        .where(ScheduleMark.job == job, Referral.state == ReferralState.OPEN)
     )
     return {(s, r, p, n) for s, r, p, n in rows}
 

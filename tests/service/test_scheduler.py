@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.permissions import Actor
@@ -80,6 +81,65 @@ def test_thirty_day_reminders_over_95_days(
     ]
     assert reminders[DANA] == [(32, [a]), (62, [a]), (92, [a])]
     assert set(reminders) == {GK_HOME, DANA}
+
+
+def test_a_slow_reminder_run_overlapping_the_next_lists_each_referral_once(
+    network: sessionmaker[Session], clock: Clock
+) -> None:
+    """Day 30's run is still open when day 31's starts (a slow run, another clock): the second
+    waits for the first, then finds the anniversary already covered, instead of listing it
+    again under its own date."""
+    start = clock.now
+    number = published(network, needs=["RES"])
+    first_open, second_waiting, release = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def run(day: int, hold: bool) -> None:
+        try:
+            with transaction(network) as s:
+                s.info["clock"] = lambda: start + timedelta(days=day, hours=-3)
+                if not hold:
+                    second_waiting.set()
+                digests.thirty_day_reminders(s)
+                if hold:
+                    first_open.set()
+                    release.wait(30)
+        except BaseException as exc:
+            errors.append(exc)
+
+    slow = threading.Thread(target=run, args=(30, True))
+    slow.start()
+    assert first_open.wait(30)
+    late = threading.Thread(target=run, args=(31, False))
+    late.start()
+    assert second_waiting.wait(30)
+    _wait_until_blocked(network)
+    release.set()
+    for thread in (slow, late):
+        thread.join(60)
+    assert errors == []
+    rows = _messages(network, "thirty_day_reminder")
+    assert [
+        (r.address, r.payload["date"], [i["number"] for i in r.payload["items"]]) for r in rows
+    ] == [(GK_HOME, (start + timedelta(days=30)).date().isoformat(), [number])]
+
+
+def _wait_until_blocked(sessions: sessionmaker[Session]) -> None:
+    """On PostgreSQL, until the second run waits on the first one's advisory lock; on SQLite,
+    whose BEGIN IMMEDIATE waits on the database's write lock, a moment."""
+    with transaction(sessions) as s:
+        if s.get_bind().dialect.name != "postgresql":
+            time.sleep(0.3)
+            return
+    for _ in range(300):
+        with transaction(sessions) as s:
+            waiting = s.scalar(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            )
+        if waiting:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the second run never waited for the first")
 
 
 @pytest.mark.parametrize(

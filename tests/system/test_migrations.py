@@ -71,3 +71,60 @@ def test_ci_has_postgres() -> None:
     """In CI the PostgreSQL half of the suite must run, not quietly vanish."""
     if IN_CI:
         assert POSTGRES_URL, "CI must set TEST_DATABASE_URL"
+
+
+def test_upgrade_to_watermarks_keeps_the_day_each_person_was_last_reminded(
+    tmp_path: Path,
+) -> None:
+    """0010 replaces the per-referral reminder marks by one watermark per person: whoever was
+    reminded keeps the day of their last reminder, so the upgrade reminds nobody twice."""
+    from alembic import command
+
+    from storage.migrate import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0009")
+    with engine.begin() as conn:
+        for staff_id in (1, 2, 3):
+            conn.execute(
+                text(
+                    "INSERT INTO staff (id, email, name, active, notify_email,"
+                    " wants_digest_email, email_bouncing, created_at)"
+                    " VALUES (:id, :email, 'Someone', 1, 1, 0, 0, '2026-01-01 00:00:00')"
+                ),
+                {"id": staff_id, "email": f"s{staff_id}@example.org"},
+            )
+        marks = [
+            (1, "reminder", 10, 1, "2026-03-31 12:00:00"),
+            (1, "reminder", 11, 2, "2026-04-30 12:00:00"),
+            (2, "reminder", 10, 1, "2026-03-31 12:00:00"),
+            (3, "overdue", 10, 0, "2026-03-09 13:00:00"),
+        ]
+        for staff_id, job, referral_id, period, at in marks:
+            conn.execute(
+                text(
+                    "INSERT INTO schedule_marks"
+                    " (job, staff_id, referral_id, program_id, period, created_at)"
+                    " VALUES (:job, :staff, :referral, 1, :period, :at)"
+                ),
+                {
+                    "job": job,
+                    "staff": staff_id,
+                    "referral": referral_id,
+                    "period": period,
+                    "at": at,
+                },
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        watermarks = conn.execute(
+            text("SELECT staff_id, through FROM reminder_watermarks ORDER BY staff_id")
+        ).all()
+        left = conn.execute(text("SELECT job, staff_id FROM schedule_marks")).all()
+    assert [tuple(w) for w in watermarks] == [(1, "2026-04-30"), (2, "2026-03-31")]
+    assert [tuple(m) for m in left] == [("overdue", 3)]
+    assert differences(engine) == []
+    engine.dispose()
