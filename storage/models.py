@@ -523,20 +523,18 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
 
 
-class ScheduleMark(Base):
-    """What a periodic job has already covered, so that a restart, an overlapping run or a
-    second clock never repeats it: one row per (job, person, referral, program, period)."""
+class Escalation(Base):
+    """A pair (referral, program) whose overdue escalation was written: at most once ever, so a
+    restart, an overlapping run or a second clock never repeats it. The job claims new pairs
+    with one INSERT ... SELECT ... ON CONFLICT DO NOTHING."""
 
-    __tablename__ = "schedule_marks"
-    __table_args__ = (UniqueConstraint("job", "staff_id", "referral_id", "program_id", "period"),)
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("referral_id", "program_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    job: Mapped[str] = mapped_column(String(32))
-    staff_id: Mapped[int] = mapped_column(Integer)
     referral_id: Mapped[int] = mapped_column(Integer)
     program_id: Mapped[int] = mapped_column(Integer)
-    period: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime]
+    escalated_at: Mapped[datetime]
 
 
 class ReminderWatermark(Base):

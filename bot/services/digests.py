@@ -1,14 +1,16 @@
 """Periodic messages: 30-day reminders, overdue escalations and the coordinators' daily digest.
 
 Each job decides what is due with a handful of set-based queries, then writes outbox rows. What
-it covered is claimed in schedule_marks (reminders, escalations) or named by the outbox key
-(digests: the target and the date), so reruns, overlapping runs and a second clock write nothing
-twice; a run after downtime covers everything since the last one, once.
+it covered is recorded (reminders: each person's last reminder day, in reminder_watermarks;
+escalations: each escalated pair, in escalations) or named by the outbox key (digests: the
+target and the date), so reruns, overlapping runs and a second clock write nothing twice; a run
+after downtime covers everything since the last one, once.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +31,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,11 +46,11 @@ from bot.domain.vocab import ACTIVE_STATES, ReferralState, ResponseKind, Role
 from bot.errors import Forbidden
 from bot.notify import addresses, enqueue
 from bot.services.grid import overdue_cutoff
-from bot.services.marks import already_marked, claim, one_run_at_a_time
 from bot.texts import render
 from storage.models import (
     AuditEvent,
     County,
+    Escalation,
     OutboxMessage,
     Program,
     Recipient,
@@ -59,6 +62,7 @@ from storage.models import (
     Staff,
     referral_counties,
 )
+from storage.types import UTCDateTime
 
 REMINDER_EVERY_DAYS = 30
 MAX_LISTED = 50
@@ -86,38 +90,30 @@ def _gatekeepers_by_program(session: Session) -> dict[int, list[Staff]]:
     return out
 
 
-def _send_grouped(
+def _send_lists(
     session: Session,
     *,
     kind: str,
-    claimed: dict[tuple[int, int, int, int], int],
-    items: dict[tuple[int, int, int, int], dict[str, Any]],
-    staff: dict[int, Staff],
-    extra: dict[int, dict[str, Any]] | None = None,
+    lists: dict[int, list[dict[str, Any]]],
+    tags: dict[int, str] | None = None,
 ) -> int:
-    """One message per person listing every claimed item: never one message per referral."""
-    by_person: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-    for mark, mark_id in claimed.items():
-        by_person[mark[0]].append((mark_id, items[mark]))
+    """One message per person listing all their items, never one message per referral. The
+    outbox key names the kind, the day and the person, with the person's tag where given (so
+    that a second run the same day that claimed more writes a message of its own)."""
     written = 0
     day = today(session).isoformat()
-    for staff_id, entries in sorted(by_person.items()):
+    staff = _staff(session, lists)
+    for staff_id in sorted(lists):
         person = staff.get(staff_id)
         if person is None or not person.active:
             continue
-        entries.sort(key=lambda e: (e[1]["number"], e[1]["program"]))
-        first_mark = min(mark_id for mark_id, _ in entries)
-        payload = {
-            "recipient_name": person.name,
-            "items": [item for _, item in entries],
-            "count": len(entries),
-            "date": day,
-            **((extra or {}).get(staff_id, {})),
-        }
+        items = lists[staff_id]
+        payload = {"recipient_name": person.name, "items": items, "count": len(items), "date": day}
+        tag = f":{tags[staff_id]}" if tags else ""
         for channel, address in addresses(session, person):
             written += enqueue(
                 session,
-                key=f"{kind}:{day}:s{staff_id}:m{first_mark}:{channel}",
+                key=f"{kind}:{day}:s{staff_id}{tag}:{channel}",
                 channel=channel,
                 kind=kind,
                 address=address,
@@ -197,28 +193,17 @@ def thirty_day_reminders(session: Session) -> int:
     if not due:
         return 0
     per_pair = _items(listed, _counties(session, {row[0] for row in listed}), moment)
-    written = 0
-    staff = _staff(session, due)
-    for staff_id in sorted(due):
-        person = staff.get(staff_id)
-        if person is None or not person.active:
-            continue
-        items = sorted(
-            (per_pair[pair] for pair in due[staff_id]),
-            key=lambda item: (item["number"], item["program"]),
-        )
-        payload = {"recipient_name": person.name, "items": items, "count": len(items)}
-        for channel, address in addresses(session, person):
-            written += enqueue(
-                session,
-                key=f"thirty_day_reminder:{day.isoformat()}:s{staff_id}:{channel}",
-                channel=channel,
-                kind="thirty_day_reminder",
-                address=address,
-                staff_id=staff_id,
-                referral_id=None,
-                payload=payload | {"date": day.isoformat()},
+    written = _send_lists(
+        session,
+        kind="thirty_day_reminder",
+        lists={
+            staff_id: sorted(
+                (per_pair[pair] for pair in pairs),
+                key=lambda item: (item["number"], item["program"]),
             )
+            for staff_id, pairs in due.items()
+        },
+    )
     _move_watermarks(session, sorted(due), day, moment)
     return written
 
@@ -373,75 +358,103 @@ def _among(session: Session, ids: list[int]) -> list[Any]:
 def overdue_escalations(session: Session) -> int:
     """No assignment and no response five business days after a program joined: its gatekeepers
     get a reminder and the primary coordinator a note naming the other programs to consider.
-    Decided on ids alone; details are loaded only for what this run claims."""
+
+    Each overdue pair is escalated once ever: the job claims the pairs not escalated yet in one
+    INSERT ... SELECT (the due test and the claim in the database, so nothing is read to decide
+    it), and runs take turns, so a second clock or an overlapping run finds them claimed.
+    Details are loaded only for what this run claimed."""
+    one_run_at_a_time(session, "overdue_escalations")
     moment = now(session)
-    cutoff = overdue_cutoff(session)
     overdue = (
-        session.connection()
-        .execute(
-            select(Recipient.referral_id, Recipient.program_id, Referral.primary_coordinator_id)
-            .join(Referral, Referral.id == Recipient.referral_id)
-            .where(
-                Recipient.active.is_(True),
-                Referral.state == ReferralState.OPEN,
-                Recipient.assignee_id.is_(None),
-                Recipient.response.is_(None),
-                Recipient.joined_at < cutoff,
-            )
+        select(Recipient.referral_id, Recipient.program_id, literal(moment, UTCDateTime()))
+        .join(Referral, Referral.id == Recipient.referral_id)
+        .where(
+            Recipient.active.is_(True),
+            Referral.state == ReferralState.OPEN,
+            Recipient.assignee_id.is_(None),
+            Recipient.response.is_(None),
+            Recipient.joined_at < overdue_cutoff(session),
         )
-        .all()
+        .order_by(Recipient.referral_id, Recipient.program_id)
     )
-    if not overdue:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    claimed = {
+        (referral_id, program_id): escalation_id
+        for escalation_id, referral_id, program_id in session.connection().execute(
+            insert(Escalation)
+            .from_select(["referral_id", "program_id", "escalated_at"], overdue)
+            .on_conflict_do_nothing()
+            .returning(Escalation.id, Escalation.referral_id, Escalation.program_id)
+        )
+    }
+    if not claimed:
         return 0
+    per_pair = _pair_items(session, {pair[0] for pair in claimed}, moment)
+    coordinators = _coordinators(session, {pair[0] for pair in claimed})
     gatekeepers = {
         program_id: [g.id for g in people]
         for program_id, people in _gatekeepers_by_program(session).items()
     }
-    coordinator_marks: set[tuple[int, int, int, int]] = set()
-    marks: list[tuple[int, int, int, int]] = []
-    for referral_id, program_id, coordinator_id in overdue:
-        marks += [(g, referral_id, program_id, 0) for g in gatekeepers.get(program_id, [])]
-        mark = (coordinator_id, referral_id, program_id, 0)
-        marks.append(mark)
-        coordinator_marks.add(mark)
-    done = already_marked(session, "overdue")
-    claimed = claim(session, "overdue", [m for m in marks if m not in done], moment)
-    if not claimed:
-        return 0
-    per_pair = _pair_items(session, {m[1] for m in claimed}, moment)
     programs: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for (referral_id, program_id), item in per_pair.items():
         programs[referral_id].append((program_id, item))
-    items: dict[tuple[int, int, int, int], dict[str, Any]] = {}
-    for mark in claimed:
-        _, referral_id, program_id, _ = mark
-        item = per_pair[(referral_id, program_id)]
-        if mark in coordinator_marks:
-            item = {
-                **item,
+    to_gatekeepers: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    to_coordinators: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    first: dict[tuple[str, int], int] = {}  # the first pair claimed for each message: its key
+    # In the order every list is in (referral number, then program): sorted once, not per person.
+    for pair in sorted(claimed, key=lambda p: (per_pair[p]["number"], per_pair[p]["program"])):
+        referral_id, program_id = pair
+        item, escalation = per_pair[pair], claimed[pair]
+        coordinator = coordinators[referral_id]
+        for gatekeeper in gatekeepers.get(program_id, ()):
+            if gatekeeper != coordinator:  # who is both gets the coordinator's note only
+                to_gatekeepers[gatekeeper].append(item)
+                first[("g", gatekeeper)] = min(first.get(("g", gatekeeper), escalation), escalation)
+        to_coordinators[coordinator].append(
+            item
+            | {
                 "consider": [
                     {"program": o["program"], "response": o["response"] or "not answered yet"}
                     for other, o in programs[referral_id]
                     if other != program_id and o["response"] in (None, "accept", "tentative")
-                ],
+                ]
             }
-        items[mark] = item
-    staff = _staff(session, (m[0] for m in claimed))
-    written = _send_grouped(
+        )
+        first[("c", coordinator)] = min(first.get(("c", coordinator), escalation), escalation)
+    return _send_lists(
         session,
         kind="overdue_gatekeeper",
-        claimed={m: i for m, i in claimed.items() if m not in coordinator_marks},
-        items=items,
-        staff=staff,
-    )
-    written += _send_grouped(
+        lists=to_gatekeepers,
+        tags={staff_id: f"m{first[('g', staff_id)]}" for staff_id in to_gatekeepers},
+    ) + _send_lists(
         session,
         kind="overdue_coordinator",
-        claimed={m: i for m, i in claimed.items() if m in coordinator_marks},
-        items=items,
-        staff=staff,
+        lists=to_coordinators,
+        tags={staff_id: f"m{first[('c', staff_id)]}" for staff_id in to_coordinators},
     )
-    return written
+
+
+def _coordinators(session: Session, referral_ids: set[int]) -> dict[int, int]:
+    """Each referral's primary coordinator."""
+    out: dict[int, int] = {}
+    for among in _among(session, sorted(referral_ids)):
+        out.update(
+            session.connection()
+            .execute(select(Referral.id, Referral.primary_coordinator_id).where(among(Referral.id)))
+            .all()
+        )
+    return out
+
+
+def one_run_at_a_time(session: Session, job: str) -> None:
+    """Make any other run of `job` (a second clock, a slow run overlapping the next) wait until
+    this transaction ends, so that it sees what this one wrote. On PostgreSQL a transaction-level
+    advisory lock; SQLite transactions already take the database's write lock when they begin."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(job.encode())}
+        )
 
 
 # --- The coordinators' digest ------------------------------------------------------------------

@@ -73,11 +73,12 @@ def test_ci_has_postgres() -> None:
         assert POSTGRES_URL, "CI must set TEST_DATABASE_URL"
 
 
-def test_upgrade_to_watermarks_keeps_the_day_each_person_was_last_reminded(
+def test_upgrade_from_schedule_marks_repeats_no_reminder_and_no_escalation(
     tmp_path: Path,
 ) -> None:
-    """0010 replaces the per-referral reminder marks by one watermark per person: whoever was
-    reminded keeps the day of their last reminder, so the upgrade reminds nobody twice."""
+    """0010 and 0011 replace the per-person marks: whoever was reminded keeps the day of their
+    last reminder (one watermark per person), and every pair escalated to anyone stays
+    escalated (one row per pair), so the upgrade repeats nothing."""
     from alembic import command
 
     from storage.migrate import alembic_config
@@ -102,6 +103,8 @@ def test_upgrade_to_watermarks_keeps_the_day_each_person_was_last_reminded(
             (1, "reminder", 11, 2, "2026-04-30 12:00:00"),
             (2, "reminder", 10, 1, "2026-03-31 12:00:00"),
             (3, "overdue", 10, 0, "2026-03-09 13:00:00"),
+            (2, "overdue", 10, 0, "2026-03-09 13:00:00"),
+            (2, "overdue", 12, 0, "2026-03-10 13:00:00"),
         ]
         for staff_id, job, referral_id, period, at in marks:
             conn.execute(
@@ -123,8 +126,14 @@ def test_upgrade_to_watermarks_keeps_the_day_each_person_was_last_reminded(
         watermarks = conn.execute(
             text("SELECT staff_id, through FROM reminder_watermarks ORDER BY staff_id")
         ).all()
-        left = conn.execute(text("SELECT job, staff_id FROM schedule_marks")).all()
+        escalated = conn.execute(
+            text("SELECT referral_id, program_id, escalated_at FROM escalations ORDER BY id")
+        ).all()
     assert [tuple(w) for w in watermarks] == [(1, "2026-04-30"), (2, "2026-03-31")]
-    assert [tuple(m) for m in left] == [("overdue", 3)]
+    assert [tuple(e) for e in escalated] == [
+        (10, 1, "2026-03-09 13:00:00"),
+        (12, 1, "2026-03-10 13:00:00"),
+    ]
+    assert "schedule_marks" not in inspect(engine).get_table_names()
     assert differences(engine) == []
     engine.dispose()
