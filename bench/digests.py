@@ -2,7 +2,7 @@
 100,000 open referral-program pairs. Target: the digests under 2 s and 300 MB.
 
     .venv/bin/python bench/digests.py [--url postgresql://postgres@127.0.0.1:5432/bench_digests]
-                                      [--pairs 100000]
+                                      [--pairs 100000] [--job thirty_day_reminders]
 
 It creates (and drops) its own schema: point it at a throwaway database.
 """
@@ -129,7 +129,7 @@ def seed(url: str, pairs: int) -> None:
     engine.dispose()
 
 
-def measure(url: str) -> None:
+def measure(url: str, only: str | None = None) -> None:
     engine = make_engine(url)
     sessions = make_session_factory(engine, settings=Settings(database_url=url), clock=lambda: NOW)
     with engine.connect() as conn:
@@ -141,6 +141,8 @@ def measure(url: str) -> None:
         ("30-day reminders", thirty_day_reminders),
         ("overdue escalations", overdue_escalations),
     ]:
+        if only and job.__name__ != only:
+            continue
         # Timed untraced (tracemalloc slows Python several-fold), then run again traced for the
         # peak of Python allocations. Each run is rolled back, so both build the same messages.
         started = time.perf_counter()
@@ -181,13 +183,18 @@ def main() -> None:
         "--measure-only", action="store_true", help="skip seeding (run once with --seed-only)"
     )
     parser.add_argument("--seed-only", action="store_true")
+    parser.add_argument(
+        "--job",
+        choices=["daily_digests", "thirty_day_reminders", "overdue_escalations"],
+        help="measure this job alone (with --measure-only: the process's max RSS is its own)",
+    )
     args = parser.parse_args()
     if args.url and (args.measure_only or args.seed_only):
         url = Settings(database_url=args.url).database_url
         if args.seed_only:
             seed(url, args.pairs)
         else:
-            measure(url)  # a fresh process: its max RSS is the jobs' own
+            measure(url, args.job)  # a fresh process: its max RSS is the jobs' own
         return
     with tempfile.TemporaryDirectory() as folder:
         url = args.url or f"sqlite:///{Path(folder) / 'bench.db'}"
@@ -196,7 +203,7 @@ def main() -> None:
         started = time.perf_counter()
         seed(url, args.pairs)
         print(f"seeded in {time.perf_counter() - started:.1f} s")
-        measure(url)
+        measure(url, args.job)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     Column,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     func,
     literal_column,
 )
@@ -521,6 +523,22 @@ class OutboxMessage(Base):
     external_ref: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+# A reminder or escalation on a first run over a backlog can list thousands of referrals; its
+# payload is compressed (TOAST) when stored. lz4 takes a fraction of the default pglz's time
+# (docs/benchmarks.md). An optimisation only: a server built without lz4 keeps pglz.
+OUTBOX_PAYLOAD_LZ4 = """
+DO $$ BEGIN
+    ALTER TABLE outbox ALTER COLUMN payload SET COMPRESSION lz4;
+EXCEPTION WHEN OTHERS THEN NULL;
+END $$
+"""
+event.listen(
+    OutboxMessage.__table__,
+    "after_create",
+    DDL(OUTBOX_PAYLOAD_LZ4).execute_if(dialect="postgresql"),
+)
 
 
 class Escalation(Base):

@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.batch import batch_job
 from bot.context import now, settings_of, today
 from bot.domain.lifecycle import AGING_DAYS, age_days
 from bot.domain.permissions import Actor
@@ -134,6 +135,7 @@ def _staff(session: Session, ids: Iterable[int]) -> dict[int, Staff]:
 # --- 30-day reminders --------------------------------------------------------------------------
 
 
+@batch_job
 def thirty_day_reminders(session: Session) -> int:
     """Every 30 days after a contact was first told of an open referral, that contact gets one
     message listing all their referrals that are due. Contacts are the gatekeepers of each
@@ -247,7 +249,8 @@ def _move_watermarks(session: Session, staff_ids: list[int], day: date, moment: 
 
 def _listing(*leading: Any) -> Select[Any]:
     """The open pairs (referral, program), each with what a message lists about it: the
-    `leading` columns, then the referral and program ids and the columns `_items` reads.
+    `leading` columns, then the referral and program ids, the columns `_items` reads, and last
+    the referral's primary coordinator.
 
     A first run over a long backlog lists most pairs of the network, so nothing is processed
     per row on the way: enums and the needs list come as plain text, the publication time raw."""
@@ -266,6 +269,7 @@ def _listing(*leading: Any) -> Select[Any]:
             cast(Referral.needs, Text),
             type_coerce(Referral.urgency, String),
             type_coerce(Referral.first_published_at, DateTime()),
+            Referral.primary_coordinator_id,
         )
         .join(Program, Program.id == Recipient.program_id)
         .outerjoin(assignee, assignee.id == Recipient.assignee_id)
@@ -294,8 +298,9 @@ def _counties(session: Session, referral_ids: set[int]) -> dict[int, list[str]]:
 
 def _pair_items(
     session: Session, referral_ids: set[int], moment: datetime
-) -> dict[tuple[int, int], dict[str, Any]]:
-    """`_items` for every open pair of these referrals, in the order the programs joined."""
+) -> tuple[dict[tuple[int, int], dict[str, Any]], dict[int, int]]:
+    """`_items` for every open pair of these referrals, in the order the programs joined, and
+    each referral's primary coordinator."""
     rows: list[Any] = []
     for among in _among(session, sorted(referral_ids)):
         rows += (
@@ -303,7 +308,8 @@ def _pair_items(
             .execute(_listing().where(among(Recipient.referral_id)).order_by(Recipient.id))
             .all()
         )
-    return _items(rows, _counties(session, referral_ids), moment)
+    coordinators = {row[0]: row[-1] for row in rows}
+    return _items(rows, _counties(session, referral_ids), moment), coordinators
 
 
 def _items(
@@ -318,7 +324,7 @@ def _items(
     for rid, program_id, program, assignee_name, response, reason, *about in rows:
         referral = referrals.get(rid)
         if referral is None:
-            number, statewide, needs, urgency, published = about
+            number, statewide, needs, urgency, published, _coordinator = about
             if needs not in needs_text:
                 needs_text[needs] = ", ".join(json.loads(needs))
             if published is not None and published.tzinfo is None:  # SQLite: naive UTC
@@ -355,6 +361,7 @@ def _among(session: Session, ids: list[int]) -> list[Any]:
 # --- Overdue escalation ------------------------------------------------------------------------
 
 
+@batch_job
 def overdue_escalations(session: Session) -> int:
     """No assignment and no response five business days after a program joined: its gatekeepers
     get a reminder and the primary coordinator a note naming the other programs to consider.
@@ -390,61 +397,48 @@ def overdue_escalations(session: Session) -> int:
     }
     if not claimed:
         return 0
-    per_pair = _pair_items(session, {pair[0] for pair in claimed}, moment)
-    coordinators = _coordinators(session, {pair[0] for pair in claimed})
+    per_pair, coordinators = _pair_items(session, {pair[0] for pair in claimed}, moment)
     gatekeepers = {
         program_id: [g.id for g in people]
         for program_id, people in _gatekeepers_by_program(session).items()
     }
-    programs: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    # The programs a coordinator could turn to instead, per referral: those that accepted,
+    # tentatively or not, and those that have not answered yet; each note names the others.
+    others: dict[int, list[tuple[int, dict[str, str]]]] = defaultdict(list)
     for (referral_id, program_id), item in per_pair.items():
-        programs[referral_id].append((program_id, item))
-    to_gatekeepers: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    to_coordinators: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    first: dict[tuple[str, int], int] = {}  # the first pair claimed for each message: its key
-    # In the order every list is in (referral number, then program): sorted once, not per person.
+        if item["response"] in (None, "accept", "tentative"):
+            answer = item["response"] or "not answered yet"
+            others[referral_id].append(
+                (program_id, {"program": item["program"], "response": answer})
+            )
+    lists: dict[str, dict[int, list[dict[str, Any]]]] = {
+        "g": defaultdict(list),
+        "c": defaultdict(list),
+    }
+    claims: dict[str, dict[int, list[int]]] = {"g": defaultdict(list), "c": defaultdict(list)}
+    # Sorted once in the order every list is in (referral number, then program).
     for pair in sorted(claimed, key=lambda p: (per_pair[p]["number"], per_pair[p]["program"])):
         referral_id, program_id = pair
         item, escalation = per_pair[pair], claimed[pair]
         coordinator = coordinators[referral_id]
         for gatekeeper in gatekeepers.get(program_id, ()):
             if gatekeeper != coordinator:  # who is both gets the coordinator's note only
-                to_gatekeepers[gatekeeper].append(item)
-                first[("g", gatekeeper)] = min(first.get(("g", gatekeeper), escalation), escalation)
-        to_coordinators[coordinator].append(
-            item
-            | {
-                "consider": [
-                    {"program": o["program"], "response": o["response"] or "not answered yet"}
-                    for other, o in programs[referral_id]
-                    if other != program_id and o["response"] in (None, "accept", "tentative")
-                ]
-            }
+                lists["g"][gatekeeper].append(item)
+                claims["g"][gatekeeper].append(escalation)
+        consider = [o for other, o in others[referral_id] if other != program_id]
+        lists["c"][coordinator].append(item | {"consider": consider})
+        claims["c"][coordinator].append(escalation)
+    # Each message's key names the first pair it claimed: a later run the same day that claims
+    # more writes a message of its own.
+    return sum(
+        _send_lists(
+            session,
+            kind=kind,
+            lists=lists[who],
+            tags={staff_id: f"m{min(ids)}" for staff_id, ids in claims[who].items()},
         )
-        first[("c", coordinator)] = min(first.get(("c", coordinator), escalation), escalation)
-    return _send_lists(
-        session,
-        kind="overdue_gatekeeper",
-        lists=to_gatekeepers,
-        tags={staff_id: f"m{first[('g', staff_id)]}" for staff_id in to_gatekeepers},
-    ) + _send_lists(
-        session,
-        kind="overdue_coordinator",
-        lists=to_coordinators,
-        tags={staff_id: f"m{first[('c', staff_id)]}" for staff_id in to_coordinators},
+        for who, kind in (("g", "overdue_gatekeeper"), ("c", "overdue_coordinator"))
     )
-
-
-def _coordinators(session: Session, referral_ids: set[int]) -> dict[int, int]:
-    """Each referral's primary coordinator."""
-    out: dict[int, int] = {}
-    for among in _among(session, sorted(referral_ids)):
-        out.update(
-            session.connection()
-            .execute(select(Referral.id, Referral.primary_coordinator_id).where(among(Referral.id)))
-            .all()
-        )
-    return out
 
 
 def one_run_at_a_time(session: Session, job: str) -> None:
@@ -762,6 +756,7 @@ def _last_until(session: Session, target: str) -> datetime | None:
     return datetime.fromisoformat(row.payload["until"])
 
 
+@batch_job
 def daily_digests(session: Session) -> int:
     """Today's digest for each region's channel and each coordinator who wants it by email,
     covering everything since that target's previous digest (one catch-up after downtime)."""

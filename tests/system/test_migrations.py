@@ -62,6 +62,14 @@ def test_migrate_from_empty_on_postgresql() -> None:
     tables = set(inspect(engine).get_table_names(schema="migrations_check"))
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
     assert differences(engine) == []
+    with engine.connect() as conn:
+        compression = conn.scalar(
+            text(
+                "SELECT attcompression FROM pg_attribute"
+                " WHERE attrelid = 'migrations_check.outbox'::regclass AND attname = 'payload'"
+            )
+        )
+    assert compression == "l"  # lz4, as create_all makes it (storage.models)
     engine.dispose()
     with make_engine(url).begin() as conn:
         conn.execute(text("DROP SCHEMA migrations_check CASCADE"))
