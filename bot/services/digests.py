@@ -146,9 +146,8 @@ def thirty_day_reminders(session: Session) -> int:
     that contact was reminded (their watermark; never reminded: any anniversary), so each
     anniversary is covered by exactly one run however long the clock was down. Runs of this job
     take turns (`one_run_at_a_time`), so a second clock or an overlapping run finds the
-    watermarks already moved. What is due is decided on ids and dates alone; the details a
-    message lists are loaded only for the pairs due, once per pair however many contacts list
-    them."""
+    watermarks already moved. What is due and what a message lists come from one pass over the
+    open pairs; each pair's item is built once, however many contacts list it."""
     one_run_at_a_time(session, "thirty_day_reminders")
     day = today(session)
     moment = now(session)
@@ -430,15 +429,12 @@ def overdue_escalations(session: Session) -> int:
         claims["c"][coordinator].append(escalation)
     # Each message's key names the first pair it claimed: a later run the same day that claims
     # more writes a message of its own.
-    return sum(
-        _send_lists(
-            session,
-            kind=kind,
-            lists=lists[who],
-            tags={staff_id: f"m{min(ids)}" for staff_id, ids in claims[who].items()},
-        )
-        for who, kind in (("g", "overdue_gatekeeper"), ("c", "overdue_coordinator"))
-    )
+    tags = {
+        who: {staff_id: f"m{min(ids)}" for staff_id, ids in claims[who].items()} for who in claims
+    }
+    written = _send_lists(session, kind="overdue_gatekeeper", lists=lists["g"], tags=tags["g"])
+    written += _send_lists(session, kind="overdue_coordinator", lists=lists["c"], tags=tags["c"])
+    return written
 
 
 def one_run_at_a_time(session: Session, job: str) -> None:
