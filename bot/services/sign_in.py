@@ -17,9 +17,12 @@ from bot.domain.vocab import Channel
 from bot.errors import InvalidInput, UserError
 from bot.notify import enqueue
 from bot.signing import BadSignature, new_nonce, sign, unsign
-from storage.models import Staff, WebSession
+from storage.models import AuditEvent, Staff, WebSession
 
 LINK_PURPOSE = "web-sign-in-link"
+# At most this many links per person in any quarter of an hour: enough for a lost email or two.
+LINKS_PER_WINDOW = 3
+_LINK_WINDOW = timedelta(minutes=15)
 SESSION_PURPOSE = "web-session"
 ASK_AGAIN = "Ask for a new link on the sign-in page."
 
@@ -71,6 +74,17 @@ def request_sign_in(session: Session, *, email: str) -> bool:
         return False
     settings = settings_of(session)
     issued = now(session)
+    if _links_sent_lately(session, staff.id, since=issued - _LINK_WINDOW) >= LINKS_PER_WINDOW:
+        # Anyone can type an address: without a limit, a page reload in a loop would fill the
+        # person's inbox. Withheld links are audited for the security officer.
+        record(
+            session,
+            actor=None,
+            channel=Channel.WEB,
+            action="sign_in_link_withheld",
+            staff_id=staff.id,
+        )
+        return False
     nonce = new_nonce()
     token = sign(
         settings.secret_key, LINK_PURPOSE, str(staff.id), nonce, str(int(issued.timestamp()))
@@ -97,6 +111,17 @@ def request_sign_in(session: Session, *, email: str) -> bool:
         },
     )
     return True
+
+
+def _links_sent_lately(session: Session, staff_id: int, *, since: datetime) -> int:
+    """How many sign-in links this person was sent since then (the audit trail's recent rows,
+    found by the index on their time)."""
+    details = session.scalars(
+        select(AuditEvent.detail).where(
+            AuditEvent.at > since, AuditEvent.action == "sign_in_link_sent"
+        )
+    )
+    return sum(1 for detail in details if detail.get("staff_id") == staff_id)
 
 
 def check_sign_in_link(session: Session, *, token: str) -> LinkHolder:

@@ -198,3 +198,30 @@ async def test_a_session_lasts_its_hours(browser: Browser, clock: Clock) -> None
     assert (await browser.http.get("/referrals")).status_code == 200
     clock.advance(minutes=2)
     assert (await browser.http.get("/referrals")).status_code == 303
+
+
+async def test_a_person_gets_three_links_a_quarter_hour_and_the_page_never_says_so(
+    browser: Browser, clock: Clock
+) -> None:
+    """Anyone can type an address: a loop on the form must not fill the person's inbox, and the
+    page must not tell that the address is known by answering differently."""
+    answers = [await browser.ask_for_link(COORD) for _ in range(5)]
+    assert [(a.status_code, SENT in a.text) for a in answers] == [(200, True)] * 5
+    assert len(sign_in_links(browser.sessions)) == 3
+    other = await browser.ask_for_link(GK_HOME)  # somebody else is not held back
+    assert SENT in other.text
+    clock.advance(minutes=15)
+    await browser.ask_for_link(COORD)
+    with transaction(browser.sessions) as session:
+        sent = session.scalars(
+            select(OutboxMessage.address)
+            .where(OutboxMessage.kind == "sign_in_link")
+            .order_by(OutboxMessage.id)
+        ).all()
+        withheld = session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "sign_in_link_withheld")
+        ).all()
+        coordinator = staff_by_email(session, COORD)
+        assert coordinator is not None
+    assert sent == [COORD, COORD, COORD, GK_HOME, COORD]
+    assert withheld == [{"staff_id": coordinator.id}] * 2
