@@ -56,4 +56,19 @@ def render_email(kind: str, payload: dict[str, Any], **extra: Any) -> EmailText:
 
 
 def render_slack_text(kind: str, payload: dict[str, Any], **extra: Any) -> str:
-    return render(f"slack/{kind}.txt", **{**payload, **extra})
+    """templates/slack/<kind>.txt, with every text from the payload shown as typed: Slack reads
+    `<`, `>` and `&` as the start of links, mentions and entities, so a comment such as
+    "<https://example.org|Sign in again>" or "<!channel>" (from an email reply, say) would
+    otherwise become a disguised link or a ping. The templates' own text is left alone."""
+    return render(f"slack/{kind}.txt", **as_typed_in_slack({**payload, **extra}))
+
+
+def as_typed_in_slack(value: Any) -> Any:
+    """`value` with every string escaped for Slack's mrkdwn (&, <, >), lists and dicts through."""
+    if isinstance(value, str):
+        return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if isinstance(value, dict):
+        return {key: as_typed_in_slack(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_typed_in_slack(item) for item in value]
+    return value

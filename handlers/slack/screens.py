@@ -10,6 +10,7 @@ from bot.domain.vocab import DeclineReason, NeedOutcome, ProvisionReason
 from bot.services.grid import GridPage, GridRow
 from bot.services.queue import QueueItem
 from bot.services.referrals import ReferralDetails
+from bot.texts import as_typed_in_slack as typed
 from bot.texts import render
 from handlers.slack.blocks import (
     MORE,
@@ -47,10 +48,10 @@ def row_line(row: GridRow) -> str:
     head = brief(row.number, row.where, row.needs, row.urgency, row.age_days, row.aging)
     answer = RESPONSE_WORDS.get(row.response or "", "no answer yet")
     if row.response_reason:
-        answer += f" ({row.response_reason})"
+        answer += f" ({typed(row.response_reason)})"
     overdue = " · :hourglass: overdue" if row.overdue else ""
-    who = row.assignee or "unassigned"
-    return f"{head} · {row.state}{overdue}\n{row.program}: {who} · {answer}"
+    who = typed(row.assignee) if row.assignee else "unassigned"
+    return f"{head} · {row.state}{overdue}\n{typed(row.program)}: {who} · {answer}"
 
 
 def grid_reply(page: GridPage, query: ListReferrals) -> dict[str, Any]:
@@ -86,34 +87,36 @@ def grid_reply(page: GridPage, query: ListReferrals) -> dict[str, Any]:
 
 
 def details_reply(details: ReferralDetails) -> dict[str, Any]:
-    """Client details: shown only to the person who asked (ephemeral), who has a role on it."""
+    """Client details: shown only to the person who asked (ephemeral), who has a role on it.
+    What people typed is shown as typed (`typed`: Slack would read <, > and & as markup)."""
     referral, client = details.referral, details.client
     where = "Statewide" if referral.statewide else ", ".join(c.name for c in referral.counties)
     lines = [
         f"*{referral.number}* · {referral.state} · {referral.urgency} · {where}",
         f"Needs: {', '.join(referral.needs)}",
-        f"Client: {client.first_name} {client.last_name}, born {client.birth_date.isoformat()}"
-        + (f", {client.gender}" if client.gender else ""),
+        f"Client: {typed(client.first_name)} {typed(client.last_name)},"
+        f" born {client.birth_date.isoformat()}"
+        + (f", {typed(client.gender)}" if client.gender else ""),
     ]
     if client.phone:
-        lines.append(f"Phone: {client.phone}")
+        lines.append(f"Phone: {typed(client.phone)}")
     if client.address:
-        lines.append(f"Address: {client.address}")
+        lines.append(f"Address: {typed(client.address)}")
     if client.external_id:
-        lines.append(f"State ID: {client.external_id}")
+        lines.append(f"State ID: {typed(client.external_id)}")
     if client.guardians:
-        lines.append(f"Guardians: {', '.join(client.guardians)}")
-    lines.append(f"Coordinator: {referral.primary_coordinator.name}")
+        lines.append(f"Guardians: {typed(', '.join(client.guardians))}")
+    lines.append(f"Coordinator: {typed(referral.primary_coordinator.name)}")
     if referral.summary:
-        lines.append(f"Summary: {referral.summary}")
+        lines.append(f"Summary: {typed(referral.summary)}")
     programs = []
     for r in details.recipients:
         answer = RESPONSE_WORDS.get(str(r.response or ""), "no answer yet")
         if r.response_reason:
-            answer += f" ({r.response_reason})"
-        who = r.assignee.name if r.assignee else "unassigned"
-        status = f" · {r.service_status}" if r.service_status else ""
-        programs.append(f"• {r.program.name}: {who} · {answer}{status}")
+            answer += f" ({typed(r.response_reason)})"
+        who = typed(r.assignee.name) if r.assignee else "unassigned"
+        status = f" · {typed(str(r.service_status))}" if r.service_status else ""
+        programs.append(f"• {typed(r.program.name)}: {who} · {answer}{status}")
     blocks = [text("\n".join(lines))]
     if programs:
         blocks.append(text("\n".join(programs)))

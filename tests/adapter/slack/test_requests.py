@@ -331,13 +331,16 @@ async def test_list_shows_the_grid_and_pages(world: SlackWorld) -> None:
 
 
 async def test_show_gives_client_details_only_ephemerally(world: SlackWorld) -> None:
-    number = published(world.sessions)
+    number = published(world.sessions, summary="Needs <24h support & a ground floor <!here>")
 
     await world.post(command(world, "U0GRACE", f"show {number}"))
 
     [said] = await answered(world)
     assert said["response_type"] == "ephemeral"
-    assert "Client: Client" in json.dumps(said["blocks"])
+    shown = said["blocks"][0]["text"]["text"].splitlines()
+    assert shown[2].startswith("Client: Client")
+    # What people typed shows as typed: Slack would read < > & as links, pings and entities.
+    assert shown[-1] == "Summary: Needs &lt;24h support &amp; a ground floor &lt;!here&gt;"
     assert world.fake.calls("chat.postMessage") == []
 
 
