@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.context import now, settings_of
 from bot.domain.lifecycle import age_days, is_aging
 from bot.domain.vocab import Role
+from storage.db import insert
 from storage.models import AuditEvent, OutboxMessage, Referral, RoleGrant, ServiceCode, Staff
 
 
@@ -47,32 +48,25 @@ def gatekeepers_of(session: Session, program_ids: Iterable[int]) -> list[Staff]:
     ids = set(program_ids)
     if not ids:
         return []
-    return list(
-        session.scalars(
-            select(Staff)
-            .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-            .where(
-                RoleGrant.role == Role.GATEKEEPER,
-                RoleGrant.program_id.in_(ids),
-                RoleGrant.revoked_at.is_(None),
-                Staff.active.is_(True),
-            )
-            .distinct()
-            .order_by(Staff.id)
-        )
-    )
+    return _holding(session, Role.GATEKEEPER, RoleGrant.program_id.in_(ids))
 
 
 def network_admins(session: Session) -> list[Staff]:
     """The network's active admins: told what no one else is there to handle."""
+    return _holding(session, Role.ADMIN)
+
+
+def _holding(session: Session, role: Role, *where: ColumnElement[bool]) -> list[Staff]:
+    """Active staff holding `role` (unrevoked), once each, in id order."""
     return list(
         session.scalars(
             select(Staff)
             .join(RoleGrant, RoleGrant.staff_id == Staff.id)
             .where(
-                RoleGrant.role == Role.ADMIN,
+                RoleGrant.role == role,
                 RoleGrant.revoked_at.is_(None),
                 Staff.active.is_(True),
+                *where,
             )
             .distinct()
             .order_by(Staff.id)
@@ -174,10 +168,8 @@ def enqueue(
         "next_attempt_at": due or at,
         "created_at": at,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(OutboxMessage)
+        insert(session, OutboxMessage)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(OutboxMessage.id)

@@ -9,12 +9,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from storage.types import utcnow
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """INSERT for the session's engine, with its ON CONFLICT clauses (both engines have them,
+    each in its own dialect's construct)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:

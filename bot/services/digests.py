@@ -34,7 +34,6 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -48,6 +47,7 @@ from bot.errors import Forbidden
 from bot.notify import addresses, enqueue
 from bot.services.grid import overdue_cutoff
 from bot.texts import render
+from storage.db import insert
 from storage.models import (
     AuditEvent,
     County,
@@ -233,9 +233,7 @@ def _anniversary_since(days_known: int, reminded: date | None, day: date) -> boo
 
 
 def _move_watermarks(session: Session, staff_ids: list[int], day: date, moment: datetime) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(ReminderWatermark).values(
+    statement = insert(session, ReminderWatermark).values(
         [{"staff_id": s, "through": day, "updated_at": moment} for s in staff_ids]
     )
     session.execute(
@@ -383,12 +381,10 @@ def overdue_escalations(session: Session) -> int:
         )
         .order_by(Recipient.referral_id, Recipient.program_id)
     )
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     claimed = {
         (referral_id, program_id): escalation_id
         for escalation_id, referral_id, program_id in session.connection().execute(
-            insert(Escalation)
+            insert(session, Escalation)
             .from_select(["referral_id", "program_id", "escalated_at"], overdue)
             .on_conflict_do_nothing()
             .returning(Escalation.id, Escalation.referral_id, Escalation.program_id)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.actors import actor_for, staff_by_email
@@ -17,6 +16,7 @@ from bot.domain.vocab import Channel
 from bot.errors import InvalidInput, UserError
 from bot.notify import enqueue
 from bot.signing import BadSignature, new_nonce, sign, unsign
+from storage.db import insert
 from storage.models import AuditEvent, Staff, WebSession
 
 LINK_PURPOSE = "web-sign-in-link"
@@ -136,10 +136,9 @@ def complete_sign_in(session: Session, *, token: str) -> Started:
     staff, nonce = _link(session, token)
     started = now(session)
     values = {"nonce": nonce, "staff_id": staff.id, "started_at": started}
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # The unique nonce is the whole single-use guarantee, even for two clicks at once.
     added = session.execute(
-        insert(WebSession)
+        insert(session, WebSession)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["nonce"])
         .returning(WebSession.id)
