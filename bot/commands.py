@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.domain.capacity import CapacityStatus
 from bot.domain.lifecycle import MAX_NEEDS
 from bot.domain.vocab import ConsentMethod, NeedOutcome, Urgency
 from bot.errors import InvalidInput
@@ -72,11 +73,25 @@ class NewClient(Command):
 
 class NewConsent(Command):
     client_id: int = Field(ge=1, le=MAX_ID)
-    programs: list[str] = Field(min_length=1)
+    # The programs it covers, or every participating program (`any_program`).
+    programs: list[str] = Field(default_factory=list)
+    any_program: bool = False
     info_types: list[str] = Field(min_length=1)
-    signed_by: str = Field(min_length=1)
+    signed_by: str = Field(min_length=1, max_length=200)
     signer_is_guardian: bool = False
     method: ConsentMethod
+    # The day it was signed (a paper form from last month); today when not given.
+    signed_on: date | None = None
+    # Where the signed paper is kept: required for an uploaded scan.
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class CapacityChange(Command):
+    """A program's capacity as its gatekeeper states it (bot/domain/capacity.py)."""
+
+    status: CapacityStatus
+    waitlist: int | None = Field(default=None, ge=0, le=100_000)
+    until: date | None = None
 
 
 class Closing(Command):
