@@ -21,6 +21,15 @@ MAX_ID = 2**31 - 1
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refused here as bad input, not a driver error.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("contains a NUL character")
+        return value
+
 
 class ReferralDraft(Command):
     client_id: int = Field(ge=1, le=MAX_ID)
