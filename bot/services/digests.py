@@ -46,6 +46,7 @@ from bot.domain.vocab import ACTIVE_STATES, ReferralState, ResponseKind, Role
 from bot.errors import Forbidden
 from bot.notify import addresses, enqueue
 from bot.services.grid import overdue_cutoff
+from bot.services.programs import stated_capacities
 from bot.texts import render
 from storage.db import insert
 from storage.models import (
@@ -710,7 +711,9 @@ def build_digests(
             )
             if action == "response_given":
                 out[t]["answered"].add((rid, program))
-    for digest in out.values():
+    capacities = stated_capacities(session, targets)
+    for target, digest in out.items():
+        digest["capacity"] = capacities.get(target, [])
         counts: Counter[str] = digest.pop("outstanding")
         digest["outstanding"] = [
             {"program": name, "count": n}

@@ -188,3 +188,29 @@ def _program_for(session: Session, actor: Actor, program: str | None) -> Program
         field="program",
         hint=f"You are a gatekeeper of: {names}." if names else "Name the program by its key.",
     )
+
+
+def stated_capacities(
+    session: Session, targets: dict[str, set[int] | None]
+) -> dict[str, list[dict[str, str]]]:
+    """For each digest target (its counties; None: all), the programs serving them that stated
+    a capacity which still holds, by name: the region digest shows them."""
+    day = today(session)
+    stated = [
+        p
+        for p in session.scalars(
+            select(Program)
+            .where(Program.capacity_status.is_not(None))
+            .options(selectinload(Program.counties))
+            .order_by(Program.name)
+        )
+        if capacity_words(p, day) is not None
+    ]
+    out: dict[str, list[dict[str, str]]] = {}
+    for target, counties in targets.items():
+        out[target] = [
+            {"program": p.name, "capacity": capacity_words(p, day) or ""}
+            for p in stated
+            if counties is None or counties & {c.id for c in p.counties}
+        ]
+    return out

@@ -24,7 +24,7 @@ from bot.settings import SettingsError
 from handlers.slack.blocks import REASON_BLOCK, notice_modal, reply
 from handlers.slack.client import make_async_web_client
 from handlers.slack.gateway import Gateway
-from handlers.slack.listeners import actions, commands, events, views
+from handlers.slack.listeners import actions, commands, events, referring, views
 from handlers.slack.screens import not_linked_home
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ def build_slack_app(
     app.middleware(drop_retries)
     app.middleware(keep_acknowledgements)
     app.error(answer_error)
+    referring.register(app, gateway)  # first: it takes only its own /referral verbs
     commands.register(app, gateway, answering)
     for module in (actions, views, events):
         module.register(app, gateway)

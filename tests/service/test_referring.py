@@ -592,3 +592,32 @@ def test_program_lookup_by_service_and_county(
         network, lambda s: programs.find_programs(s, actor=as_staff(s, DANA), need="ZZZ")
     )
     assert error.field == "need"
+
+
+def test_the_region_digest_shows_stated_capacity(
+    network: sessionmaker[Session], as_staff: AsStaff
+) -> None:
+    from bot.services.digests import digest_text_for_channel
+
+    with transaction(network) as s:
+        programs.set_capacity(
+            s,
+            actor=as_staff(s, GK_HOME),
+            program="heartland-res",
+            change={"status": "waitlist", "waitlist": 4},
+            channel=API,
+        )
+        programs.set_capacity(
+            s,
+            actor=as_staff(s, GK_OZARK),
+            program="ozark-rsp",
+            change={"status": "no capacity"},
+            channel=API,
+        )
+    with transaction(network) as s:
+        text = digest_text_for_channel(s, channel="C0CENTRAL")
+    # Central is Boone and Cole: Ozark Respite serves Greene only and is not listed.
+    assert text.endswith(
+        "Program capacity as stated by their gatekeepers (1):\n"
+        "  Heartland Residential: waitlist of 4 (since 2026-03-02)"
+    )
