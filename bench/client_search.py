@@ -32,11 +32,50 @@ from storage.migrate import upgrade
 from storage.models import Client
 from tests.network import COORD, small_network
 
-FIRST = "James Mary Robert María José Linda David Ana Sean Grace Omar Lucía Noah Emma Liam".split()
-LAST = (
-    "Smith Johnson García-López Nguyen O'Brien Pérez Ramírez Walsh Haddad Kim Clark Miller "
-    "Davis Baker Chen Lopez Hernández Fernández Ortiz Brown Jones Lee Stone Park Ruiz"
-).split()
+FIRST = [
+    "James",
+    "Mary",
+    "Robert",
+    "María",
+    "José",
+    "Linda",
+    "David",
+    "Ana",
+    "Sean",
+    "Grace",
+    "Omar",
+    "Lucía",
+    "Noah",
+    "Emma",
+    "Liam",
+]
+LAST = [
+    "Smith",
+    "Johnson",
+    "García-López",
+    "Nguyen",
+    "O'Brien",
+    "Pérez",
+    "Ramírez",
+    "Walsh",
+    "Haddad",
+    "Kim",
+    "Clark",
+    "Miller",
+    "Davis",
+    "Baker",
+    "Chen",
+    "Lopez",
+    "Hernández",
+    "Fernández",
+    "Ortiz",
+    "Brown",
+    "Jones",
+    "Lee",
+    "Stone",
+    "Park",
+    "Ruiz",
+]
 
 
 def seed(url: str, count: int) -> None:

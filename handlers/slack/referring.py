@@ -30,8 +30,12 @@ CLIENT, NEEDS, URGENCY, SCOPE, COUNTIES = "client", "needs", "urgency", "statewi
 EXCLUSIONS, FACILITY, COORDINATOR = "exclude_programs", "facility_code", "primary_coordinator"
 CONFIRM = "confirm_no_capacity"
 FORM_FIELDS = (CLIENT, NEEDS, URGENCY, SCOPE, COUNTIES, EXCLUSIONS, FACILITY, COORDINATOR)
+CAPACITY_BUTTON = "program.capacity"
+CAPACITY_MODAL = "program.capacity"
+PROGRAM, STATUS, WAITLIST, UNTIL = "program", "status", "waitlist", "until"
 # The input blocks of each modal: a refusal goes under one of them, or replaces the modal.
 MODAL_BLOCKS = {
+    CAPACITY_MODAL: {PROGRAM, STATUS, WAITLIST, UNTIL},
     NEW_MODAL: set(FORM_FIELDS),
     EDIT_MODAL: {NEEDS, URGENCY, SCOPE, COUNTIES, EXCLUSIONS, CONFIRM},
     # Shown whenever a recipient has no capacity: the same rule that asks for confirmation.
@@ -41,6 +45,8 @@ MODAL_BLOCKS = {
 FIELD_BLOCKS = {"client_id": CLIENT, "needs": NEEDS, "urgency": URGENCY, "statewide": SCOPE}
 FIELD_BLOCKS.update({f: f for f in (COUNTIES, EXCLUSIONS, FACILITY, COORDINATOR, CONFIRM)})
 FIELD_BLOCKS.update({"target_programs": EXCLUSIONS, "person": COORDINATOR})
+FIELD_BLOCKS.update({"program": "program", "status": "status", "capacity": "status"})
+FIELD_BLOCKS.update({"waitlist": "waitlist", "until": "until"})
 
 CAPACITY_HINT = (
     "For example: /referral capacity waitlist 12, /referral capacity no capacity until "
@@ -393,6 +399,8 @@ def form_values(view: dict[str, Any]) -> dict[str, Any]:
             out[block_id] = (element.get("selected_option") or {}).get("value")
         elif "selected_user" in element:
             out[block_id] = element.get("selected_user")
+        elif "selected_date" in element:
+            out[block_id] = element.get("selected_date")
         else:
             out[block_id] = element.get("value")
     return out
@@ -410,3 +418,46 @@ def field_errors(field: str | None, message: str) -> dict[str, str] | None:
 
 def metadata(data: dict[str, Any]) -> str:
     return json.dumps(data, separators=(",", ":"))
+
+
+def capacity_button() -> Block:
+    """Under the 30-day reminder: a gatekeeper states their program's capacity from there."""
+    return {
+        "type": "actions",
+        "block_id": "capacity_actions",
+        "elements": [
+            {"type": "button", "action_id": CAPACITY_BUTTON, "text": plain("Set capacity")}
+        ],
+    }
+
+
+def capacity_modal(programs: Sequence[tuple[str, str]]) -> Block:
+    """Which program, its capacity, a waitlist's length, and until when (optional)."""
+    program: dict[str, Any] = {
+        "type": "static_select",
+        "options": [_option(key, name) for key, name in programs][:100],
+    }
+    if len(programs) == 1:
+        program["initial_option"] = program["options"][0]
+    return {
+        "type": "modal",
+        "callback_id": CAPACITY_MODAL,
+        "title": plain("Capacity"),
+        "submit": plain("Set"),
+        "close": plain("Cancel"),
+        "blocks": [
+            _input(PROGRAM, "Program", program),
+            _input(
+                STATUS,
+                "Capacity",
+                {"type": "static_select", "options": [_option(c.value) for c in CapacityStatus]},
+            ),
+            _input(
+                WAITLIST,
+                "Waitlist length",
+                {"type": "number_input", "is_decimal_allowed": False},
+                optional=True,
+            ),
+            _input(UNTIL, "Until", {"type": "datepicker"}, optional=True),
+        ],
+    }

@@ -8,8 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from bot.context import today
+from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel, ConsentMethod
 from bot.errors import InvalidInput, UserError
 from bot.services import clients
@@ -17,6 +19,7 @@ from bot.services.clients import DuplicateClient
 from handlers.web.deps import CurrentStaff, use_case
 from handlers.web.form_errors import errors_of, split_list
 from handlers.web.render import checked_form, page
+from storage.models import Client
 
 router = APIRouter()
 NAV = ("Clients", "/clients")
@@ -176,7 +179,13 @@ def _date(text: str) -> date | None:
 
 
 def _client_page(
-    request: Request, session: Any, actor: Any, client_id: int, *, status: int = 200, **more: Any
+    request: Request,
+    session: Session,
+    actor: Actor,
+    client_id: int,
+    *,
+    status: int = 200,
+    **more: Any,
 ) -> Response:
     client = clients.view_client(session, actor=actor, client_id=client_id, channel=WEB)
     day = today(session)
@@ -210,7 +219,7 @@ def _client_page(
     )
 
 
-def _row(client: Any) -> dict[str, Any]:
+def _row(client: Client) -> dict[str, Any]:
     return {
         "id": client.id,
         "name": f"{client.first_name} {client.last_name}",

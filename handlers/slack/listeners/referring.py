@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.domain.permissions import Actor, require_coordinator
-from bot.domain.vocab import Channel
+from bot.domain.vocab import Channel, Role
 from bot.errors import InvalidInput, UserError
 from bot.services import clients, programs, referrals
 from bot.services.lookup import visible_referral
@@ -24,7 +24,7 @@ from handlers.slack import referring as r
 from handlers.slack.blocks import notice_modal, reply
 from handlers.slack.commands import HELP_HINT
 from handlers.slack.gateway import Gateway
-from storage.models import ServiceCode, Staff
+from storage.models import Program, ServiceCode, Staff
 
 SLACK = Channel.SLACK
 Body = dict[str, Any]
@@ -55,6 +55,8 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
             return
         await ack()
         await respond(**await _answer(gateway, client, user, parsed))
+
+    register_capacity(app, gateway)
 
     @app.shortcut(r.NEW_SHORTCUT)
     async def shortcut(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
@@ -141,6 +143,58 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
             if done.left:
                 message += f" No longer receiving: {', '.join(done.left)}."
         await ack(response_action="update", view=notice_modal("Saved", message))
+
+
+def register_capacity(app: AsyncApp, gateway: Gateway) -> None:
+    """Set capacity from the button under the 30-day reminder."""
+
+    @app.action(r.CAPACITY_BUTTON)
+    async def capacity_form(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        await ack()
+
+        def programs_of(session: Session, actor: Actor) -> list[tuple[str, str]]:
+            ids = actor.programs(Role.GATEKEEPER)
+            return [
+                (key, name)
+                for key, name in session.execute(
+                    select(Program.key, Program.name)
+                    .where(Program.id.in_(ids))
+                    .order_by(Program.name)
+                )
+            ]
+
+        mine = await gateway.run(client, body["user"]["id"], programs_of)
+        if not mine:
+            view = notice_modal("Capacity", "Only a program's gatekeepers set its capacity.")
+        else:
+            view = r.capacity_modal(mine)
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view(r.CAPACITY_MODAL)
+    async def capacity_set(ack: AsyncAck, body: Body, view: Body, client: AsyncWebClient) -> None:
+        values = r.form_values(view)
+        waitlist = str(values.get(r.WAITLIST) or "").strip()
+        change = {
+            "status": values.get(r.STATUS),
+            "waitlist": int(waitlist) if waitlist.isdigit() else (waitlist or None),
+            "until": values.get(r.UNTIL),
+        }
+        try:
+            result = await gateway.run(
+                client,
+                body["user"]["id"],
+                lambda s, a: programs.set_capacity(
+                    s,
+                    actor=a,
+                    program=str(values.get(r.PROGRAM) or ""),
+                    change=change,
+                    channel=SLACK,
+                ),
+            )
+        except UserError as exc:
+            await _refuse(ack, view, exc)
+            return
+        await ack(response_action="update", view=notice_modal("Capacity", result.summary))
 
 
 async def _refuse(ack: AsyncAck, view: Body, exc: UserError) -> None:

@@ -250,3 +250,56 @@ async def test_the_edit_modal_republishes(world: SlackWorld) -> None:
     message = json.dumps(done.json()["view"])
     assert "re-published to 1 program(s). Newly receiving: Ozark Respite." in message
     assert "No longer receiving: Heartland Residential." in message
+
+
+async def test_capacity_from_the_button_under_the_30_day_reminder(
+    world: SlackWorld, clock: Any
+) -> None:
+    from bot.services import digests
+    from tests.service.helpers import published
+
+    published(world.sessions, needs=["RES"])
+    clock.advance(days=30)
+    with transaction(world.sessions) as session:
+        assert digests.thirty_day_reminders(session) >= 1
+    world.drain()
+    reminder = world.dm("U0GRACE")[-1]
+    [actions] = [b for b in reminder["blocks"] if b.get("block_id") == "capacity_actions"]
+    assert actions["elements"][0]["action_id"] == "program.capacity"
+
+    await world.post(
+        slack_requests.block_actions(
+            "U0GRACE",
+            "program.capacity",
+            block_id="capacity_actions",
+            response_url=world.fake.hook_url("actions/grace"),
+        )
+    )
+    await world.until(lambda: world.fake.calls("views.open"))
+    modal = world.fake.calls("views.open")[0].params["view"]
+    assert modal["callback_id"] == "program.capacity"
+    assert [o["value"] for o in modal["blocks"][0]["element"]["options"]] == [
+        "heartland-day",
+        "heartland-res",
+    ]
+    state = _state(
+        program=_pick("heartland-res"),
+        status=_pick("waitlist"),
+        waitlist={"type": "number_input", "value": None},
+        until={"type": "datepicker", "selected_date": None},
+    )
+    before = world.counts()
+    bad = await world.post(slack_requests.view_submission("U0GRACE", "program.capacity", "", state))
+    assert bad.json() == {
+        "response_action": "errors",
+        "errors": {
+            "waitlist": "Say how many people are on the waitlist. "
+            "For example: /referral capacity waitlist 12"
+        },
+    }
+    assert world.counts() == before
+    state["waitlist"] = {"waitlist": {"type": "number_input", "value": "3"}}
+    good = await world.post(
+        slack_requests.view_submission("U0GRACE", "program.capacity", "", state)
+    )
+    assert "Heartland Residential now has waitlist of 3" in json.dumps(good.json()["view"])
