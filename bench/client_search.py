@@ -1,6 +1,6 @@
 """Benchmark: client search and the duplicate check on a create, over 200,000 clients.
 
-    .venv/bin/python bench/client_search.py [--url URL] [--clients 200000] [--runs 50]
+    PYTHONPATH=. .venv/bin/python bench/client_search.py [--url URL] [--clients 200000] [--runs 50]
 
 The default URL is a throwaway SQLite file in the working directory (the embedded default);
 pass a PostgreSQL URL to measure there (its `public` schema is dropped and recreated). Seeding

@@ -242,6 +242,8 @@ class Client(Base):
     __table_args__ = (
         Index("ix_clients_identity", "last_name", "first_name", "birth_date"),
         Index("ix_clients_birth_date", "birth_date"),
+        # Search results come in this order: a walk of this index stops at the 20th match.
+        Index("ix_clients_name_keys", "last_key", "first_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -259,7 +261,7 @@ class Client(Base):
     # Folded copies for search and duplicate detection (bot/domain/identity.py), written by
     # bot.services.clients whenever the source fields are.
     first_key: Mapped[str | None] = mapped_column(String(100))
-    last_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    last_key: Mapped[str | None] = mapped_column(String(100))
     phone_key: Mapped[str | None] = mapped_column(String(10), index=True)
     external_key: Mapped[str | None] = mapped_column(String(64), index=True)
 

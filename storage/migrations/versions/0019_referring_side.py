@@ -43,7 +43,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('phone_key', sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column('external_key', sa.String(length=64), nullable=True))
         batch_op.create_index('ix_clients_birth_date', ['birth_date'], unique=False)
-        batch_op.create_index(batch_op.f('ix_clients_last_key'), ['last_key'], unique=False)
+        batch_op.create_index('ix_clients_name_keys', ['last_key', 'first_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_clients_phone_key'), ['phone_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_clients_external_key'), ['external_key'], unique=False)
 
@@ -72,7 +72,7 @@ def downgrade() -> None:
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_clients_external_key'))
         batch_op.drop_index(batch_op.f('ix_clients_phone_key'))
-        batch_op.drop_index(batch_op.f('ix_clients_last_key'))
+        batch_op.drop_index('ix_clients_name_keys')
         batch_op.drop_index('ix_clients_birth_date')
         batch_op.drop_column('external_key')
         batch_op.drop_column('phone_key')
