@@ -227,7 +227,45 @@ DISCLAIMER_STARTS = (
     "the information in this e-mail",
     "the information in this email",
     "this email has been scanned",
+    "confidential:",
+    "confidential information",
+    "confidentiality:",
+    "statement of confidentiality",
+    "important notice",
+    "important confidentiality",
+    "privacy notice",
+    "hipaa",
+    "if you are not the intended recipient",
+    "if you have received this",
+    "this communication",
+    "this transmission",
+    "this message may contain",
+    "this email may contain",
+    "this e-mail may contain",
+    "this message contains",
+    "this email contains",
+    "this e-mail contains",
+    "the contents of this",
+    "please consider the environment",
+    "aviso de confidencialidad",
+    "aviso legal",
+    "confidencialidad:",
+    "este mensaje y sus anexos",
+    "este mensaje y sus adjuntos",
+    "este correo electrónico y",
+    "este mensaje es confidencial",
+    "este mensaje contiene",
+    "la información contenida en",
+    "vertraulichkeitshinweis",
+    "haftungsausschluss",
+    "diese e-mail enthält",
+    "diese e-mail kann",
+    "diese nachricht enthält",
+    "diese e-mail ist vertraulich",
+    "wichtiger hinweis",
 )
+# A notice is often framed: "*** CONFIDENTIALITY NOTICE ***", "-- Disclaimer --".
+DISCLAIMER_FRAME = "*-_=~#[( "
 
 RULE_CHARS = "-_=—*~"
 
@@ -410,7 +448,7 @@ def _strip_signature(
             return list(lines[:index])
         if len(line) > MAX_PATTERN_LINE or index == first:
             continue
-        if MOBILE_SIGNATURE.fullmatch(bare) or bare.lower().startswith(DISCLAIMER_STARTS):
+        if MOBILE_SIGNATURE.fullmatch(bare) or _is_disclaimer(bare):
             return list(lines[:index])
         if _is_sign_off(bare, names) and _tail_is_short(lines, index):
             return list(lines[:index])
@@ -426,8 +464,19 @@ def _is_sign_off(bare: str, names: set[str]) -> bool:
     return bool(names) and text.lstrip("-– ").strip() in names
 
 
+def _is_disclaimer(bare: str) -> bool:
+    return bare.lower().lstrip(DISCLAIMER_FRAME).startswith(DISCLAIMER_STARTS)
+
+
 def _tail_is_short(lines: Sequence[str], index: int) -> bool:
-    tail = [line for line in lines[index + 1 :] if line.strip()]
+    """Few short lines follow: a signature. A legal notice under it does not count, as it is
+    cut as well ("Thanks, / Dana / Intake / CONFIDENTIALITY NOTICE: ...")."""
+    tail: list[str] = []
+    for line in lines[index + 1 :]:
+        if len(line) <= MAX_PATTERN_LINE and _is_disclaimer(line.strip()):
+            break
+        if line.strip():
+            tail.append(line)
     return len(tail) <= SIGNATURE_TAIL and all(len(line) <= 80 for line in tail)
 
 
