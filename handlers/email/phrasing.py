@@ -113,7 +113,7 @@ ACCEPT_CUES = _rx(
 # because "si ..." is also Spanish for "if".
 LEADING_YES = re.compile(
     r"^[¡¿]?(?:yes|yep|yeah|sure|absolutely|definitely|ja|jawohl|gerne|si|claro|por supuesto)"
-    r"(?:[,.!;:]|$| (?:we|i|but|only|if|pending|please|thanks|thank|gracias|danke|bitte"
+    r"(?=[,.!;:]|$| (?:we|i|but|only|if|pending|please|thanks|thank|gracias|danke|bitte"
     r"|aber|nur|wenn|falls|pero|solo|siempre)\b)"
 )
 SPANISH_YES = re.compile(r"^sí\b")
@@ -122,7 +122,7 @@ SPANISH_YES = re.compile(r"^sí\b")
 STRONG_CONDITIONS = _rx(
     r"if|only|provided|providing|pending|once|as soon as|subject to|assuming|contingent"
     r"|depending on|as long as|conditional|tentative(?:ly)?|provisional(?:ly)?",
-    r"siempre que|siempre y cuando|pendiente|una vez que|sujeto a|solo|solamente|condicion\w*",
+    r"si|siempre que|siempre y cuando|pendiente|una vez que|sujeto a|solo|solamente|condicion\w*",
     r"wenn|falls|sofern|vorbehalt\w*|vorausgesetzt|erst|sobald|unter der bedingung",
 )
 # These name a condition only right before what is pending ("after the visit", "until a bed
@@ -368,9 +368,13 @@ def _read_words(lines: list[str], body: list[str]) -> Reading:
         return _decline(text, comment)
     if cue is None and not leading_yes:
         return Reading()
-    start = 0 if leading_yes or cue is None else cue.start()
-    around = _sentences_from(masked, start)
-    condition = _condition(around)
+    # Read from the yes or the accepting phrase on. The yes word itself is left out: "sí"
+    # folds to "si", which is Spanish for "if". (No refusal was found, so masked == text.)
+    if leading_yes:
+        masked, start = masked[leading_yes.end() :], 0
+    else:
+        start = cue.start() if cue is not None else 0
+    condition = _condition(_sentences_from(masked, start))
     if condition is not None:
         return _tentative(condition, comment)
     topics = _topics(_sentences_from(masked, start, count=1), PROVISION_TOPICS)
