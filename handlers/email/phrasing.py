@@ -105,7 +105,7 @@ ACCEPT_CUES = _rx(
     rf"(?:tenemos|hay) (?:una |un )?{_SPACE} (?:para|disponible)",
     # German
     r"akzeptier(?:en|t)|angenommen|zusage|sagen (?:\w+ )?zu",
-    rf"(?:konnen|werden|wurden) {_GAP}(?:{_W} )?(?:gerne? )?(?:aufnehmen|annehmen|ubernehmen)",
+    rf"(?:konnen|werden|wurden) (?:{_W} ){{0,4}}(?:gerne? )?(?:aufnehmen|annehmen|ubernehmen)",
     rf"nehmen {_GAP}(?:gerne? )?(?:auf|an)(?= |[.,!;]|$)",
     r"(?:nehmen|ubernehmen) (?:ihn|sie|es|den fall)",
 )
