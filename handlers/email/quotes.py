@@ -269,9 +269,12 @@ DISCLAIMER_FRAME = "*-_=~#[( "
 
 RULE_CHARS = "-_=—*~"
 
+DIGIT = re.compile(r"\d")
+
 WORD_BREAKS = str.maketrans(dict.fromkeys(",:;<>\"'", " "))
 
-INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+INVISIBLE_CHARS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+INVISIBLE = dict.fromkeys(map(ord, INVISIBLE_CHARS), None)
 
 
 class ReadTimeout(Exception):
@@ -297,7 +300,9 @@ def is_quoted(line: str) -> bool:
 
 
 def _normalise(text: str) -> list[str]:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(INVISIBLE)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if any(ch in text for ch in INVISIBLE_CHARS):  # `in` is a fast scan; translate is not
+        text = text.translate(INVISIBLE)
     return [line.replace("\xa0", " ").rstrip() for line in text.split("\n")]
 
 
@@ -358,7 +363,9 @@ def _attribution_length(lines: Sequence[str], index: int) -> int:
     joined = first
     # A wrapped attribution starts with its lead word or a date ("02.04.2012 14:20 ..."); without
     # this, any sentence just above a one-line attribution would be swallowed with it.
-    may_wrap = first.startswith(ATTRIBUTION_LEADS) or any(ch.isdigit() for ch in first)
+    may_wrap = first.startswith(ATTRIBUTION_LEADS) or DIGIT.search(first) is not None
+    if not may_wrap and not first.endswith(":"):
+        return 0  # neither a one-line attribution nor the start of a wrapped one
     for span in range(1, ATTRIBUTION_SPAN + 1):
         if span > 1:
             if not may_wrap or index + span - 1 >= len(lines):
@@ -379,7 +386,7 @@ def _attribution_length(lines: Sequence[str], index: int) -> int:
 def _reads_as_attribution(line: str) -> bool:
     words = line.translate(WORD_BREAKS).split()
     has_verb = any(word in ATTRIBUTION_VERBS for word in words)
-    has_detail = "@" in line or any(ch.isdigit() for ch in line)
+    has_detail = "@" in line or DIGIT.search(line) is not None
     if has_verb and (line.startswith(ATTRIBUTION_LEADS) or has_detail):
         return True
     # Gmail's dated form without a verb: "2026-03-03 10:12 GMT-05:00 Dana <dana@x.org>:"
@@ -457,11 +464,52 @@ def _strip_signature(
     return list(lines)
 
 
+def name_forms(display: str) -> list[str]:
+    """The ways a sender signs off: "Dana Whitfield", "Dana", "Whitfield", "DW" ("Whitfield,
+    Dana" and Outlook's "Whitfield  Dana" too)."""
+    display = display.strip().strip("\"'").strip()
+    if not display or "@" in display:
+        return []
+    if "," in display:
+        last, _, first = display.partition(",")
+        display = f"{first.strip()} {last.strip()}".strip()
+    words = [word.strip(".") for word in display.split() if len(word.strip(".")) >= 2]
+    forms = [" ".join(display.split()), *words]
+    if len(words) >= 2:
+        forms.append(f"{words[0]} {words[-1]}")
+        forms.append("".join(word[0] for word in (words[0], words[-1])))
+    return list(dict.fromkeys(forms))
+
+
 def _is_sign_off(bare: str, names: set[str]) -> bool:
     text = bare.lower().rstrip(",.!").strip()
     if text in VALEDICTIONS:
         return True
-    return bool(names) and text.lstrip("-– ").strip() in names
+    if not names:
+        return False
+    text = text.lstrip("-–~ ").strip()
+    if text in names:
+        return True
+    head, mark, tail = text.partition(",") if "," in text else text.partition(". ")
+    if mark and head.strip() in VALEDICTIONS and tail.strip(" .") in names:
+        return True  # "Thanks, BT"
+    return _is_name_line(bare.lstrip("-–~ ").strip(), names)
+
+
+def _is_name_line(line: str, names: set[str]) -> bool:
+    """The sender's name and then only more of it, initials, a phone or an extension:
+    "Barry Tycholiz - 713-853-1587", "Todd A. Perry", "Stephane x6721"."""
+    words = line.split()
+    if not 1 < len(words) <= 6 or words[0].lower().rstrip(",.") not in names:
+        return False
+    for word in words[1:]:
+        bare = word.strip(",.()")
+        if not bare or not bare[0].isalpha() or bare[0].isupper() or bare.lower() in names:
+            continue
+        if bare[0] == "x" and bare[1:].lstrip("-").isdigit():
+            continue
+        return False
+    return True
 
 
 def _is_disclaimer(bare: str) -> bool:

@@ -20,7 +20,7 @@ from handlers.email.classify import (
 )
 from handlers.email.commands import ParsedCommand, parse_command
 from handlers.email.phrasing import choice_number, understand
-from handlers.email.quotes import ReadTimeout, extract_reply
+from handlers.email.quotes import ReadTimeout, extract_reply, name_forms
 
 __all__ = [
     "ParsedCommand",
@@ -269,18 +269,7 @@ def _reply_token(recipients: Iterable[str], reply_address: str) -> str | None:
 
 
 def _name_forms(display: str) -> list[str]:
-    """The ways a sender signs off: "Dana Whitfield", "Dana" ("Whitfield, Dana" too)."""
-    display = display.strip().strip('"').strip()
-    if not display or "@" in display:
-        return []
-    if "," in display:
-        last, _, first = display.partition(",")
-        display = f"{first.strip()} {last.strip()}".strip()
-    forms = [display]
-    first_name = display.split()[0]
-    if first_name != display:
-        forms.append(first_name)
-    return forms
+    return name_forms(display)
 
 
 def _dmarc(msg: Message, trusted_authserv_id: str | None) -> str | None:
