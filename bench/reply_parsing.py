@@ -205,11 +205,12 @@ def _public_text(path: str) -> str:
     return file.read_text("utf-8", errors="replace")
 
 
-def public_cases(held_out: bool) -> list[Case]:
+def public_cases(round_: str) -> list[Case]:
+    """The hand-labelled bodies of one round: "dev" (from the start) or "dev-2"."""
     labels = json.loads((PUBLIC / "labels.json").read_text())["cases"]
     cases = []
     for path, label in labels.items():
-        if (label.get("set") == "held-out") != held_out:
+        if label.get("set", "dev") != round_:
             continue
         text = _public_text(path)
         if "lines" in label:
@@ -239,14 +240,17 @@ def forge_cases() -> list[Case]:
 
 
 def talon_signature_cases() -> list[Case]:
-    """talon's signature samples: the body without its `_signature` file's text is right."""
+    """talon's signature samples: the body without its `_signature` file's text is right (one
+    body also tags its signature lines "#sig#", as forge does)."""
     folder = PUBLIC / "talon" / "tests" / "fixtures" / "signature" / "emails" / "stripped"
     cases = []
     for body in sorted(folder.glob("*_body")):
         stem = body.name.removesuffix("_body")
-        text = body.read_text("utf-8")
+        lines = body.read_text("utf-8").split("\n")
+        text = "\n".join(line.removeprefix("#sig#") for line in lines)
+        kept = "\n".join(line for line in lines if not line.startswith("#sig#")).strip()
         signature = (folder / f"{stem}_signature").read_text("utf-8").strip()
-        want = text.strip().removesuffix(signature) if signature else text
+        want = kept.removesuffix(signature) if signature else kept
         sender = (folder / f"{stem}_sender").read_text("utf-8").strip()
         cases.append((f"talon-signature/{stem}", text, sender, [squash(want)]))
     return cases
@@ -326,8 +330,8 @@ def main() -> None:
 
     own = own_cases()
     sets: dict[str, list[Case]] = {
-        "public dev": public_cases(held_out=False),
-        "held out": public_cases(held_out=True),
+        "public dev": public_cases("dev"),
+        "public dev-2": public_cases("dev-2"),
         "forge sig": forge_cases(),
         "talon sig": talon_signature_cases(),
     }

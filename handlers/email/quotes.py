@@ -34,6 +34,7 @@ ATTRIBUTION_LEADS = (
     "den ",  # Danish, Norwegian, Swedish
     "på ",
     "w dniu ",  # Polish
+    "dnia ",
     "dne ",  # Czech
 )
 
@@ -50,6 +51,8 @@ ATTRIBUTION_VERBS = (
     "kirjoitti",
     "pisze",
     "napisał",
+    "napisał(a)",
+    "írta",  # Hungarian
     "napsal",
     "написал",
     "написала",
@@ -58,6 +61,8 @@ ATTRIBUTION_VERBS = (
 
 FROM_KEYS = frozenset(
     {"from", "von", "de", "van", "fra", "från", "od", "da", "от", "lähettäjä", "feladó", "差出人"}
+    # French webmail opens its block with the date: "Message du : 12/12/2016 13:20 / De : ..."
+    | {"message du"}
 )
 FOLLOW_KEYS = frozenset(
     {
@@ -126,11 +131,17 @@ SEPARATOR_PHRASES = frozenset(
         "originalmeddelande",
         "opprinnelig melding",
         "oprindelig meddelelse",
+        "oprindelig besked",
+        "originalnachricht",
+        "mensagem original",
         "wiadomość oryginalna",
         "исходное сообщение",
         "alkuperäinen viesti",
     }
 )
+
+# A history header some webmails frame in a rule: "==== Message du : 12/12/2016 13:20 ====".
+FRAMED_HEADER_STARTS = ("message du", "message de", "message from", "nachricht von", "mensaje de")
 
 # One alternative per client family; every repetition is separated by a literal space, so no
 # two quantifiers compete for the same characters and matching stays linear in the line length.
@@ -142,6 +153,7 @@ MOBILE_SIGNATURE = re.compile(
     r"|envoyé à partir de \w+(?: \w+){0,3}(?: ?<https?://[^>\s]*>)?"
     r"|get outlook for (?:ios|android)\b.*"
     r"|von meinem \w+(?: \w+){0,3} gesendet"
+    r"|gesendet (?:von|mit) \w+(?: \w+){0,3}(?: ?<https?://[^>\s]*>)?"
     r"|envoyé de mon \w+(?: \w+){0,3}"
     r"|enviado desde mi \w+(?: \w+){0,3}"
     r"|enviado do meu \w+(?: \w+){0,3}"
@@ -350,6 +362,8 @@ def _is_separator(line: str) -> bool:
     if len(bare) >= 10 and not bare.strip("_"):
         return True  # Outlook's row of underscores above the quoted header block
     phrase = bare.strip("-_=* ").lower()
+    if bare.startswith(("===", "---")) and phrase.startswith(FRAMED_HEADER_STARTS):
+        return True  # "==== Message du : 12/12/2016 13:20"
     return phrase in SEPARATOR_PHRASES and (bare != phrase or phrase.endswith(":"))
 
 
@@ -378,7 +392,9 @@ def _attribution_length(lines: Sequence[str], index: int) -> int:
             if nxt.startswith(ATTRIBUTION_LEADS):
                 return 0  # the attribution starts on that line, not this one
             joined = f"{joined} {nxt}"
-        if joined.endswith(":") and _reads_as_attribution(joined):
+        # Some clients drop the colon: "On Wed, 14 Nov 2018 08:14 -0200 Jo <jo@x.org> wrote".
+        ends = joined.endswith(":") or ("@" in joined and joined.endswith(ATTRIBUTION_VERBS))
+        if ends and _reads_as_attribution(joined):
             return span
     return 0
 
