@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain.vocab import ResponseKind
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.texts import render_email
 from storage.db import transaction
 from storage.models import Referral
 from tests.adapter.email.channel import EmailChannel, only
@@ -138,3 +139,25 @@ def test_a_number_with_no_question_or_no_such_option_is_explained(
         "asked",
         "no_option",
     ]
+
+
+def test_the_question_renders_as_text_and_html_with_the_reply_shown_as_typed() -> None:
+    payload = {
+        "number": "R-2026-000042",
+        "options": [{"label": "accept"}, {"label": "decline (no vacancy)"}],
+        "line": "We <could> take him but have no beds",
+        "in_reply_to": None,
+        "recipient_name": "Dana Ruiz",
+    }
+
+    texts = render_email("email_question", payload)
+
+    assert texts.subject == "[closeloop] R-2026-000042 did you mean accept or decline (no vacancy)?"
+    assert texts.text.startswith(
+        "Hello Dana Ruiz,\n\nYour reply about R-2026-000042 can be read more than one way, so "
+        'nothing was done yet.\nYour reply read: "We <could> take him but have no beds"\n\n'
+        "Did you mean accept, or decline (no vacancy)? Reply 1 or 2:\n"
+    )
+    assert texts.html is not None
+    assert "We &lt;could&gt; take him" in texts.html and "<could>" not in texts.html
+    assert "<li>decline (no vacancy)</li>" in texts.html
