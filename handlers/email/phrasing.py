@@ -59,7 +59,8 @@ _SPACE = (
     r"|platz|platze|betten?|kapazitat(?:en)?)"
 )
 DECLINE_CUES = _rx(
-    r"declin(?:e|ed|ing)",
+    r"^declin(?:e|ed|ing)",
+    rf"(?:we|i|we're|we are|i'm|i am|we'll|i'll) {_GAP}declin(?:e|ed|ing)",
     r"(?:must|have to|need to|will have to|'ll have to|has to) (?:decline|pass)",
     r"(?:can ?not|can't|cant|unable to|not able to|won't be able to|will not be able to"
     rf"|are not able to|aren't able to|not in a position to) {_GAP}(?:accept|take|serve|admit"
@@ -85,6 +86,42 @@ DECLINE_CUES = _rx(
     rf"lehnen {_GAP}{_GAP}ab",
     r"absage|ausgebucht|voll belegt|sind voll",
 )
+# A refusal or a yes about someone else ("the family declined", "she accepted a place
+# elsewhere", "they can't take the bed") is not the program's decision.
+THIRD_PERSON = frozenset(
+    {
+        "they",
+        "he",
+        "she",
+        "it",
+        "who",
+        "family",
+        "parents",
+        "parent",
+        "mom",
+        "mother",
+        "dad",
+        "father",
+        "guardian",
+        "client",
+        "hospital",
+        "school",
+        "el",
+        "ella",
+        "ellos",
+        "ellas",
+        "familia",
+        "padres",
+        "madre",
+        "padre",
+        "er",
+        "familie",
+        "eltern",
+        "mutter",
+        "vater",
+    }
+)
+
 # A plain "No." / "No, sorry" / "Nein." at the very start refuses too.
 LEADING_NO = re.compile(
     r"^[¡¿]?(?:no|nope|nein|leider nein|lo siento,? no)"
@@ -92,7 +129,10 @@ LEADING_NO = re.compile(
 )
 
 ACCEPT_CUES = _rx(
-    r"accept(?:ed|ing)?",
+    r"^accept(?:ed)?",
+    r"(?:we|i) (?:gladly |happily |hereby |will |can |'ll |would )?accept",
+    rf"(?:we|i) (?:can|could|will|would|'ll|are able to|am able to) {_GAP}accept",
+    r"^(?:happy|glad|pleased) to (?:take|accept)",
     rf"(?:we|i) (?:can|could|will|would|'ll|are able to|am able to) {_GAP}take",
     r"(?:we|i) (?:are|'re|am|'m) (?:happy|glad|pleased|able) to (?:take|accept|offer|admit)",
     r"(?:we|i) (?:have|'ve got|have got) (?:a |an |one )?(?:bed|place|spot|space|opening|room)"
@@ -258,9 +298,16 @@ def understand(reply: str, command: ParsedCommand | None, error: str | None) -> 
     if not lines:
         return Reading(command, (), error)
     if command is not None:
-        if command.verb == ACCEPT and command.number is None:
-            return _refine_accept(command, lines, _comment(body))
-        return Reading(command)
+        if command.verb != ACCEPT:
+            return Reading(command)
+        # "accept R-2026-000042 if funding is approved", answering a digest: keep the number.
+        refined = _refine_accept(command, lines, _comment(body))
+        number = command.number
+        return Reading(
+            None if refined.command is None else replace(refined.command, number=number),
+            tuple(replace(choice, number=number) for choice in refined.choices),
+            refined.error,
+        )
     reading = _read_words(lines, body)
     if reading.command is None and not reading.choices:
         # The command reader's own complaint ("busy" is not a decline reason) is the more
@@ -334,7 +381,7 @@ def _is_greeting(line: str) -> bool:
 def _refine_accept(command: ParsedCommand, lines: list[str], comment: str) -> Reading:
     """A yes with a condition on its own line is tentative; with a refusal too, it is a question."""
     first = fold(lines[0])[:MAX_DECISION_CHARS]
-    if DECLINE_CUES.search(first):
+    if _ours(DECLINE_CUES, first):
         return _ask(_both_ways(first), comment)
     condition = _condition(first)
     if condition is not None:
@@ -358,9 +405,10 @@ def _read_words(lines: list[str], body: list[str]) -> Reading:
             return _decline(rest, comment)
         return _tentative(rest, comment, always=True)
     text = fold(" ".join(lines))[:MAX_DECISION_CHARS]
-    declines = bool(DECLINE_CUES.search(text) or LEADING_NO.match(text))
-    masked = DECLINE_CUES.sub(" ", text)
-    cue = ACCEPT_CUES.search(masked)
+    refusals = _ours(DECLINE_CUES, text)
+    declines = bool(refusals or LEADING_NO.match(text))
+    masked = _blank(text, [m.span() for m in DECLINE_CUES.finditer(text)])
+    cue = next(iter(_ours(ACCEPT_CUES, masked)), None)
     leading_yes = LEADING_YES.match(text) or SPANISH_YES.match(lines[0].lower())
     if declines and (cue or leading_yes):
         return _ask(_both_ways(text), comment)
@@ -383,6 +431,24 @@ def _read_words(lines: list[str], body: list[str]) -> Reading:
         tentative = [ParsedCommand(TENTATIVE, t.value, None, comment) for t in topics]
         return _ask([ParsedCommand(ACCEPT, None, None, comment), *tentative], comment)
     return Reading(ParsedCommand(ACCEPT, None, None, comment))
+
+
+def _ours(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
+    """The matches that speak for the program: not right after "they", "the family", "she"..."""
+    found = []
+    for match in pattern.finditer(text):
+        before = text[max(0, match.start() - 40) : match.start()].split()
+        if not before or before[-1].strip(",.;:") not in THIRD_PERSON:
+            found.append(match)
+    return found
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with the spans blanked out, positions unchanged."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
 
 
 def _sentences_from(text: str, start: int, *, count: int = 2) -> str:

@@ -148,6 +148,19 @@ def said(verb: str, reason: str | None, comment: str) -> ParsedCommand:
             FUNDING,
             "Ja, wenn die Finanzierung bewilligt wird",
         ),
+        # Decisions are the program's own, not someone else's.
+        ("Happy to accept her!", "accept", None, "Happy to accept her!"),
+        ("We gladly accept.", "accept", None, "We gladly accept."),
+        (
+            "We are declining due to staffing.",
+            "decline",
+            "staffing",
+            "We are declining due to staffing.",
+        ),
+        ("The family declined the placement.", None, None, ""),
+        ("She has accepted a place elsewhere.", None, None, ""),
+        ("They can't take the bed until June, we will call again.", None, None, ""),
+        ("Mom says the family doesn't have room for the wheelchair.", None, None, ""),
         # Commands keep their own reading.
         ("accept", "accept", None, ""),
         ("Yes, we can take her", "accept", None, "we can take her"),
@@ -201,6 +214,13 @@ def test_a_reply_that_reads_two_ways_is_asked_about(
     assert [(c.verb, c.reason) for c in reading.choices] == readings
     assert all(c.comment == text for c in reading.choices)
     assert reading.error == question(reading.choices)
+
+
+def test_a_digest_answer_keeps_its_referral_number() -> None:
+    reading = read("accept R-2026-000042 if funding is approved")
+    assert reading.command == ParsedCommand(
+        "tentative", FUNDING, None, "accept R-2026-000042 if funding is approved", "R-2026-000042"
+    )
 
 
 def test_the_question_is_one_short_line() -> None:
