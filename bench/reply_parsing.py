@@ -206,7 +206,7 @@ def _public_text(path: str) -> str:
 
 
 def public_cases(round_: str) -> list[Case]:
-    """The hand-labelled bodies of one round: "dev" (from the start) or "dev-2"."""
+    """The hand-labelled bodies of one round: "dev" (from the start), "dev-2", "held-out-2"."""
     labels = json.loads((PUBLIC / "labels.json").read_text())["cases"]
     cases = []
     for path, label in labels.items():
@@ -332,6 +332,7 @@ def main() -> None:
     sets: dict[str, list[Case]] = {
         "public dev": public_cases("dev"),
         "public dev-2": public_cases("dev-2"),
+        "held out": public_cases("held-out-2"),
         "forge sig": forge_cases(),
         "talon sig": talon_signature_cases(),
     }
