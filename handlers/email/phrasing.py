@@ -364,7 +364,7 @@ def _decision_lines(body: list[str]) -> list[str]:
             if paragraphs >= MAX_PARAGRAPHS:
                 break
             continue
-        lines.append(line)
+        lines.append(line[:MAX_DECISION_CHARS])  # a 700 KB line is read no further than this
         size += len(line)
         if size >= MAX_DECISION_CHARS:
             break

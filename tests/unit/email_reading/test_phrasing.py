@@ -263,3 +263,10 @@ def test_no_guess_without_a_decision_and_its_reason(text: str, errors_with: str)
 )
 def test_a_numbered_answer_is_recognised(text: str, number: int | None) -> None:
     assert choice_number(text) == number
+
+
+def test_a_huge_single_line_is_read_only_at_its_start() -> None:
+    text = "We can take him. " + "x" * 700_000
+    reading = read(text)
+    assert reading.command is not None and reading.command.verb == "accept"
+    assert reading.command.comment == text  # the comment is the sender's words, whole
