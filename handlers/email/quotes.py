@@ -279,6 +279,55 @@ DISCLAIMER_STARTS = (
 # A notice is often framed: "*** CONFIDENTIALITY NOTICE ***", "-- Disclaimer --".
 DISCLAIMER_FRAME = "*-_=~#[( "
 
+# Single capitalised words that end a reply without being a name: commands, their reasons, and
+# the short answers people give.
+NOT_NAMES = frozenset(
+    {
+        "accept",
+        "accepted",
+        "yes",
+        "no",
+        "decline",
+        "declined",
+        "tentative",
+        "provision",
+        "funding",
+        "staffing",
+        "location",
+        "other",
+        "vacancy",
+        "enrolled",
+        "note",
+        "status",
+        "thanks",
+        "cheers",
+        "best",
+        "regards",
+        "done",
+        "ok",
+        "okay",
+        "sure",
+        "agreed",
+        "confirmed",
+        "noted",
+        "great",
+        "perfect",
+        "gracias",
+        "danke",
+        "saludos",
+        "ja",
+        "nein",
+        "si",
+        "sí",
+    }
+    | frozenset(
+        """today tomorrow tonight asap urgent pending approved full monday tuesday wednesday
+        thursday friday saturday sunday january february march april may june july august
+        september october november december lunes martes jueves viernes sabado domingo hoy
+        mañana montag dienstag mittwoch donnerstag freitag samstag sonntag heute morgen""".split()
+    )
+)
+
 RULE_CHARS = "-_=—*~"
 
 DIGIT = re.compile(r"\d")
@@ -477,7 +526,27 @@ def _strip_signature(
             return list(lines[:index])
     if MOBILE_SIGNATURE.fullmatch(lines[first].strip()) and len(lines[first]) <= MAX_PATTERN_LINE:
         return []
-    return list(lines)
+    return _drop_lone_first_name(list(lines), first)
+
+
+def _drop_lone_first_name(lines: list[str], first: int) -> list[str]:
+    """A first name alone on the last line, under a finished sentence, signs the message even
+    when the From line does not carry it ("…give me a call. / Bert" from "Meyers")."""
+    texts = [i for i in range(first, len(lines)) if lines[i].strip()]
+    if len(texts) < 2:
+        return lines
+    last, above = lines[texts[-1]].strip(), lines[texts[-2]].strip()
+    name = last.rstrip(".")
+    if not (
+        2 <= len(name) <= 12
+        and name.isalpha()
+        and name[0].isupper()
+        and name[1:].islower()
+        and name.lower() not in NOT_NAMES
+        and above.endswith((".", "!", "?", "...", ")"))
+    ):
+        return lines
+    return lines[: texts[-1]]
 
 
 def name_forms(display: str) -> list[str]:

@@ -84,3 +84,19 @@ def test_name_forms_cover_the_ways_people_sign() -> None:
         "DW",
     ]
     assert name_forms("dana@agency.org") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reply"),
+    [
+        ("If you have any questions, please give me a call.\n\nBert", None),
+        ("We can take him Monday.\nKim", "We can take him Monday."),
+        # Not a name: a word under a greeting, a weekday, a command's reason.
+        ("Hej,\n\nSvar.", "Hej,\n\nSvar."),
+        ("accept.\nThursday", "accept.\nThursday"),
+        ("decline no vacancy.\nFull", "decline no vacancy.\nFull"),
+    ],
+)
+def test_a_lone_first_name_on_the_last_line_signs_the_message(body: str, reply: str | None) -> None:
+    expected = reply if reply is not None else "If you have any questions, please give me a call."
+    assert extract_reply(body) == expected
