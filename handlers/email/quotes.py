@@ -321,10 +321,52 @@ NOT_NAMES = frozenset(
         "sí",
     }
     | frozenset(
-        """today tomorrow tonight asap urgent pending approved full monday tuesday wednesday
-        thursday friday saturday sunday january february march april may june july august
-        september october november december lunes martes jueves viernes sabado domingo hoy
-        mañana montag dienstag mittwoch donnerstag freitag samstag sonntag heute morgen""".split()
+        [
+            "today",
+            "tomorrow",
+            "tonight",
+            "asap",
+            "urgent",
+            "pending",
+            "approved",
+            "full",
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+            "lunes",
+            "martes",
+            "jueves",
+            "viernes",
+            "sabado",
+            "domingo",
+            "hoy",
+            "mañana",
+            "montag",
+            "dienstag",
+            "mittwoch",
+            "donnerstag",
+            "freitag",
+            "samstag",
+            "sonntag",
+            "heute",
+            "morgen",
+        ]
     )
 )
 
