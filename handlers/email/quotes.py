@@ -624,10 +624,12 @@ def _is_sign_off(bare: str, names: set[str]) -> bool:
 
 
 def _is_name_line(line: str, names: set[str]) -> bool:
-    """The sender's name and then only more of it, initials, a phone or an extension:
-    "Barry Tycholiz - 713-853-1587", "Todd A. Perry", "Stephane x6721"."""
+    """The sender's name among capitalised words, initials, a phone or an extension:
+    "Barry Tycholiz - 713-853-1587", "Todd A. Perry", "Stephane x6721", "Bert Meyers"."""
     words = line.split()
-    if not 1 < len(words) <= 6 or words[0].lower().rstrip(",.") not in names:
+    if not 1 < len(words) <= 6 or not any(w.lower().rstrip(",.") in names for w in words[:3]):
+        return False
+    if not words[0][0].isupper():
         return False
     for word in words[1:]:
         bare = word.strip(",.()")

@@ -68,6 +68,7 @@ def test_the_reply_ends_where_the_person_stopped_writing(body: str, reply: str) 
         ("We accept.\n\nThanks, BT", "Barry Tycholiz", "We accept."),
         ("We accept.\n\nStephane x6721", '"Brodeur  Stephane"', "We accept."),
         ("We accept.\n\nTodd A. Perry", "Todd Perry", "We accept."),
+        ("We accept.\n\nBert Meyers\nReal Time Desk\n503-880-5315", "Meyers", "We accept."),
         # The sender's first name opening a sentence is not a signature.
         ("We accept.\n\nMaria will call the family today.", "Maria Lopez", None),
     ],
