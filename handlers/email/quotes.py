@@ -371,6 +371,7 @@ NOT_NAMES = frozenset(
 )
 
 RULE_CHARS = "-_=—*~"
+SEPARATOR_EDGES = frozenset("-_=*:")
 
 DIGIT = re.compile(r"\d")
 
@@ -450,6 +451,8 @@ def _starts_history(lines: Sequence[str], index: int) -> bool:
 
 def _is_separator(line: str) -> bool:
     bare = line.strip()
+    if bare[:1] not in SEPARATOR_EDGES and bare[-1:] not in SEPARATOR_EDGES:
+        return False  # every separator is framed in rule characters or ends with a colon
     if len(bare) >= 10 and not bare.strip("_"):
         return True  # Outlook's row of underscores above the quoted header block
     phrase = bare.strip("-_=* ").lower()
@@ -648,13 +651,17 @@ def _is_disclaimer(bare: str) -> bool:
 def _tail_is_short(lines: Sequence[str], index: int) -> bool:
     """Few short lines follow: a signature. A legal notice under it does not count, as it is
     cut as well ("Thanks, / Dana / Intake / CONFIDENTIALITY NOTICE: ...")."""
-    tail: list[str] = []
+    count = 0
     for line in lines[index + 1 :]:
-        if len(line) <= MAX_PATTERN_LINE and _is_disclaimer(line.strip()):
+        bare = line.strip()
+        if not bare:
+            continue
+        if len(line) <= MAX_PATTERN_LINE and _is_disclaimer(bare):
             break
-        if line.strip():
-            tail.append(line)
-    return len(tail) <= SIGNATURE_TAIL and all(len(line) <= 80 for line in tail)
+        count += 1
+        if count > SIGNATURE_TAIL or len(line) > 80:
+            return False  # stop here: a long message under a "Thanks" is not a signature
+    return True
 
 
 def _first_text_index(lines: Sequence[str]) -> int | None:
