@@ -41,6 +41,15 @@ class Api:
 
         return call
 
+    def as_fhir(self, email: str) -> Callable[..., Any]:
+        """The same, under /fhir."""
+        headers = {"Authorization": f"Bearer {self.token(email)}"}
+
+        async def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
+            return await self.http.request(method, f"/fhir{path}", headers=headers, **kwargs)
+
+        return call
+
 
 @pytest.fixture
 async def api(

@@ -1,0 +1,15 @@
+"""HL7 FHIR R4 under /fhir: referrals as SDOH Clinical Care Tasks, for EHRs (handlers thin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from handlers.fhir import reads, writes
+
+
+def fhir_router() -> APIRouter:
+    # Not in /openapi.json: FHIR clients read /fhir/metadata, and the bodies are FHIR resources.
+    router = APIRouter(prefix="/fhir", tags=["fhir"], include_in_schema=False)
+    router.include_router(reads.router)
+    router.include_router(writes.router)
+    return router
