@@ -12,4 +12,8 @@ def fhir_router() -> APIRouter:
     router = APIRouter(prefix="/fhir", tags=["fhir"], include_in_schema=False)
     router.include_router(reads.router)
     router.include_router(writes.router)
+    # A FHIR transaction is posted at the base itself.
+    router.add_api_route(
+        "", writes.transaction, methods=["POST"], response_class=writes.FhirResponse
+    )
     return router
