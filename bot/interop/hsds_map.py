@@ -79,6 +79,7 @@ class Mapped:
 def map_hsds(data: HsdsData, overlay: Overlay, known: Known) -> Mapped:
     """Service codes closeloop has keep closeloop's names."""
     mapped = Mapped(directory={"version": 1, "services": [], "agencies": [], "staff": []})
+    links = _Links(data)
     codes: dict[str, str] = {}
     agencies: dict[str, dict[str, Any]] = {}
     for org_id, org in data.organizations.items():
@@ -102,10 +103,8 @@ def map_hsds(data: HsdsData, overlay: Overlay, known: Known) -> Mapped:
             "organization": org,
             "phones": _sorted(
                 p
-                for p in data.phones.values()
-                if p.get("organization_id") == org_id
-                and not p.get("service_id")
-                and not p.get("contact_id")
+                for p in links.phones_of_org.get(org_id, [])
+                if not p.get("service_id") and not p.get("contact_id")
             ),
         }
     program_of_service: dict[str, str] = {}
@@ -118,7 +117,7 @@ def map_hsds(data: HsdsData, overlay: Overlay, known: Known) -> Mapped:
         named = overlay.programs.get(service_id)
         extra_p = named or ProgramOverlay()
         key = extra_p.key or known.program_keys.get(service_id, service_id)
-        terms = _terms_of(data, service_id)
+        terms = _terms_of(data, links, service_id)
         services = list(extra_p.services or [])
         for term in terms:
             code = _code_for(term, overlay)
@@ -138,7 +137,7 @@ def map_hsds(data: HsdsData, overlay: Overlay, known: Known) -> Mapped:
                 f"{label}: no taxonomy term names a service code (a program offers at least one)"
             )
             continue
-        areas = _sorted(a for a in data.service_areas.values() if a.get("service_id") == service_id)
+        areas = _sorted(links.areas.get(service_id, []))
         wanted = (
             extra_p.counties
             if extra_p.counties is not None
@@ -170,25 +169,22 @@ def map_hsds(data: HsdsData, overlay: Overlay, known: Known) -> Mapped:
             "service_areas": areas,
             "taxonomy_terms": _sorted(terms),
             "attributes": _sorted(
-                a
-                for a in data.attributes.values()
-                if a.get("link_id") == service_id and a.get("taxonomy_term_id")
+                a for a in links.attributes.get(service_id, []) if a.get("taxonomy_term_id")
             ),
             "phones": _sorted(
-                p
-                for p in data.phones.values()
-                if p.get("service_id") == service_id and not p.get("contact_id")
+                p for p in links.phones_of_service.get(service_id, []) if not p.get("contact_id")
             ),
             "contacts": [],
         }
     for code, name in sorted(codes.items()):
         mapped.directory["services"].append({"code": code, "name": name})
-    _map_contacts(data, overlay, agencies, program_of_service, mapped)
+    _map_contacts(data, links, overlay, agencies, program_of_service, mapped)
     return mapped
 
 
 def _map_contacts(
     data: HsdsData,
+    links: _Links,
     overlay: Overlay,
     agencies: dict[str, dict[str, Any]],
     program_of_service: dict[str, str],
@@ -223,7 +219,7 @@ def _map_contacts(
         if not programs:
             mapped.skipped.append(f"{label}: no imported program of theirs to give roles on")
             continue
-        phones = _sorted(p for p in data.phones.values() if p.get("contact_id") == contact_id)
+        phones = _sorted(links.phones_of_contact.get(contact_id, []))
         for key in programs:
             mapped.program_extras[key]["contacts"].append({**contact, "phones": phones})
         person = people.get(email)
@@ -245,11 +241,28 @@ def _map_contacts(
                     person["roles"].append(grant)
 
 
-def _terms_of(data: HsdsData, service_id: str) -> list[dict[str, Any]]:
+class _Links:
+    """Each table's rows by the id they link to: one pass, so mapping stays linear."""
+
+    def __init__(self, data: HsdsData) -> None:
+        self.areas = _by(data.service_areas, "service_id")
+        self.attributes = _by(data.attributes, "link_id")
+        self.phones_of_org = _by(data.phones, "organization_id")
+        self.phones_of_service = _by(data.phones, "service_id")
+        self.phones_of_contact = _by(data.phones, "contact_id")
+
+
+def _by(rows: dict[str, dict[str, Any]], link: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows.values():
+        if row.get(link):
+            out.setdefault(str(row[link]), []).append(row)
+    return out
+
+
+def _terms_of(data: HsdsData, links: _Links, service_id: str) -> list[dict[str, Any]]:
     terms = []
-    for attribute in data.attributes.values():
-        if attribute.get("link_id") != service_id:
-            continue
+    for attribute in links.attributes.get(service_id, []):
         term = data.taxonomy_terms.get(attribute.get("taxonomy_term_id", ""))
         if term is not None and term not in terms:
             terms.append(term)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot.audit import record
 from bot.context import now
@@ -323,7 +323,9 @@ def _import_agencies(
     progress: Callable[[str, int], None] | None = None,
 ) -> tuple[dict[str, Agency], dict[str, Program], set[int]]:
     agencies = {a.key: a for a in session.scalars(select(Agency))}
-    programs = {p.key: p for p in session.scalars(select(Program))}
+    # Counties and services loaded with the programs: one query each, not two per program.
+    loaded = select(Program).options(selectinload(Program.counties), selectinload(Program.services))
+    programs = {p.key: p for p in session.scalars(loaded)}
     all_counties = sorted({c.id: c for c in counties.values()}.values(), key=lambda c: c.fips)
     joining: set[int] = set()
     new_programs: list[Program] = []

@@ -117,7 +117,10 @@ def _known(session: Session) -> Known:
         if org_id:
             known.agency_keys[org_id] = agency.key
         known.mous[agency.key] = (agency.mou_signed_on, agency.mou_expires_on)
-    for program in session.scalars(select(Program)):
+    programs = select(Program).options(
+        selectinload(Program.counties), selectinload(Program.services)
+    )
+    for program in session.scalars(programs):
         known.program_keys[_made_up("program", program.key)] = program.key
         service_id = ((program.hsds or {}).get("service") or {}).get("id")
         if service_id:
