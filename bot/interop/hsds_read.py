@@ -271,7 +271,14 @@ def read_json(path: Path, progress: Progress | None = None) -> HsdsData:
         where = f"[{i}]" if len(items) > 1 or isinstance(raw, list) else ""
         if not isinstance(item, dict):
             raise InvalidInput(f"{path.name}: item {where}: an object is required.", field="file")
-        kind = "service" if "status" in item or "organization" in item else "organization"
+        kind = _kind_of(item)
+        if kind is None:
+            stray = sorted(set(item) - set(schema("organization")["properties"]) - {"services"})
+            raise InvalidInput(
+                f'{path.name}: item{where} (id "{item.get("id")}") is neither an HSDS organization '
+                f'nor a service (field "{stray[0]}" belongs to neither).',
+                field=stray[0],
+            )
         problem = _first_error(_validator(kind), item)
         if problem is not None:
             at, message = problem
@@ -288,6 +295,19 @@ def read_json(path: Path, progress: Progress | None = None) -> HsdsData:
     if not data.organizations:
         raise InvalidInput(f"{path.name}: no organization found.", field="file")
     return data
+
+
+def _kind_of(item: dict[str, Any]) -> str | None:
+    """ "service" or "organization" when every field is one of that object's (an organization
+    may nest its services); None for anything else (a location, a taxonomy term...)."""
+    keys = set(item)
+    if keys <= set(schema("service")["properties"]) and (
+        "status" in keys or "organization" in keys
+    ):
+        return "service"
+    if keys <= set(schema("organization")["properties"]) | {"services"}:
+        return "organization"
+    return None
 
 
 def _own(item: dict[str, Any], name: str) -> dict[str, Any]:

@@ -214,3 +214,22 @@ def test_an_invalid_json_object_is_refused_naming_the_field(tmp_path: Path) -> N
         's.json: service (id "ac148810-d857-441c-9679-408f346de14b") field '
         '"contacts.0.phones.0.number": 5 is not of type "string".'
     )
+
+
+@pytest.mark.parametrize("form", ["organization_list.json", "service_list.json"])
+def test_the_official_list_pages_import(network: sessionmaker[Session], form: str) -> None:
+    report = _import(network, read_hsds(EXAMPLES / form))
+    assert report.result.created["agencies"] == 1
+    with transaction(network) as session:
+        agency = session.scalar(select(Agency).where(Agency.key == ORG))
+        assert agency is not None and agency.name == "Example Organization Inc."
+    assert not _import(network, read_hsds(EXAMPLES / form)).changed
+
+
+def test_other_hsds_objects_are_refused_as_not_an_organization_or_service() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        read_hsds(EXAMPLES / "location.json")
+    assert caught.value.message == (
+        'location.json: item (id "3a19ff88-4620-4d17-9830-ac1d859eb5d5") is neither an HSDS '
+        'organization nor a service (field "accessibility" belongs to neither).'
+    )
