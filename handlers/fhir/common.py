@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from bot.domain.fhir_task import IllegalTransition
@@ -60,3 +62,33 @@ def run(
     except UserError as exc:
         return outcome_for(exc)
     return FhirResponse(body, status_code=status_code, headers=headers)
+
+
+class FhirRoute(APIRoute):
+    """A /fhir route: what FastAPI itself refuses (no token, a malformed id or body) is answered
+    as an OperationOutcome too, so a FHIR client reads every error the same way."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def fhir_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                code = {401: "login", 403: "forbidden", 404: "not-found"}.get(
+                    exc.status_code, "processing"
+                )
+                return FhirResponse(
+                    operation_outcome(code, str(exc.detail)),
+                    status_code=exc.status_code,
+                    headers=exc.headers,
+                )
+            except RequestValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first.get("loc", ()))
+                return FhirResponse(
+                    operation_outcome("invalid", f"{where}: {first.get('msg')}", where),
+                    status_code=422,
+                )
+
+        return fhir_handler

@@ -12,10 +12,10 @@ from bot.interop.fhir import capability_statement, searchset
 from bot.services import fhir as use
 from handlers.api.deps import StaffId, sessions_of
 from handlers.api.schemas import DbId
-from handlers.fhir.common import FhirResponse, base_of, run, systems_of
+from handlers.fhir.common import FhirResponse, FhirRoute, base_of, run, systems_of
 from storage.db import transaction
 
-router = APIRouter()
+router = APIRouter(route_class=FhirRoute)
 
 
 @router.get("/metadata", response_class=FhirResponse)

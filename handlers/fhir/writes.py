@@ -13,9 +13,9 @@ from bot.interop.fhir import validated
 from bot.services import fhir_hooks, fhir_intake
 from handlers.api.deps import StaffId
 from handlers.api.schemas import DbId
-from handlers.fhir.common import FhirResponse, run, systems_of
+from handlers.fhir.common import FhirResponse, FhirRoute, run, systems_of
 
-router = APIRouter()
+router = APIRouter(route_class=FhirRoute)
 
 FhirBody = Annotated[dict[str, Any], Body(media_type="application/fhir+json")]
 

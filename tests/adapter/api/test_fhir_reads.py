@@ -244,7 +244,13 @@ async def test_service_request_and_patient_are_read_through_the_audited_path(api
     assert _audited(api, "client_data_viewed") == before + 2
     # Admins see it, and without a token nobody does.
     assert (await api.as_fhir(ADMIN)("GET", f"/Patient/{client_id}")).status_code == 200
-    assert (await api.http.get(f"/fhir/Patient/{client_id}")).status_code == 401
+    anonymous = await api.http.get(f"/fhir/Patient/{client_id}")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert valid(anonymous.json())["issue"][0]["code"] == "login"
+    malformed = await api.as_fhir(ADMIN)("GET", "/Patient/not-a-number")
+    assert malformed.status_code == 422
+    assert valid(malformed.json())["issue"][0]["expression"] == ["path.client_id"]
 
 
 async def test_the_capability_statement(api: Api) -> None:
