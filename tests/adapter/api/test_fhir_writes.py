@@ -377,3 +377,25 @@ async def test_a_rest_hook_hears_of_changes_made_in_slack_and_by_email(
             )
             == 2
         )
+
+
+async def test_a_provision_and_a_cancellation_through_fhir(api: Api) -> None:
+    task_id = await _created_task(api)
+    bare = await _put(api, task_id, GK_HOME, status="received")
+    assert bare.status_code == 422
+    provision = await _put(
+        api, task_id, GK_HOME, status="received", statusReason={"text": "pending a vacancy"}
+    )
+    assert provision.status_code == 200, provision.text
+    assert valid(provision.json())["statusReason"]["text"] == "provision: pending a vacancy"
+    # Only the referral's coordinator withdraws it; then every program's Task is cancelled.
+    refused = await _put(api, task_id, GK_HOME, status="cancelled")
+    assert refused.status_code == 403
+    assert valid(refused.json())["issue"][0]["code"] == "forbidden"
+    cancelled = await _put(api, task_id, COORD, status="cancelled")
+    assert cancelled.status_code == 200, cancelled.text
+    assert valid(cancelled.json())["status"] == "cancelled"
+    with transaction(api.sessions) as session:
+        recipient = session.get(Recipient, task_id)
+        assert recipient is not None
+        assert recipient.referral.state == ReferralState.DELETED
