@@ -191,7 +191,7 @@ def search_terms(text: str) -> SearchTerms:
     birth: date | None = None
     phone = external = None
     joined = " ".join(words)
-    if _PHONEISH.match(joined) and phone_key(joined):
+    if _date_of(joined) is None and _PHONEISH.match(joined) and phone_key(joined):
         return SearchTerms(phone=phone_key(joined), external=external_key(joined))
     for word in words:
         found = _date_of(word)

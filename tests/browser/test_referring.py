@@ -27,6 +27,13 @@ pytestmark = [
 ]
 
 
+def _go(page: Any, selector: str) -> None:
+    """Click what sends a form or follows a link, and wait for the page it leads to (reading
+    a list right after a click would otherwise race the navigation)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def _known_client(sessions: sessionmaker[Session]) -> int:
     with transaction(sessions) as session:
         return clients.create_client(
@@ -56,31 +63,31 @@ def test_a_coordinator_refers_from_search_to_close(
 
     page.goto(f"{base}/clients")
     page.fill("#email", COORD)
-    page.click("text=Email me a sign-in link")
+    _go(page, "text=Email me a sign-in link")
     page.goto(_emailed_link(network, COORD))
-    page.click("button:has-text('Sign in')")
+    _go(page, "button:has-text('Sign in')")
 
     # Search first.
     page.goto(f"{base}/clients")
     page.fill("#q", "maria garcia")
-    page.click("button:has-text('Search')")
+    _go(page, "button:has-text('Search')")
     assert page.locator("#clients tbody tr").all_inner_texts() == [
         "María García-López\t1990-04-02\t\t999-999-9999\t"
     ]
 
     # Creating her again as typed at another desk: the likely duplicate is shown.
-    page.click("text=New client")
+    _go(page, "text=New client")
     page.fill("#c-first_name", "Maria")
     page.fill("#c-last_name", "Garcia")
     page.fill("#c-birth_date", "1990-04-02")
     page.fill("#c-address", "12 Main St.")
     page.fill("#c-phone", "999-999-9999")
-    page.click("button:has-text('Create client')")
+    _go(page, "button:has-text('Create client')")
     matches = page.locator("#matches")
     assert "This client may already exist." in matches.inner_text()
     assert "first name, last name, birth date, address" in matches.inner_text()
     assert page.input_value("#c-address") == "12 Main St."
-    page.click("#matches >> text=Use this client")
+    _go(page, "#matches >> text=Use this client")
     assert page.url == f"{base}/clients/{known}"
 
     # Consent, signed on paper last month.
@@ -91,18 +98,18 @@ def test_a_coordinator_refers_from_search_to_close(
     page.select_option("#k-method", "uploaded scan")
     page.fill("#k-reference", "SCAN-2026-0042")
     page.fill("#k-signed_on", "2026-02-02")
-    page.click("button:has-text('Record consent')")
+    _go(page, "button:has-text('Record consent')")
     assert page.locator(".notice").inner_text() == "Consent recorded."
     assert "2027-02-02" in page.locator("#consents").inner_text()
 
     # The referral form, then the preview: River Housing is refused, with its reason.
-    page.click("text=Start a referral for this client")
+    _go(page, "text=Start a referral for this client")
     page.check("input[name=need_RES]")
     page.check("input[name=need_HSG]")
     page.fill("#r-counties", "Boone County")
     page.fill("#r-exclude_programs", "river-hsg")
     page.fill("#r-facility_code", "CMO")
-    page.click("button:has-text('Save and preview recipients')")
+    _go(page, "button:has-text('Save and preview recipients')")
     assert page.locator("#receiving tbody tr td:first-child").all_inner_texts() == [
         "Heartland Residential"
     ]
@@ -112,15 +119,15 @@ def test_a_coordinator_refers_from_search_to_close(
     )
     assert "María" not in page.locator("main").inner_text()
     page.screenshot(path=str(artifacts / "referring-preview.png"), full_page=True)
-    page.click("button:has-text('Publish')")
+    _go(page, "button:has-text('Publish')")
     assert page.locator(".notice").inner_text() == "Published."
     number = page.locator("h1").inner_text().split()[0]
 
     # Edit the counties and re-publish: Ozark Respite joins, Heartland Residential leaves.
-    page.click("text=Edit")
+    _go(page, "text=Edit")
     assert page.input_value("#r-counties") == "Boone County"
     page.fill("#r-counties", "Greene County")
-    page.click("button:has-text('Save and re-publish')")
+    _go(page, "button:has-text('Save and re-publish')")
     assert page.locator(".notice").inner_text() == (
         "Saved and re-published to 1 program(s). Newly receiving: Ozark Respite. "
         "No longer receiving: Heartland Residential."
@@ -128,10 +135,10 @@ def test_a_coordinator_refers_from_search_to_close(
 
     # Close with the need's outcome (a reason is asked for when not fully met).
     page.select_option("#x-outcome", "partially met")
-    page.click("button:has-text('Close')")
+    _go(page, "button:has-text('Close')")
     assert "Say why the need was not fully met." in page.locator("#err-close_reason").inner_text()
     page.fill("#x-reason", "moved away")
-    page.click("button:has-text('Close')")
+    _go(page, "button:has-text('Close')")
     assert page.locator(".notice").inner_text() == "Closed."
     page.screenshot(path=str(artifacts / "referring-closed.png"), full_page=True)
     context.close()

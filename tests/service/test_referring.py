@@ -78,12 +78,13 @@ def test_search_by_name_birth_date_phone_and_external_id_is_audited(
         assert ids("Maria 1990-04-02") == [maria]
         assert ids("garcia 4/2/1990") == [maria]
         assert ids("Maria 1990-04-03") == []
+        assert ids("1990-04-02") == [maria]
         assert ids("573.555.0142") == [maria]
         assert ids("mo778812") == [maria]
         assert ids("999-999-9999") == []
     with transaction(network) as s:
         events = _audit(s, "client_searched")
-        assert len(events) == 9
+        assert len(events) == 10
         assert events[0].detail == {"searched_by": ["name"], "client_ids": [maria]}
         assert events[3].detail["searched_by"] == ["name", "birth_date"]
         assert {e.channel for e in events} == {"api"}
