@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.errors import UserError
+from bot.keys import refuse_development_key, with_local_key
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -23,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        settings = load_settings()
+        settings = with_local_key(load_settings())
         return int(args.run(settings, args) or 0)
     except SettingsError as exc:
         print(f"closeloop: {exc}", file=sys.stderr)
@@ -197,6 +198,7 @@ def _demo(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _web(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     import uvicorn
 
     from bot.app import create_app
@@ -210,6 +212,7 @@ def _web(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     from bot.processes import run_worker
 
     run_worker(_runtime(settings))
@@ -217,6 +220,7 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _clock(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     from bot.processes import run_clock
 
     run_clock(_runtime(settings))
@@ -224,6 +228,7 @@ def _clock(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     from bot.processes import serve
 
     serve(_runtime(settings))

@@ -184,7 +184,7 @@ def end_session(session: Session, *, cookie: str | None) -> None:
 def _link(session: Session, token: str) -> tuple[Staff, str]:
     settings = settings_of(session)
     try:
-        staff_id, nonce, issued = unsign(settings.secret_key, LINK_PURPOSE, token, count=3)
+        staff_id, nonce, issued = unsign(settings.verifying_keys, LINK_PURPOSE, token, count=3)
         issued_at = datetime.fromtimestamp(int(issued), UTC)
         staff = session.get(Staff, int(staff_id))
     except (BadSignature, ValueError):
@@ -221,7 +221,9 @@ def _live_session(session: Session, cookie: str | None) -> WebSession:
         raise SignedOut("Please sign in.")
     settings = settings_of(session)
     try:
-        staff_id, nonce, _started = unsign(settings.secret_key, SESSION_PURPOSE, cookie, count=3)
+        staff_id, nonce, _started = unsign(
+            settings.verifying_keys, SESSION_PURPOSE, cookie, count=3
+        )
         wanted = int(staff_id)
     except (BadSignature, ValueError):
         raise SignedOut("Please sign in.") from None
