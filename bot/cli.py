@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.errors import UserError
 from bot.keys import refuse_development_key, with_local_key
+from bot.logs import install as install_log_redaction
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -23,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    install_log_redaction()
     try:
         settings = with_local_key(load_settings())
         return int(args.run(settings, args) or 0)
