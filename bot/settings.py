@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     timezone: str = "America/Chicago"
     holiday_country: str = "US"
     holiday_subdivision: str | None = "MO"
-    consent_required: bool = False
+    # Unset: as the directory's `network:` section says (off unless it says otherwise).
+    consent_required: bool | None = None
+    user_mou_text: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000

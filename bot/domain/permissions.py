@@ -71,7 +71,7 @@ def require_may_act(actor: Actor, today: date) -> None:
     if signed is None or today - signed > timedelta(days=USER_MOU_VALID_DAYS):
         raise Forbidden(
             "Your yearly user agreement (user MOU) is not signed.",
-            hint="Sign it with your agency's security officer, then try again.",
+            hint="Sign it on closeloop's Agreement page (/agreement on the web), then try again.",
         )
 
 

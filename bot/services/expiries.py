@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.audit import record
 from bot.context import now, today
+from bot.domain.agreements import agency_mou_ends
 from bot.domain.permissions import USER_MOU_VALID_DAYS
 from bot.domain.vocab import ACTIVE_STATES, Channel, Role
 from bot.notify import addresses, enqueue
@@ -58,8 +59,9 @@ def agency_mous(session: Session) -> int:
     routing (routing checks the MOU), and its gatekeepers and the admins are told, once."""
     day = today(session)
     written = 0
-    for agency in session.scalars(select(Agency).where(Agency.mou_expires_on.is_not(None))):
-        expires = agency.mou_expires_on
+    for agency in session.scalars(select(Agency).where(Agency.mou_signed_on.is_not(None))):
+        # Without an expiry date, an MOU lapses a year after signing.
+        expires = agency_mou_ends(agency.mou_signed_on, agency.mou_expires_on)
         assert expires is not None
         program_ids = [p.id for p in agency.programs]
         gatekeepers = _with_role(session, Role.GATEKEEPER, program_ids=program_ids)

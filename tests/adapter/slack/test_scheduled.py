@@ -283,6 +283,10 @@ SCHEDULED: dict[str, tuple[dict[str, Any], str]] = {
         {"expires_on": "2026-04-01", "numbers": ["R-2026-000042", "R-2026-000043"]},
         "behind referrals R-2026-000042, R-2026-000043 expires on 2026-04-01.",
     ),
+    "consent_withdrawn": (
+        {"referral": "R-2026-000042", "programs": ["Heartland Day"], "why": "expired"},
+        "The client's consent behind R-2026-000042 expired: Heartland Day no longer sees the client or the referral.",
+    ),
     "access_removed_idle": (
         {"person": "Lee Park", "email": "lee@heartland.example.org", "days": 90},
         "Lee Park (lee@heartland.example.org) has not used closeloop for 90 days, so their access was removed.",
