@@ -30,6 +30,7 @@ def jobs(digest_time: str) -> list[Job]:
         Job("expiries_user_mou", expiries.user_mous, time(5, 5)),
         Job("expiries_consent", expiries.consents, time(5, 10)),
         Job("consent_lapsed", agreements.lapsed_consents, time(0, 5)),
+        Job("agency_mou_lapsed", agreements.lapsed_agency_mous, time(0, 6)),
         Job("access_idle_staff", idle.idle_staff, time(5, 15)),
         Job("thirty_day_reminders", digests.thirty_day_reminders, time(6, 0)),
         Job("overdue_escalations", digests.overdue_escalations, time(7, 0)),

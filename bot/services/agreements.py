@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Row, or_, select
 from sqlalchemy.orm import Session
 
 from bot.audit import record
@@ -21,7 +23,7 @@ from bot.network import consent_required, user_mou_text
 from bot.notify import notify
 from bot.services.grid_rows import refresh_grid_rows
 from bot.services.routing import consented_programs, join_open_referrals
-from storage.models import Agency, Consent, Recipient, Referral, Staff
+from storage.models import Agency, Consent, Program, Recipient, Referral, Staff
 
 # A user MOU can be signed again in the last 30 days of its year (when the reminder comes).
 USER_MOU_RENEW_DAYS = 30
@@ -51,6 +53,28 @@ def withdraw_uncovered(
         )
         .order_by(Referral.id, Recipient.program_id)
     ).all()
+    return _withdraw(
+        session,
+        rows,
+        actor=actor,
+        channel=channel,
+        kind="consent_withdrawn",
+        detail={"why": why},
+    )
+
+
+def _withdraw(
+    session: Session,
+    rows: Sequence[Row[Recipient, Referral]],
+    *,
+    actor: Actor | None,
+    channel: Channel,
+    kind: str,
+    detail: dict[str, Any],
+) -> dict[str, list[str]]:
+    """The recipients leave their referrals (kept, inactive: a return restores their
+    assignment and answers); one audit event and one notice to the primary coordinator per
+    referral, naming the programs that lost access."""
     moment = now(session)
     lost: dict[int, list[Recipient]] = defaultdict(list)
     referrals: dict[int, Referral] = {}
@@ -67,20 +91,20 @@ def withdraw_uncovered(
             session,
             actor=actor,
             channel=channel,
-            action="consent_withdrawn",
+            action=kind,
             referral_id=referral.id,
-            client_id=client_id,
+            client_id=referral.client_id,
             programs=names,
-            why=why,
+            **detail,
         )
         coordinator = session.get(Staff, referral.primary_coordinator_id)
         notify(
             session,
             event=event,
-            kind="consent_withdrawn",
+            kind=kind,
             people=[coordinator] if coordinator else [],
             # Named by number only: no brief, no buttons (there is nothing to do on Slack).
-            payload={"referral": referral.number, "programs": names, "why": why},
+            payload={"referral": referral.number, "programs": names, **detail},
             referral_id=referral.id,
         )
         told[referral.number or ""] = names
@@ -180,6 +204,40 @@ def renew_agency_mou(
             channel=channel,
         )
     return MouRenewed(agency=agency.name, valid_until=ends, joined=joined)
+
+
+def lapsed_agency_mous(session: Session) -> int:
+    """The daily job: the programs of an agency whose MOU is no longer valid leave the open
+    referrals they had received (their staff stop seeing the clients); each referral's primary
+    coordinator is told. Renewing the MOU brings them back. Returns the referrals concerned."""
+    day = today(session)
+    lapsed = {
+        agency.id: agency.name
+        for agency in session.scalars(select(Agency))
+        if not agency.mou_valid_on(day)
+    }
+    if not lapsed:
+        return 0
+    rows = session.execute(
+        select(Recipient, Referral)
+        .join(Referral, Referral.id == Recipient.referral_id)
+        .join(Program, Program.id == Recipient.program_id)
+        .where(
+            Referral.state.in_(ACTIVE_STATES),
+            Recipient.active.is_(True),
+            Program.agency_id.in_(lapsed),
+        )
+        .order_by(Referral.id, Recipient.program_id)
+    ).all()
+    told = _withdraw(
+        session,
+        rows,
+        actor=None,
+        channel=Channel.SCHEDULER,
+        kind="mou_withdrawn",
+        detail={},
+    )
+    return len(told)
 
 
 def mou_renewed_programs(session: Session, before: dict[int, bool]) -> set[int]:

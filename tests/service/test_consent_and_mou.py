@@ -199,15 +199,37 @@ def test_an_agency_mou_without_expiry_lapses_after_a_year_and_renewal_rejoins(
     with transaction(sessions) as session:
         directory = parse_directory(_network_with_mou("2026-03-01", None), source="net")
         import_directory(session, directory=directory, source="net")
+    before = published(sessions, needs=["RES"])
+    with transaction(sessions) as session:
+        work.assign_referral(
+            session,
+            actor=actor_by_email(session, GK_HOME),
+            number=before,
+            provider=DANA,
+            program="heartland-res",
+            channel=Channel.SLACK,
+        )
     clock.advance(days=366)  # 2027-03-03: a year and two days after signing
     _keep_staff_signed(sessions, clock.now.date())
+    with transaction(sessions) as session:
+        assert agreements.lapsed_agency_mous(session) == 1
+    with transaction(sessions) as session:
+        assert agreements.lapsed_agency_mous(session) == 0  # once
+    # Heartland's staff no longer see the referral they had; the coordinator is told.
+    assert {who: _sees(sessions, who, before) for who in (COORD, GK_HOME, DANA, ADMIN)} == {
+        COORD: True,
+        GK_HOME: False,
+        DANA: False,
+        ADMIN: True,
+    }
+    assert _told(sessions, "mou_withdrawn") == [(COORD, ["Heartland Residential"])]
     number = published(sessions, needs=["RES"])
     with transaction(sessions) as session:
         assert recipients(session, number) == {}
         referral = session.scalar(select(Referral).where(Referral.number == number))
         assert referral is not None and recipients_now(session, referral) == set()
 
-    # The admin renews Heartland's MOU: its programs join the open referral at once.
+    # The admin renews Heartland's MOU: its programs join the open referrals at once.
     with transaction(sessions) as session:
         with pytest.raises(Forbidden):
             agreements.renew_agency_mou(
@@ -231,13 +253,16 @@ def test_an_agency_mou_without_expiry_lapses_after_a_year_and_renewal_rejoins(
             agency_key="heartland",
             channel=Channel.WEB,
         )
-    assert (renewed.valid_until, renewed.joined) == (date(2028, 3, 2), 1)
+    assert (renewed.valid_until, renewed.joined) == (date(2028, 3, 2), 2)
     with transaction(sessions) as session:
         assert sorted(recipients(session, number)) == ["heartland-res"]
+        assert sorted(recipients(session, before)) == ["heartland-res"]
         joined = session.scalars(
             select(OutboxMessage.address).where(OutboxMessage.kind == "program_joined")
         ).all()
-        assert joined == [GK_HOME]
+        assert joined == [GK_HOME, GK_HOME]
+    # Dana has the referral back, still assigned to her.
+    assert _sees(sessions, DANA, before) and not _sees(sessions, DANA, number)
 
     # Renewing by directory import does the same for Ozark.
     second = published(sessions, needs=["BEH"])

@@ -287,6 +287,10 @@ SCHEDULED: dict[str, tuple[dict[str, Any], str]] = {
         {"referral": "R-2026-000042", "programs": ["Heartland Day"], "why": "expired"},
         "The client's consent behind R-2026-000042 expired: Heartland Day no longer sees the client or the referral.",
     ),
+    "mou_withdrawn": (
+        {"referral": "R-2026-000042", "programs": ["Heartland Residential"]},
+        "Their agency's MOU lapsed, so Heartland Residential no longer sees R-2026-000042 or its client.",
+    ),
     "access_idle_warning": (
         {"days": 90, "removal_on": "2026-07-14", "public_url": "https://closeloop.example.org"},
         "You have not used closeloop for a long time: your access will be removed on 2026-07-14 unless you use it before then",
