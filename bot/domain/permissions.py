@@ -71,7 +71,8 @@ def require_may_act(actor: Actor, today: date) -> None:
     if signed is None or today - signed > timedelta(days=USER_MOU_VALID_DAYS):
         raise Forbidden(
             "Your yearly user agreement (user MOU) is not signed.",
-            hint="Sign it on closeloop's Agreement page (/agreement on the web), then try again.",
+            hint="Sign it with /referral agreement sign in Slack, or on the web's Agreement "
+            "page, then try again.",
         )
 
 
