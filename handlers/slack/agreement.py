@@ -12,6 +12,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.actors import actor_for
 from bot.context import today
 from bot.domain.vocab import Channel
 from bot.errors import InvalidInput
@@ -56,6 +57,8 @@ def _carry_out(sessions: sessionmaker[Session], staff_id: int, sign: bool) -> An
             return reply(f"Signed. Your user agreement is valid until {signed.valid_until}.")
         staff = session.get(Staff, staff_id)
         assert staff is not None
+        if not staff.active:
+            actor_for(session, staff)  # refuses, naming the day access was removed
         mou = user_mou_of(session, staff)
         if mou.signed_on is None or mou.valid_until is None:
             status = "You have not signed it yet."
