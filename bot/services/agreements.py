@@ -146,6 +146,7 @@ def rejoin_consented(session: Session, consent: Consent, *, actor: Actor, channe
         how="consent_signed",
         actor=actor,
         channel=channel,
+        client_id=consent.client_id,
     )
 
 

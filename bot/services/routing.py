@@ -124,9 +124,11 @@ def join_open_referrals(
     how: str,
     actor: Actor | None,
     channel: Channel,
+    client_id: int | None = None,
 ) -> int:
-    """Programs that are new, widened or unsuspended join the open referrals they now match,
-    and their gatekeepers are told at once. Returns how many (referral, program) pairs joined."""
+    """Programs that are new, widened or unsuspended join the open referrals they now match
+    (of one client only, with `client_id`: a new consent), and their gatekeepers are told at
+    once. Returns how many (referral, program) pairs joined."""
     ids = set(program_ids)
     if not ids:
         return 0
@@ -134,9 +136,10 @@ def join_open_referrals(
     facts = program_facts(session, day, ids)
     joined = 0
     grown: list[int] = []
-    open_referrals = session.scalars(
-        select(Referral).where(Referral.state.in_(ACTIVE_STATES)).order_by(Referral.id)
-    ).all()
+    wanted = select(Referral).where(Referral.state.in_(ACTIVE_STATES))
+    if client_id is not None:
+        wanted = wanted.where(Referral.client_id == client_id)
+    open_referrals = session.scalars(wanted.order_by(Referral.id)).all()
     for referral in open_referrals:
         current = {r.program_id for r in referral.recipients if r.active}
         new = route(facts, referral_facts(session, referral, day)) - current
