@@ -1,7 +1,7 @@
 """trust: network settings kept in the directory, the idle rule's warnings, reads by client
 
 Revision ID: 0013
-Revises: 0012
+Revises: 0017
 Create Date: 2026-12-06 22:00:00.000000
 """
 
@@ -14,7 +14,7 @@ import storage.types
 
 
 revision = '0013'
-down_revision = '0012'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
