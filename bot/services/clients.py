@@ -317,6 +317,9 @@ def sign_consent(
         method=str(new.method),
         signed_on=signed_on.isoformat(),
     )
+    from bot.services.agreements import rejoin_consented
+
+    rejoin_consented(session, consent, actor=actor, channel=channel)
     return consent
 
 
@@ -369,6 +372,11 @@ def revoke_consent(session: Session, *, actor: Actor, consent_id: int, channel: 
         action="consent_revoked",
         client_id=consent.client_id,
         consent_id=consent.id,
+    )
+    from bot.services.agreements import withdraw_uncovered
+
+    withdraw_uncovered(
+        session, client_id=consent.client_id, actor=actor, channel=channel, why="revoked"
     )
     return consent
 

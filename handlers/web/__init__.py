@@ -10,7 +10,18 @@ from types import ModuleType
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from handlers.web import access, grid, intake, programs, referral, referring, reports, sign_in
+from handlers.web import (
+    access,
+    agreements,
+    grid,
+    intake,
+    programs,
+    reads,
+    referral,
+    referring,
+    reports,
+    sign_in,
+)
 from handlers.web.deps import mark_web
 
 PAGES: tuple[ModuleType, ...] = (
@@ -22,6 +33,8 @@ PAGES: tuple[ModuleType, ...] = (
     programs,
     reports,
     access,
+    agreements,
+    reads,
 )
 
 
