@@ -35,6 +35,7 @@ class PublishResult:
     joined: list[str]
     left: list[str]
     notified: int
+    referral_id: int | None = None
 
 
 def create_referral(
@@ -252,7 +253,7 @@ def delete_referral(
             action="referral_deleted",
             referral_id=referral.id,
         )
-        return PublishResult(referral.number or number, [], [], [], 0)
+        return PublishResult(referral.number or number, [], [], [], 0, referral.id)
     return _announce(session, referral, actor, channel, "referral_deleted", joined=[], left=[])
 
 
@@ -416,4 +417,4 @@ def _announce(
         referral_id=referral.id,
         skip_staff_id=actor.staff_id,
     )
-    return PublishResult(referral.number or "", programs, joined, left, notified)
+    return PublishResult(referral.number or "", programs, joined, left, notified, referral.id)

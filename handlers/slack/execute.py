@@ -9,12 +9,15 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session
 
+from bot.commands import WORK_COMMANDS, Assign, WorkCommand
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from bot.errors import InvalidInput, UserError
-from bot.services import access, digests, directory, grid, referrals, work
+from bot.services import access, digests, directory, grid, referrals
+from bot.services.verbs import Applied, apply
 from handlers.slack import commands as c
 from handlers.slack.blocks import access_actions, reply, text
+from handlers.slack.commands import mentioned_user
 from handlers.slack.gateway import Gateway
 from handlers.slack.screens import PAGE_SIZE, details_reply, grid_reply, help_reply
 
@@ -72,24 +75,28 @@ async def _show(cmd: c.Show, gw: Gateway, client: AsyncWebClient, user: str) -> 
     )
 
 
-async def _assign(cmd: c.Assign, gw: Gateway, client: AsyncWebClient, user: str) -> Answer:
-    provider: str | int = cmd.person
-    if cmd.slack_user is not None:
-        provider = await gw.link(client, cmd.slack_user, unknown=_unknown_person(cmd.person))
-    result = await gw.run(
-        client,
-        user,
-        lambda s, a: work.assign_referral(
-            s,
-            actor=a,
-            number=cmd.number,
-            provider=provider,
-            program=cmd.program,
-            reassign=cmd.reassign,
-            channel=SLACK,
-        ),
+async def _work(cmd: WorkCommand, gw: Gateway, client: AsyncWebClient, user: str) -> Answer:
+    """Every work verb: one command, applied by the one function every channel uses."""
+    applied = await apply_for(gw, client, user, cmd)
+    return reply(applied.answer)
+
+
+async def apply_for(
+    gateway: Gateway, client: AsyncWebClient, user_id: str, command: WorkCommand
+) -> Applied:
+    """`command` applied for the Slack user; a mentioned person (`<@U123>`) is first linked to
+    the staff member they are."""
+    if isinstance(command, Assign) and isinstance(command.provider, str):
+        mention = mentioned_user(command.provider)
+        if mention is not None:
+            staff_id = await gateway.link(
+                client, mention, unknown=_unknown_person(command.provider)
+            )
+            command = command.model_copy(update={"provider": staff_id})
+    final = command
+    return await gateway.run(
+        client, user_id, lambda s, a: apply(s, actor=a, command=final, channel=SLACK)
     )
-    return _said(result.summary, result.changed)
 
 
 def _unknown_person(mention: str) -> Callable[[str | None], UserError]:
@@ -101,81 +108,6 @@ def _unknown_person(mention: str) -> Callable[[str | None], UserError]:
         )
 
     return error
-
-
-async def _respond(cmd: c.Respond, gw: Gateway, client: AsyncWebClient, user: str) -> Answer:
-    result = await gw.run(
-        client,
-        user,
-        lambda s, a: work.respond_to_referral(
-            s,
-            actor=a,
-            number=cmd.number,
-            kind=cmd.kind,
-            reason=cmd.reason,
-            comment=cmd.comment,
-            program=cmd.program,
-            channel=SLACK,
-        ),
-    )
-    return _said(result.summary, result.changed)
-
-
-async def _status(cmd: c.SetStatus, gw: Gateway, client: AsyncWebClient, user: str) -> Answer:
-    result = await gw.run(
-        client,
-        user,
-        lambda s, a: work.set_service_status(
-            s, actor=a, number=cmd.number, status=cmd.status, program=cmd.program, channel=SLACK
-        ),
-    )
-    return _said(result.summary, result.changed)
-
-
-async def _note(cmd: c.AddNote, gw: Gateway, client: AsyncWebClient, user: str) -> Answer:
-    result = await gw.run(
-        client,
-        user,
-        lambda s, a: work.add_note(
-            s, actor=a, number=cmd.number, text=cmd.text, program=cmd.program, channel=SLACK
-        ),
-    )
-    return _said(result.summary, result.changed)
-
-
-async def _pending(cmd: c.Pending, gw: Gateway, client: AsyncWebClient, user: str) -> Answer:
-    number = await gw.run(
-        client,
-        user,
-        lambda s, a: (
-            referrals.mark_pending_placement(s, actor=a, number=cmd.number, channel=SLACK).number
-        ),
-    )
-    return reply(f"{number} is pending placement.")
-
-
-async def _close(cmd: c.Close, gw: Gateway, client: AsyncWebClient, user: str) -> Answer:
-    closing = {"outcome": cmd.outcome.value, "reason": cmd.reason}
-    result = await gw.run(
-        client,
-        user,
-        lambda s, a: referrals.close_referral(
-            s, actor=a, number=cmd.number, closing=closing, channel=SLACK
-        ),
-    )
-    return reply(f"{result.number} is closed ({cmd.outcome.value}); {result.notified} told.")
-
-
-async def _republish(cmd: c.Republish, gw: Gateway, client: AsyncWebClient, user: str) -> Answer:
-    result = await gw.run(
-        client,
-        user,
-        lambda s, a: referrals.republish_referral(s, actor=a, number=cmd.number, channel=SLACK),
-    )
-    joined = f" Newly receiving: {', '.join(result.joined)}." if result.joined else ""
-    return reply(
-        f"{result.number} is published again to {len(result.programs)} program(s).{joined}"
-    )
 
 
 async def _digest(cmd: c.Digest, gw: Gateway, client: AsyncWebClient, user: str) -> Answer:
@@ -251,13 +183,7 @@ _RUNNERS: dict[type, Callable[[Any, Gateway, AsyncWebClient, str], Awaitable[Ans
     c.Help: _help,
     c.ListReferrals: _list,
     c.Show: _show,
-    c.Assign: _assign,
-    c.Respond: _respond,
-    c.SetStatus: _status,
-    c.AddNote: _note,
-    c.Pending: _pending,
-    c.Close: _close,
-    c.Republish: _republish,
+    **dict.fromkeys(WORK_COMMANDS, _work),
     c.Digest: _digest,
     c.Suspension: _suspension,
     c.AskAccess: _ask_access,

@@ -11,9 +11,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.commands import Assign, Respond, WorkCommand
 from bot.domain.vocab import Channel, ResponseKind
 from bot.errors import InvalidInput
-from bot.services import access, referrals, work
+from bot.services import access, referrals
 from handlers.slack.blocks import (
     ACCEPT,
     APPROVE_ACCESS,
@@ -24,6 +25,7 @@ from handlers.slack.blocks import (
     STALE_BUTTON,
     TENTATIVE,
     VIEW,
+    Block,
     Target,
     access_request_of,
     after_response,
@@ -32,7 +34,7 @@ from handlers.slack.blocks import (
     work_actions,
 )
 from handlers.slack.commands import ListReferrals
-from handlers.slack.execute import list_page
+from handlers.slack.execute import apply_for, list_page
 from handlers.slack.gateway import Gateway
 from handlers.slack.outcome import form_metadata, message_of, outcome_line, show_outcome
 from handlers.slack.screens import details_reply
@@ -50,26 +52,9 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
         target = decode((action.get("selected_option") or {}).get("value"))
         if target.staff_id is None:
             raise InvalidInput(STALE_BUTTON, hint="Use /referral assign instead.")
-        result, who = await gateway.run(
-            client,
-            body["user"]["id"],
-            lambda s, a: (
-                work.assign_referral(
-                    s,
-                    actor=a,
-                    number=target.number,
-                    provider=target.staff_id or 0,
-                    program=target.program,
-                    channel=SLACK,
-                ),
-                a.name,
-            ),
-        )
-        if not result.changed:
-            await respond(text=result.summary, response_type="ephemeral", replace_original=False)
-            return
+        command = Assign(number=target.number, provider=target.staff_id, program=target.program)
         after = work_actions(Target(target.number, target.program))
-        await show_outcome(gateway, client, body, outcome_line(result.summary, who), after)
+        await _apply_clicked(gateway, client, body, respond, command, after)
 
     @app.action(ACCEPT)
     async def accept(
@@ -77,26 +62,9 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
     ) -> None:
         await ack()
         target = decode(action.get("value"))
-        result, who = await gateway.run(
-            client,
-            body["user"]["id"],
-            lambda s, a: (
-                work.respond_to_referral(
-                    s,
-                    actor=a,
-                    number=target.number,
-                    kind=ResponseKind.ACCEPT,
-                    program=target.program,
-                    channel=SLACK,
-                ),
-                a.name,
-            ),
-        )
-        if not result.changed:
-            await respond(text=result.summary, response_type="ephemeral", replace_original=False)
-            return
+        command = Respond(number=target.number, kind=ResponseKind.ACCEPT, program=target.program)
         after = work_actions(target, respond=after_response(ResponseKind.ACCEPT))
-        await show_outcome(gateway, client, body, outcome_line(result.summary, who), after)
+        await _apply_clicked(gateway, client, body, respond, command, after)
 
     @app.action(re.compile(f"^({re.escape(TENTATIVE)}|{re.escape(DECLINE)})$"))
     async def open_form(ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient) -> None:
@@ -162,6 +130,23 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
             client, body["user"]["id"], lambda s, a: list_page(s, a, query, cursor)
         )
         await respond(**answer, replace_original=True)
+
+
+async def _apply_clicked(
+    gateway: Gateway,
+    client: AsyncWebClient,
+    body: Body,
+    respond: AsyncRespond,
+    command: WorkCommand,
+    after: Block | None,
+) -> None:
+    """A button's command applied; the message clicked shows who did what, or, when nothing
+    changed (a double click), the clicker alone is told why."""
+    applied = await apply_for(gateway, client, body["user"]["id"], command)
+    if not applied.changed:
+        await respond(text=applied.summary, response_type="ephemeral", replace_original=False)
+        return
+    await show_outcome(gateway, client, body, outcome_line(applied.summary, applied.actor), after)
 
 
 def access_outcome(result: access.AccessRequestResult) -> str:

@@ -8,8 +8,8 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.vocab import Channel, ResponseKind
-from bot.services import work
+from bot.commands import Respond, parse
+from bot.domain.vocab import ResponseKind
 from handlers.slack.blocks import (
     COMMENT_BLOCK,
     REASON_BLOCK,
@@ -19,10 +19,10 @@ from handlers.slack.blocks import (
     after_response,
     work_actions,
 )
+from handlers.slack.execute import apply_for
 from handlers.slack.gateway import Gateway
 from handlers.slack.outcome import blocks_from_metadata, outcome_line, read_metadata, refresh_home
 
-SLACK = Channel.SLACK
 Body = dict[str, Any]
 
 
@@ -34,27 +34,21 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
         kind = ResponseKind(meta["k"])
         # The answer is applied before the acknowledgement, so a refusal can be shown in the
         # modal itself (see the error handler) instead of after it has closed.
-        result, who = await gateway.run(
-            client,
-            body["user"]["id"],
-            lambda s, a: (
-                work.respond_to_referral(
-                    s,
-                    actor=a,
-                    number=meta["n"],
-                    kind=kind,
-                    reason=reason,
-                    comment=comment,
-                    program=meta.get("p"),
-                    channel=SLACK,
-                ),
-                a.name,
-            ),
+        command = parse(
+            Respond,
+            {
+                "number": meta["n"],
+                "kind": kind,
+                "reason": reason,
+                "comment": comment,
+                "program": meta.get("p"),
+            },
         )
+        applied = await apply_for(gateway, client, body["user"]["id"], command)
         await ack()
-        if not result.changed:
+        if not applied.changed:
             return
-        line = outcome_line(result.summary, who)
+        line = outcome_line(applied.summary, applied.actor)
         after = work_actions(Target(meta["n"], meta.get("p")), respond=after_response(kind))
         if meta.get("c") and meta.get("t"):
             blocks = acted(blocks_from_metadata(meta), line, after)
