@@ -49,11 +49,8 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
         ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        target = decode((action.get("selected_option") or {}).get("value"))
-        if target.staff_id is None:
-            raise InvalidInput(STALE_BUTTON, hint="Use /referral assign instead.")
-        command = Assign(number=target.number, provider=target.staff_id, program=target.program)
-        after = work_actions(Target(target.number, target.program))
+        command = assign_command(action)
+        after = work_actions(Target(command.number, command.program))
         await _apply_clicked(gateway, client, body, respond, command, after)
 
     @app.action(ACCEPT)
@@ -61,9 +58,10 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
         ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        target = decode(action.get("value"))
-        command = Respond(number=target.number, kind=ResponseKind.ACCEPT, program=target.program)
-        after = work_actions(target, respond=after_response(ResponseKind.ACCEPT))
+        command = accept_command(action)
+        after = work_actions(
+            Target(command.number, command.program), respond=after_response(ResponseKind.ACCEPT)
+        )
         await _apply_clicked(gateway, client, body, respond, command, after)
 
     @app.action(re.compile(f"^({re.escape(TENTATIVE)}|{re.escape(DECLINE)})$"))
@@ -130,6 +128,19 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
             client, body["user"]["id"], lambda s, a: list_page(s, a, query, cursor)
         )
         await respond(**answer, replace_original=True)
+
+
+def assign_command(action: Body) -> Assign:
+    """The assignment an Assign select names: the provider picked, on the message's referral."""
+    target = decode((action.get("selected_option") or {}).get("value"))
+    if target.staff_id is None:
+        raise InvalidInput(STALE_BUTTON, hint="Use /referral assign instead.")
+    return Assign(number=target.number, provider=target.staff_id, program=target.program)
+
+
+def accept_command(action: Body) -> Respond:
+    target = decode(action.get("value"))
+    return Respond(number=target.number, kind=ResponseKind.ACCEPT, program=target.program)
 
 
 async def _apply_clicked(

@@ -30,20 +30,8 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
     @app.view(RESPOND_MODAL)
     async def respond_form(ack: AsyncAck, body: Body, view: Body, client: AsyncWebClient) -> None:
         meta = read_metadata(str(view.get("private_metadata") or ""))
-        reason, comment = _form_values(view)
         kind = ResponseKind(meta["k"])
-        # The answer is applied before the acknowledgement, so a refusal can be shown in the
-        # modal itself (see the error handler) instead of after it has closed.
-        command = parse(
-            Respond,
-            {
-                "number": meta["n"],
-                "kind": kind,
-                "reason": reason,
-                "comment": comment,
-                "program": meta.get("p"),
-            },
-        )
+        command = respond_command(view)
         applied = await apply_for(gateway, client, body["user"]["id"], command)
         await ack()
         if not applied.changed:
@@ -57,6 +45,22 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
             )
         else:
             await refresh_home(gateway, client, body["user"]["id"])
+
+
+def respond_command(view: Body) -> Respond:
+    """The response a submitted Tentative / Decline modal gives."""
+    meta = read_metadata(str(view.get("private_metadata") or ""))
+    reason, comment = _form_values(view)
+    return parse(
+        Respond,
+        {
+            "number": meta["n"],
+            "kind": meta["k"],
+            "reason": reason,
+            "comment": comment,
+            "program": meta.get("p"),
+        },
+    )
 
 
 def _form_values(view: Body) -> tuple[str | None, str | None]:
