@@ -23,7 +23,16 @@ from bot.app import create_app
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.api.tokens import issue_token
-from handlers.slack.blocks import ASSIGN, COMMENT_BLOCK, REASON_BLOCK, RESPOND_MODAL, Target
+from handlers.slack.blocks import (
+    ASSIGN,
+    COMMENT_BLOCK,
+    NOTE_BLOCK,
+    NOTE_MODAL,
+    REASON_BLOCK,
+    RESPOND_MODAL,
+    STATUS,
+    Target,
+)
 from handlers.slack.blocks import encode as encode_target
 from storage.db import transaction
 from storage.models import AuditEvent, Note, Recipient, Referral, Staff
@@ -156,8 +165,19 @@ class Channels:
             body, headers = slack_requests.view_submission(
                 GRACE_SLACK, RESPOND_MODAL, metadata, values
             )
+        elif verb == "status":
+            target = Target(number, PROGRAM, choice="ENROLLED")
+            option = {"value": encode_target(target), "text": {}}
+            body, headers = slack_requests.block_actions(
+                GRACE_SLACK, STATUS, selected_option=option
+            )
         else:
-            pytest.skip(f"Slack has no button for {verb}: its messages offer the command")
+            # Add note opens the modal; what it sends back carries the referral.
+            metadata = json.dumps({"n": number, "p": PROGRAM, "k": "note"})
+            values = {NOTE_BLOCK: {NOTE_BLOCK: {"value": "left a voicemail"}}}
+            body, headers = slack_requests.view_submission(
+                GRACE_SLACK, NOTE_MODAL, metadata, values
+            )
         before = _events(self.sessions, number)
         assert (await self._post("/slack/events", content=body, headers=headers)).status_code == 200
         await _until(lambda: len(_events(self.sessions, number)) > len(before))

@@ -11,7 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import Assign, Respond, WorkCommand
+from bot.commands import Assign, Respond, SetStatus, WorkCommand, parse
 from bot.domain.vocab import Channel, ResponseKind
 from bot.errors import InvalidInput
 from bot.services import access, referrals
@@ -22,7 +22,9 @@ from handlers.slack.blocks import (
     DECLINE,
     KIND_OF_ACTION,
     MORE,
+    NOTE,
     STALE_BUTTON,
+    STATUS,
     TENTATIVE,
     VIEW,
     Block,
@@ -30,6 +32,7 @@ from handlers.slack.blocks import (
     access_request_of,
     after_response,
     decode,
+    note_modal,
     respond_modal,
     work_actions,
 )
@@ -60,9 +63,30 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
         await ack()
         command = accept_command(action)
         after = work_actions(
-            Target(command.number, command.program), respond=after_response(ResponseKind.ACCEPT)
+            Target(command.number, command.program),
+            respond=after_response(ResponseKind.ACCEPT),
+            follow_up=True,
         )
         await _apply_clicked(gateway, client, body, respond, command, after)
+
+    @app.action(STATUS)
+    async def status(
+        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        command = status_command(action)
+        after = work_actions(Target(command.number, command.program), respond=(), follow_up=True)
+        await _apply_clicked(gateway, client, body, respond, command, after)
+
+    @app.action(NOTE)
+    async def note_form(ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient) -> None:
+        # The trigger_id lives 3 seconds: open the modal before anything else.
+        await ack()
+        target = decode(action.get("value"))
+        metadata = form_metadata(body, target.number, target.program, "note")
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=note_modal(metadata, target.number)
+        )
 
     @app.action(re.compile(f"^({re.escape(TENTATIVE)}|{re.escape(DECLINE)})$"))
     async def open_form(ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient) -> None:
@@ -136,6 +160,15 @@ def assign_command(action: Body) -> Assign:
     if target.staff_id is None:
         raise InvalidInput(STALE_BUTTON, hint="Use /referral assign instead.")
     return Assign(number=target.number, provider=target.staff_id, program=target.program)
+
+
+def status_command(action: Body) -> SetStatus:
+    """The service status picked in a Status select."""
+    target = decode((action.get("selected_option") or {}).get("value"))
+    if target.choice is None:
+        raise InvalidInput(STALE_BUTTON, hint="Use /referral status instead.")
+    data = {"number": target.number, "status": target.choice, "program": target.program}
+    return parse(SetStatus, data)
 
 
 def accept_command(action: Body) -> Respond:
