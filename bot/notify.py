@@ -48,22 +48,26 @@ def gatekeepers_of(session: Session, program_ids: Iterable[int]) -> list[Staff]:
     ids = set(program_ids)
     if not ids:
         return []
-    return _holding(session, Role.GATEKEEPER, RoleGrant.program_id.in_(ids))
+    return holding(session, Role.GATEKEEPER, RoleGrant.program_id.in_(ids))
 
 
 def network_admins(session: Session) -> list[Staff]:
     """The network's active admins: told what no one else is there to handle."""
-    return _holding(session, Role.ADMIN)
+    return holding(session, Role.ADMIN)
 
 
-def _holding(session: Session, role: Role, *where: ColumnElement[bool]) -> list[Staff]:
-    """Active staff holding `role` (unrevoked), once each, in id order."""
+def holding(
+    session: Session, role: Role | Iterable[Role], *where: ColumnElement[bool]
+) -> list[Staff]:
+    """Active staff holding `role` (unrevoked) where the grant matches `where` (its program,
+    agency or county), once each, in id order: the one "who holds role R in scope S" query."""
+    roles = [role] if isinstance(role, Role) else list(role)
     return list(
         session.scalars(
             select(Staff)
             .join(RoleGrant, RoleGrant.staff_id == Staff.id)
             .where(
-                RoleGrant.role == role,
+                RoleGrant.role.in_(roles),
                 RoleGrant.revoked_at.is_(None),
                 Staff.active.is_(True),
                 *where,
@@ -76,19 +80,14 @@ def _holding(session: Session, role: Role, *where: ColumnElement[bool]) -> list[
 
 def coordinators_for(session: Session, referral: Referral) -> list[Staff]:
     """Coordinators of the referral's counties; every coordinator when it is statewide."""
-    query = (
-        select(Staff)
-        .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-        .where(
-            RoleGrant.role == Role.COORDINATOR,
-            RoleGrant.revoked_at.is_(None),
-            Staff.active.is_(True),
-        )
+    if referral.statewide:
+        return holding(session, Role.COORDINATOR)
+    county_ids = [c.id for c in referral.counties]
+    return holding(
+        session,
+        Role.COORDINATOR,
+        RoleGrant.county_id.in_(county_ids) | RoleGrant.county_id.is_(None),
     )
-    if not referral.statewide:
-        county_ids = [c.id for c in referral.counties]
-        query = query.where((RoleGrant.county_id.in_(county_ids)) | (RoleGrant.county_id.is_(None)))
-    return list(session.scalars(query.distinct().order_by(Staff.id)))
 
 
 def addresses(session: Session, staff: Staff) -> list[tuple[str, str]]:
@@ -119,21 +118,42 @@ def notify(
     written = 0
     seen: set[int] = set()
     for person in people:
-        if person.id in seen or person.id == skip_staff_id or not person.active:
+        if person.id in seen or person.id == skip_staff_id:
             continue
         seen.add(person.id)
-        for channel, address in addresses(session, person):
-            enqueue(
-                session,
-                key=f"{kind}:e{event.id}{scope}:s{person.id}:{channel}",
-                channel=channel,
-                kind=kind,
-                address=address,
-                staff_id=person.id,
-                referral_id=referral_id,
-                payload={**payload, "recipient_name": person.name},
-            )
-            written += 1
+        key = f"{kind}:e{event.id}{scope}:s{person.id}"
+        written += tell(
+            session, person, key=key, kind=kind, payload=payload, referral_id=referral_id
+        )
+    return written
+
+
+def tell(
+    session: Session,
+    person: Staff,
+    *,
+    key: str,
+    kind: str,
+    payload: dict[str, Any],
+    referral_id: int | None = None,
+) -> int:
+    """One outbox row for each channel and address the person is reached on (the key gets the
+    channel added), addressed to them by name; nothing for an inactive person. Returns the
+    number of rows added (a row already there under the key is not written again)."""
+    if not person.active:
+        return 0
+    written = 0
+    for channel, address in addresses(session, person):
+        written += enqueue(
+            session,
+            key=f"{key}:{channel}",
+            channel=channel,
+            kind=kind,
+            address=address,
+            staff_id=person.id,
+            referral_id=referral_id,
+            payload={**payload, "recipient_name": person.name},
+        )
     return written
 
 

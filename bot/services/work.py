@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.audit import record
@@ -21,7 +20,7 @@ from bot.domain.vocab import (
     read_reason,
 )
 from bot.errors import Conflict, Forbidden, InvalidInput
-from bot.notify import notify, referral_brief
+from bot.notify import holding, notify, referral_brief
 from bot.services.lookup import staff_named, visible_referral
 from storage.models import Note, Recipient, Referral, ResponseVersion, RoleGrant, Staff
 
@@ -39,20 +38,9 @@ class WorkResult:
 
 
 def providers_of(session: Session, program_id: int) -> list[Staff]:
-    return list(
-        session.scalars(
-            select(Staff)
-            .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-            .where(
-                RoleGrant.role.in_([Role.PROVIDER, Role.GATEKEEPER]),
-                RoleGrant.program_id == program_id,
-                RoleGrant.revoked_at.is_(None),
-                Staff.active.is_(True),
-            )
-            .distinct()
-            .order_by(Staff.name)
-        )
-    )
+    """Who may be assigned the program's referrals: its providers and gatekeepers, by name."""
+    people = holding(session, (Role.PROVIDER, Role.GATEKEEPER), RoleGrant.program_id == program_id)
+    return sorted(people, key=lambda s: s.name)
 
 
 def recipient_for(
