@@ -16,13 +16,11 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot.errors import UserError
 from bot.runtime import Runtime
 from bot.settings import Settings
-from handlers.slack.app import SORRY
-from handlers.slack.blocks import reply
 from handlers.slack.client import make_async_web_client
 from handlers.slack.commands import SlackCommand
+from handlers.slack.errors import answer_of
 from handlers.slack.execute import execute
 from handlers.slack.gateway import Gateway
 
@@ -127,8 +125,5 @@ async def _carry_out(answerer: _Answerer, command: SlackCommand, user_id: str) -
     # What the Bolt app's error handler does for commands answered in the web process.
     try:
         return await execute(command, answerer.gateway, answerer.client, user_id)
-    except UserError as error:
-        return reply(str(error)) | {"replace_original": False}
-    except Exception:
-        log.exception("Slack command failed: %s", type(command).__name__)
-        return reply(SORRY) | {"replace_original": False}
+    except Exception as error:
+        return answer_of(error, type(command).__name__)

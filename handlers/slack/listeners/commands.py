@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.slack.commands import Help, parse_command
+from handlers.slack.commands import Help, SlackCommand, parse_command
 from handlers.slack.execute import execute
 from handlers.slack.gateway import Gateway
 from handlers.slack.screens import help_reply
 
-if TYPE_CHECKING:
-    from handlers.slack.answering import AnsweringPool
-
 COMMAND = "/referral"
 
 
-def register(app: AsyncApp, gateway: Gateway, answering: AnsweringPool | None = None) -> None:
+class Answering(Protocol):
+    """Carries out an acknowledged command elsewhere and answers at response_url
+    (handlers/slack/answering.py)."""
+
+    async def answer(self, command: SlackCommand, user_id: str, response_url: str) -> None: ...
+
+
+def register(app: AsyncApp, gateway: Gateway, answering: Answering | None = None) -> None:
     @app.command(COMMAND)
     async def referral(
         ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
