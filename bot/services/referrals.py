@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.audit import record
 from bot.commands import Closing, ReferralDraft, ReferralEdit, parse
-from bot.context import now
+from bot.context import now, today
 from bot.domain.lifecycle import check_transition
 from bot.domain.permissions import Actor, require_coordinator, require_owner
 from bot.domain.vocab import ACTIVE_STATES, Channel, ReferralState, Role
@@ -24,7 +24,7 @@ from bot.services.lookup import (
     staff_named,
     visible_referral,
 )
-from bot.services.routing import add_recipient, recipients_now
+from bot.services.routing import add_recipient, consented_programs, recipients_now
 from storage.models import Client, Program, Recipient, Referral, RoleGrant, Staff
 
 
@@ -324,9 +324,6 @@ def _route_checked(session: Session, referral: Referral) -> set[int]:
     """Route, refusing what the network forbids: no consent where it is required, or a second
     active referral of the same client to the same program."""
     programs = recipients_now(session, referral)
-    from bot.context import today
-    from bot.services.routing import consented_programs
-
     consented = consented_programs(session, referral.client_id, today(session))
     if consented is not None and not consented:
         raise Conflict(

@@ -10,6 +10,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput
+from bot.services.queue import work_queue
 from handlers.slack.blocks import STALE_BUTTON, Block, acted, context, text
 from handlers.slack.gateway import Gateway
 from handlers.slack.screens import home_view
@@ -57,8 +58,6 @@ async def show_outcome(
 
 
 async def refresh_home(gateway: Gateway, client: AsyncWebClient, user_id: str) -> None:
-    from bot.services.queue import work_queue
-
     items = await gateway.run(client, user_id, lambda s, a: work_queue(s, actor=a))
     await client.views_publish(user_id=user_id, view=home_view(items))
 
