@@ -24,11 +24,11 @@ from bot.domain.permissions import Actor
 from bot.domain.vocab import AccessStatus, Channel, Role, match_choice
 from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bot.notify import addresses, enqueue, network_admins, notify
+from bot.services.api_tokens import revoke_all
 from bot.services.lookup import program_matching
 from storage.models import (
     AccessRequest,
     Agency,
-    ApiToken,
     Program,
     RoleGrant,
     Staff,
@@ -273,13 +273,7 @@ def revoke_access(
             .values(revoked_at=moment)
         )
     )
-    tokens = _count(
-        session.execute(
-            update(ApiToken)
-            .where(ApiToken.staff_id == person.id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=moment)
-        )
-    )
+    tokens = revoke_all(session, person, moment)
     closed = _count(
         session.execute(
             update(AccessRequest)
