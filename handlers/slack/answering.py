@@ -22,7 +22,7 @@ from handlers.slack.client import make_async_web_client
 from handlers.slack.commands import SlackCommand
 from handlers.slack.errors import answer_of
 from handlers.slack.execute import execute
-from handlers.slack.gateway import Gateway
+from handlers.slack.runner import UseCaseRunner
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class _Answerer:
     """What one answering process keeps between commands."""
 
     runtime: Runtime
-    gateway: Gateway
+    runner: UseCaseRunner
     client: AsyncWebClient
     loop: asyncio.AbstractEventLoop
 
@@ -105,9 +105,9 @@ def _serve(settings: Settings, commands: Connection) -> None:
     os.nice(NICENESS)
     runtime = Runtime(settings)
     # One use case at a time: a second process, not a second thread, is how this scales.
-    gateway = Gateway(runtime.sessions, workers=1)
+    runner = UseCaseRunner(runtime.sessions, workers=1)
     client = make_async_web_client(settings.slack_bot_token, settings.slack_api_url)
-    answerer = _Answerer(runtime, gateway, client, asyncio.new_event_loop())
+    answerer = _Answerer(runtime, runner, client, asyncio.new_event_loop())
     while True:
         try:
             message = commands.recv_bytes()
@@ -124,6 +124,6 @@ def _serve(settings: Settings, commands: Connection) -> None:
 async def _carry_out(answerer: _Answerer, command: SlackCommand, user_id: str) -> dict[str, Any]:
     # What the Bolt app's error handler does for commands answered in the web process.
     try:
-        return await execute(command, answerer.gateway, answerer.client, user_id)
+        return await execute(command, answerer.runner, answerer.client, user_id)
     except Exception as error:
         return answer_of(error, type(command).__name__)

@@ -21,8 +21,8 @@ from bot.settings import SettingsError
 from handlers.slack.answering import AnsweringPool
 from handlers.slack.client import make_async_web_client
 from handlers.slack.errors import answer_error
-from handlers.slack.gateway import Gateway
 from handlers.slack.listeners import actions, commands, events, views
+from handlers.slack.runner import UseCaseRunner
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def build_slack_app(
     runtime: Runtime,
     *,
     client: AsyncWebClient | None = None,
-    gateway: Gateway | None = None,
+    runner: UseCaseRunner | None = None,
     answering: AnsweringPool | None = None,
 ) -> AsyncApp:
     """The Bolt app for this runtime. Nothing is called at build time: Bolt checks the token
@@ -51,24 +51,24 @@ def build_slack_app(
         name="closeloop",
     )
     app.closeloop_authorization = authorization  # type: ignore[attr-defined]
-    gateway = gateway or Gateway(runtime.sessions)
+    runner = runner or UseCaseRunner(runtime.sessions)
     app.middleware(drop_retries)
     app.middleware(keep_acknowledgements)
     app.error(answer_error)
-    commands.register(app, gateway, answering)
+    commands.register(app, runner, answering)
     for module in (actions, views, events):
-        module.register(app, gateway)
+        module.register(app, runner)
     return app
 
 
 def mount_slack(api: FastAPI, runtime: Runtime, **kwargs: Any) -> AsyncApp:
-    """Serve the Bolt app at POST /slack/events; close `api.state.slack_gateway` (and
+    """Serve the Bolt app at POST /slack/events; close `api.state.slack_runner` (and
     `slack_answering`, with SLACK_ANSWER_PROCESSES) at shutdown."""
-    gateway = kwargs.pop("gateway", None) or Gateway(runtime.sessions)
+    runner = kwargs.pop("runner", None) or UseCaseRunner(runtime.sessions)
     answering = None
     if runtime.settings.slack_answer_processes:
         answering = AnsweringPool(runtime.settings, runtime.settings.slack_answer_processes)
-    bolt = build_slack_app(runtime, gateway=gateway, answering=answering, **kwargs)
+    bolt = build_slack_app(runtime, runner=runner, answering=answering, **kwargs)
     handler = AsyncSlackRequestHandler(bolt)
 
     @api.post(EVENTS_PATH, include_in_schema=False)
@@ -76,7 +76,7 @@ def mount_slack(api: FastAPI, runtime: Runtime, **kwargs: Any) -> AsyncApp:
         return await handler.handle(request)
 
     api.state.slack = bolt
-    api.state.slack_gateway = gateway
+    api.state.slack_runner = runner
     api.state.slack_answering = answering
     api.state.slack_authorization = bolt.closeloop_authorization  # type: ignore[attr-defined]
     return bolt

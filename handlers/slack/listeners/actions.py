@@ -38,15 +38,15 @@ from handlers.slack.blocks import (
 )
 from handlers.slack.commands import ListReferrals
 from handlers.slack.execute import apply_for, list_page
-from handlers.slack.gateway import Gateway
-from handlers.slack.outcome import form_metadata, message_of, outcome_line, show_outcome
+from handlers.slack.in_place import form_metadata, message_of, outcome_line, show_outcome
+from handlers.slack.runner import UseCaseRunner
 from handlers.slack.screens import details_reply
 
 SLACK = Channel.SLACK
 Body = dict[str, Any]
 
 
-def register(app: AsyncApp, gateway: Gateway) -> None:
+def register(app: AsyncApp, runner: UseCaseRunner) -> None:
     @app.action(ASSIGN)
     async def assign(
         ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
@@ -54,7 +54,7 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
         await ack()
         command = assign_command(action)
         after = work_actions(Target(command.number, command.program))
-        await _apply_clicked(gateway, client, body, respond, command, after)
+        await _apply_clicked(runner, client, body, respond, command, after)
 
     @app.action(ACCEPT)
     async def accept(
@@ -67,7 +67,7 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
             respond=after_response(ResponseKind.ACCEPT),
             follow_up=True,
         )
-        await _apply_clicked(gateway, client, body, respond, command, after)
+        await _apply_clicked(runner, client, body, respond, command, after)
 
     @app.action(STATUS)
     async def status(
@@ -76,7 +76,7 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
         await ack()
         command = status_command(action)
         after = work_actions(Target(command.number, command.program), respond=(), follow_up=True)
-        await _apply_clicked(gateway, client, body, respond, command, after)
+        await _apply_clicked(runner, client, body, respond, command, after)
 
     @app.action(NOTE)
     async def note_form(ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient) -> None:
@@ -105,7 +105,7 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
     ) -> None:
         await ack()
         target = decode(action.get("value"))
-        answer = await gateway.run(
+        answer = await runner.run(
             client,
             body["user"]["id"],
             lambda s, a: details_reply(
@@ -121,7 +121,7 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
         await ack()
         request_id = access_request_of(action.get("value"))
         approve = action["action_id"] == APPROVE_ACCESS
-        result, who = await gateway.run(
+        result, who = await runner.run(
             client,
             body["user"]["id"],
             lambda s, a: (
@@ -140,7 +140,7 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
             # The officer's ephemeral queue: answered below it, the rest of the list stays.
             await respond(text=line, response_type="ephemeral", replace_original=False)
             return
-        await show_outcome(gateway, client, body, line, None)
+        await show_outcome(runner, client, body, line, None)
 
     @app.action(MORE)
     async def more(
@@ -148,7 +148,7 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
     ) -> None:
         await ack()
         query, cursor = _grid_query(action.get("value"))
-        answer = await gateway.run(
+        answer = await runner.run(
             client, body["user"]["id"], lambda s, a: list_page(s, a, query, cursor)
         )
         await respond(**answer, replace_original=True)
@@ -177,7 +177,7 @@ def accept_command(action: Body) -> Respond:
 
 
 async def _apply_clicked(
-    gateway: Gateway,
+    runner: UseCaseRunner,
     client: AsyncWebClient,
     body: Body,
     respond: AsyncRespond,
@@ -186,11 +186,11 @@ async def _apply_clicked(
 ) -> None:
     """A button's command applied; the message clicked shows who did what, or, when nothing
     changed (a double click), the clicker alone is told why."""
-    applied = await apply_for(gateway, client, body["user"]["id"], command)
+    applied = await apply_for(runner, client, body["user"]["id"], command)
     if not applied.changed:
         await respond(text=applied.summary, response_type="ephemeral", replace_original=False)
         return
-    await show_outcome(gateway, client, body, outcome_line(applied.summary, applied.actor), after)
+    await show_outcome(runner, client, body, outcome_line(applied.summary, applied.actor), after)
 
 
 def access_outcome(result: access.AccessRequestResult) -> str:

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack.commands import Help, SlackCommand, parse_command
 from handlers.slack.execute import execute
-from handlers.slack.gateway import Gateway
+from handlers.slack.runner import UseCaseRunner
 from handlers.slack.screens import help_reply
 
 COMMAND = "/referral"
@@ -24,7 +24,7 @@ class Answering(Protocol):
     async def answer(self, command: SlackCommand, user_id: str, response_url: str) -> None: ...
 
 
-def register(app: AsyncApp, gateway: Gateway, answering: Answering | None = None) -> None:
+def register(app: AsyncApp, runner: UseCaseRunner, answering: Answering | None = None) -> None:
     @app.command(COMMAND)
     async def referral(
         ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -40,4 +40,4 @@ def register(app: AsyncApp, gateway: Gateway, answering: Answering | None = None
         if answering is not None and respond.response_url:
             await answering.answer(parsed, user_id, respond.response_url)
             return
-        await respond(**await execute(parsed, gateway, client, user_id))
+        await respond(**await execute(parsed, runner, client, user_id))

@@ -21,26 +21,26 @@ from handlers.slack.blocks import (
     work_actions,
 )
 from handlers.slack.execute import apply_for
-from handlers.slack.gateway import Gateway
-from handlers.slack.outcome import blocks_from_metadata, outcome_line, read_metadata, refresh_home
+from handlers.slack.in_place import blocks_from_metadata, outcome_line, read_metadata, refresh_home
+from handlers.slack.runner import UseCaseRunner
 
 Body = dict[str, Any]
 
 
-def register(app: AsyncApp, gateway: Gateway) -> None:
+def register(app: AsyncApp, runner: UseCaseRunner) -> None:
     @app.view(RESPOND_MODAL)
     async def respond_form(ack: AsyncAck, body: Body, view: Body, client: AsyncWebClient) -> None:
         command = respond_command(view)
         after = after_response(command.kind)
-        await _apply_submitted(gateway, ack, body, view, client, command, after)
+        await _apply_submitted(runner, ack, body, view, client, command, after)
 
     @app.view(NOTE_MODAL)
     async def note_form(ack: AsyncAck, body: Body, view: Body, client: AsyncWebClient) -> None:
-        await _apply_submitted(gateway, ack, body, view, client, note_command(view), ())
+        await _apply_submitted(runner, ack, body, view, client, note_command(view), ())
 
 
 async def _apply_submitted(
-    gateway: Gateway,
+    runner: UseCaseRunner,
     ack: AsyncAck,
     body: Body,
     view: Body,
@@ -51,7 +51,7 @@ async def _apply_submitted(
     """A modal's command applied before the acknowledgement, so that a refusal can be shown in
     the modal itself (see the error handler) instead of after it has closed; then the message
     the modal was opened from shows who did what."""
-    applied = await apply_for(gateway, client, body["user"]["id"], command)
+    applied = await apply_for(runner, client, body["user"]["id"], command)
     await ack()
     if not applied.changed:
         return
@@ -65,7 +65,7 @@ async def _apply_submitted(
             channel=meta["c"], ts=meta["t"], text=meta.get("f") or line, blocks=blocks
         )
     else:
-        await refresh_home(gateway, client, body["user"]["id"])
+        await refresh_home(runner, client, body["user"]["id"])
 
 
 def note_command(view: Body) -> AddNote:
