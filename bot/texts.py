@@ -15,6 +15,8 @@ from jinja2 import (
     select_autoescape,
 )
 
+from bot.domain.vocab import RESPONSE_WORDS
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -29,6 +31,9 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["needs"] = lambda needs: ", ".join(f"{n['code']} ({n['name']})" for n in needs)
+    # "accept" -> "accepted": the words for a response exist once (bot/domain/vocab.py).
+    env.filters["answered"] = lambda response: RESPONSE_WORDS[str(response)]
+    env.globals["RESPONSE_WORDS"] = RESPONSE_WORDS
     return env
 
 

@@ -102,6 +102,13 @@ FHIR_TASK_STATUS: dict[ServiceStatus, str] = {
     ServiceStatus.OTHER: "in-progress",
 }
 
+# How a response is said: "Heartland Residential declined R-2026-000042" (every channel's texts).
+RESPONSE_WORDS: dict[str, str] = {
+    ResponseKind.ACCEPT: "accepted",
+    ResponseKind.TENTATIVE: "tentatively accepted",
+    ResponseKind.DECLINE: "declined",
+}
+
 # FHIR Task.status of a recipient program before any service status is set.
 FHIR_TASK_STATUS_BY_RESPONSE: dict[ResponseKind | None, str] = {
     None: "requested",

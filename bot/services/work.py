@@ -12,6 +12,7 @@ from bot.domain.lifecycle import check_transition
 from bot.domain.permissions import Actor, require_gatekeeper, require_may_work
 from bot.domain.vocab import (
     FHIR_TASK_STATUS,
+    RESPONSE_WORDS,
     Channel,
     ResponseKind,
     Role,
@@ -274,8 +275,7 @@ def respond_to_referral(
         referral_id=referral.id,
         skip_staff_id=actor.staff_id,
     )
-    words = {"accept": "accepted", "tentative": "tentatively accepted", "decline": "declined"}
-    said = words[response.value] + (f" ({reason_value})" if reason_value else "")
+    said = RESPONSE_WORDS[response] + (f" ({reason_value})" if reason_value else "")
     return WorkResult(
         number,
         recipient.program.name,

@@ -7,7 +7,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain.vocab import DeclineReason, ProvisionReason, ResponseKind, ServiceStatus
+from bot.domain.vocab import (
+    DeclineReason,
+    ProvisionReason,
+    ResponseKind,
+    ServiceStatus,
+)
 from bot.errors import InvalidInput
 
 Block = dict[str, Any]
@@ -42,7 +47,6 @@ KIND_OF_ACTION = {
     DECLINE: ResponseKind.DECLINE,
 }
 ACTION_OF_KIND = {kind: action for action, kind in KIND_OF_ACTION.items()}
-RESPONSE_WORDS = {"accept": "accepted", "tentative": "tentatively accepted", "decline": "declined"}
 STALE_BUTTON = "That button belongs to a message closeloop can no longer read."
 
 

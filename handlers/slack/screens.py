@@ -6,7 +6,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from bot.domain.vocab import DeclineReason, NeedOutcome, ProvisionReason
+from bot.domain.vocab import RESPONSE_WORDS, DeclineReason, NeedOutcome, ProvisionReason
 from bot.services.grid import GridPage, GridRow
 from bot.services.queue import QueueItem
 from bot.services.referrals import ReferralDetails
@@ -14,7 +14,6 @@ from bot.texts import as_typed_in_slack as typed
 from bot.texts import render
 from handlers.slack.blocks import (
     MORE,
-    RESPONSE_WORDS,
     Block,
     Target,
     brief,
