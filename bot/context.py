@@ -22,6 +22,11 @@ def today(session: Session) -> date:
     return moment.astimezone(settings.zone).date()
 
 
+def local_date(session: Session, moment: datetime) -> date:
+    """The network's local date at `moment`."""
+    return moment.astimezone(settings_of(session).zone).date()
+
+
 def settings_of(session: Session) -> Settings:
     settings = session.info.get("settings")
     if settings is None:

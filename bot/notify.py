@@ -136,11 +136,13 @@ def tell(
     kind: str,
     payload: dict[str, Any],
     referral_id: int | None = None,
+    inactive_too: bool = False,
 ) -> int:
     """One outbox row for each channel and address the person is reached on (the key gets the
-    channel added), addressed to them by name; nothing for an inactive person. Returns the
-    number of rows added (a row already there under the key is not written again)."""
-    if not person.active:
+    channel added), addressed to them by name; nothing for an inactive person unless
+    `inactive_too` (telling them their access was removed). Returns the number of rows added
+    (a row already there under the key is not written again)."""
+    if not person.active and not inactive_too:
         return 0
     written = 0
     for channel, address in addresses(session, person):
