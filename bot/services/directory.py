@@ -1,26 +1,26 @@
-"""The directory: import from a file, idempotently, and program suspension."""
+"""The directory: import from a file (directory_file.py reads it), idempotently."""
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.audit import record
 from bot.context import now
-from bot.domain.permissions import Actor, require_may_suspend
+from bot.domain.permissions import Actor
 from bot.domain.vocab import AccessStatus, Channel, Role
 from bot.errors import InvalidInput
+from bot.services.directory_file import (  # noqa: F401 - parse_directory and read_directory_file
+    DirectoryFile,  # stay importable from here
+    ImportResult,
+    RoleEntry,
+    parse_directory,
+    read_directory_file,
+)
 from bot.services.grid_rows import refresh_grid_rows
-from bot.services.lookup import program_named
 from bot.services.routing import join_open_referrals
 from storage.models import (
     AccessRequest,
@@ -32,158 +32,6 @@ from storage.models import (
     ServiceCode,
     Staff,
 )
-
-# --- The file's shape (docs/directory-format.md) -------------------------------------------------
-
-
-class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class RegionEntry(_Entry):
-    key: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1)
-    digest_channel: str | None = None
-
-
-class CountyEntry(_Entry):
-    fips: str = Field(pattern=r"^\d{5}$")
-    name: str = Field(min_length=1)
-    region: str | None = None
-
-
-class ServiceEntry(_Entry):
-    code: str = Field(min_length=1, max_length=32)
-    name: str = Field(min_length=1)
-
-
-class ProgramEntry(_Entry):
-    key: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1)
-    services: list[str] = Field(min_length=1)
-    counties: list[str] | Literal["all"]
-    insurance: list[str] = Field(default_factory=list)
-    suspended: bool = False
-
-
-class AgencyEntry(_Entry):
-    key: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1)
-    mou_signed_on: date | None = None
-    mou_expires_on: date | None = None
-    programs: list[ProgramEntry] = Field(default_factory=list)
-
-
-class RoleEntry(_Entry):
-    role: Role
-    program: str | None = None
-    agency: str | None = None
-    counties: list[str] | Literal["all"] | None = None
-
-
-class StaffEntry(_Entry):
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-    name: str = Field(min_length=1)
-    agency: str | None = None
-    active: bool = True
-    user_mou_signed_on: date | None = None
-    slack_user_id: str | None = None
-    wants_digest_email: bool = False
-    roles: list[RoleEntry] = Field(default_factory=list)
-
-
-class DirectoryFile(_Entry):
-    version: Literal[1] = 1
-    regions: list[RegionEntry] = Field(default_factory=list)
-    counties: list[CountyEntry] = Field(default_factory=list)
-    services: list[ServiceEntry] = Field(default_factory=list)
-    agencies: list[AgencyEntry] = Field(default_factory=list)
-    staff: list[StaffEntry] = Field(default_factory=list)
-
-
-@dataclass
-class ImportResult:
-    created: Counter[str] = field(default_factory=Counter)
-    updated: Counter[str] = field(default_factory=Counter)
-    revoked: int = 0
-    joined: int = 0
-    # People the file lists as active whose access a security officer (or the idle rule) removed.
-    kept_removed: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(sum(self.created.values()) or sum(self.updated.values()) or self.revoked)
-
-    def summary(self) -> str:
-        if not self.changed:
-            return "Directory unchanged." + self._kept_removed_note()
-        parts = [f"{n} {kind} created" for kind, n in sorted(self.created.items())]
-        parts += [f"{n} {kind} updated" for kind, n in sorted(self.updated.items())]
-        if self.revoked:
-            parts.append(f"{self.revoked} roles revoked")
-        text = "Directory imported: " + ", ".join(parts) + "."
-        if self.joined:
-            text += f" {self.joined} open referral(s) reached programs that joined."
-        return text + self._kept_removed_note()
-
-    def _kept_removed_note(self) -> str:
-        if not self.kept_removed:
-            return ""
-        return (
-            f" Access stays removed for {', '.join(self.kept_removed)}: a file cannot undo a "
-            "removal; restore with `closeloop access restore --staff EMAIL`."
-        )
-
-
-def read_directory_file(path: Path) -> DirectoryFile:
-    """Parse and validate a JSON or YAML directory file; errors name file, entry and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot be read ({exc.strerror}).", field="file") from None
-    try:
-        raw = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InvalidInput(
-            f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}", field="file"
-        ) from None
-    return parse_directory(raw, source=str(path))
-
-
-def parse_directory(raw: Any, *, source: str) -> DirectoryFile:
-    try:
-        return DirectoryFile.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidInput(
-            f"{source}: {_describe(raw, first['loc'])}: {first['msg']}.", field=_field(first["loc"])
-        ) from None
-
-
-def _describe(raw: Any, loc: tuple[Any, ...]) -> str:
-    """'agencies[1] (key "x") programs[0] (key "y") field "counties"' for a pydantic location."""
-    parts: list[str] = []
-    node = raw
-    for index, step in enumerate(loc):
-        if isinstance(step, int) and isinstance(node, list) and step < len(node):
-            node = node[step]
-            label = ""
-            if isinstance(node, dict):
-                ident = node.get("key") or node.get("email") or node.get("code") or node.get("fips")
-                if ident is not None:
-                    label = f' ({"email" if "email" in node else "key"} "{ident}")'
-            parts[-1] = f"{parts[-1]}[{step}]{label}" if parts else f"[{step}]{label}"
-        elif index == len(loc) - 1 or not isinstance(node, dict):
-            parts.append(f'field "{step}"')
-            node = None
-        else:
-            node = node.get(step) if isinstance(node, dict) else None
-            parts.append(str(step))
-    return " ".join(parts)
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc)
 
 
 def import_directory(
@@ -544,42 +392,9 @@ def _grant_keys(
     return [(role.role, None, None, None)]
 
 
-# --- Suspension ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SuspensionResult:
-    program: str
-    suspended: bool
-    changed: bool
-    joined: int
-
-
-def suspend_program(
-    session: Session, *, actor: Actor, program: str, channel: Channel
-) -> SuspensionResult:
-    """No-referral status: the program receives nothing until it is resumed."""
-    found = program_named(session, program)
-    require_may_suspend(actor, program_id=found.id, program_name=found.name)
-    if found.suspended:
-        return SuspensionResult(found.name, True, False, 0)
-    found.suspended = True
-    found.suspended_at = now(session)
-    record(session, actor=actor, channel=channel, action="program_suspended", program_id=found.id)
-    return SuspensionResult(found.name, True, True, 0)
-
-
-def resume_program(
-    session: Session, *, actor: Actor, program: str, channel: Channel
-) -> SuspensionResult:
-    """Lift no-referral status: the program joins, and hears of, every open referral it matches."""
-    found = program_named(session, program)
-    require_may_suspend(actor, program_id=found.id, program_name=found.name)
-    if not found.suspended:
-        return SuspensionResult(found.name, False, False, 0)
-    found.suspended = False
-    found.suspended_at = None
-    record(session, actor=actor, channel=channel, action="program_resumed", program_id=found.id)
-    session.flush()
-    joined = join_open_referrals(session, [found.id], how="resumed", actor=actor, channel=channel)
-    return SuspensionResult(found.name, False, True, joined)
+# Suspension lives in suspension.py; these names stay importable from here.
+from bot.services.suspension import (  # noqa: E402, F401
+    SuspensionResult,
+    resume_program,
+    suspend_program,
+)

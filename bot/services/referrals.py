@@ -257,31 +257,6 @@ def delete_referral(
     return _announce(session, referral, actor, channel, "referral_deleted", joined=[], left=[])
 
 
-@dataclass(frozen=True)
-class ReferralDetails:
-    """Everything about a referral, client included: only for people with a role on it."""
-
-    referral: Referral
-    client: Client
-    recipients: list[Recipient]
-
-
-def view_referral(
-    session: Session, *, actor: Actor, number: str, channel: Channel
-) -> ReferralDetails:
-    """Read a referral with its client's details; the read itself is audited."""
-    referral = visible_referral(session, actor, number, details=True)
-    record(
-        session,
-        actor=actor,
-        channel=channel,
-        action="client_data_viewed",
-        referral_id=referral.id,
-        client_id=referral.client_id,
-    )
-    return ReferralDetails(referral, referral.client, [r for r in referral.recipients if r.active])
-
-
 # --- helpers -------------------------------------------------------------------------------------
 
 
@@ -415,3 +390,7 @@ def _announce(
         skip_staff_id=actor.staff_id,
     )
     return PublishResult(referral.number or "", programs, joined, left, notified, referral.id)
+
+
+# Reading a referral with its client's details lives in details.py; importable from here too.
+from bot.services.details import ReferralDetails, view_referral  # noqa: E402, F401
