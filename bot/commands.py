@@ -127,6 +127,10 @@ class Verb(Command):
     def _program(cls, value: str | None) -> str | None:
         return value or None
 
+    def arguments(self) -> dict[str, Any]:
+        """The command's fields as its use case's keyword arguments."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name != "verb"}
+
 
 class Assign(Verb):
     """Give the referral to a provider (a gatekeeper), or hand it on (`reassign`): a gatekeeper

@@ -23,6 +23,8 @@ from bot.domain.vocab import Channel
 from bot.services import referrals, work
 from bot.texts import render
 
+WorkVerb = Assign | Respond | SetStatus | AddNote
+
 
 @dataclass(frozen=True)
 class Applied:
@@ -47,54 +49,19 @@ def apply(session: Session, *, actor: Actor, command: WorkCommand, channel: Chan
     return handler(session, actor, command, channel)
 
 
-def _worked(actor: Actor, result: work.WorkResult) -> Applied:
+def _work(session: Session, actor: Actor, cmd: WorkVerb, channel: Channel) -> Applied:
+    """Assign, respond, status, note: the command's fields are the use case's arguments."""
+    use_case = _WORK[type(cmd)]
+    result = use_case(session, actor=actor, channel=channel, **cmd.arguments())
     return Applied(actor.name, result.number, result.referral_id, result.changed, result.summary)
 
 
-def _assign(session: Session, actor: Actor, cmd: Assign, channel: Channel) -> Applied:
-    result = work.assign_referral(
-        session,
-        actor=actor,
-        number=cmd.number,
-        provider=cmd.provider,
-        program=cmd.program,
-        reassign=cmd.reassign,
-        channel=channel,
-    )
-    return _worked(actor, result)
-
-
-def _respond(session: Session, actor: Actor, cmd: Respond, channel: Channel) -> Applied:
-    result = work.respond_to_referral(
-        session,
-        actor=actor,
-        number=cmd.number,
-        kind=cmd.kind,
-        reason=cmd.reason,
-        comment=cmd.comment,
-        program=cmd.program,
-        channel=channel,
-    )
-    return _worked(actor, result)
-
-
-def _status(session: Session, actor: Actor, cmd: SetStatus, channel: Channel) -> Applied:
-    result = work.set_service_status(
-        session,
-        actor=actor,
-        number=cmd.number,
-        status=cmd.status,
-        program=cmd.program,
-        channel=channel,
-    )
-    return _worked(actor, result)
-
-
-def _note(session: Session, actor: Actor, cmd: AddNote, channel: Channel) -> Applied:
-    result = work.add_note(
-        session, actor=actor, number=cmd.number, text=cmd.text, program=cmd.program, channel=channel
-    )
-    return _worked(actor, result)
+_WORK: dict[type, Callable[..., work.WorkResult]] = {
+    Assign: work.assign_referral,
+    Respond: work.respond_to_referral,
+    SetStatus: work.set_service_status,
+    AddNote: work.add_note,
+}
 
 
 def _pending(session: Session, actor: Actor, cmd: MarkPending, channel: Channel) -> Applied:
@@ -132,10 +99,7 @@ def _republish(session: Session, actor: Actor, cmd: Republish, channel: Channel)
 
 
 _APPLY: dict[type, Callable[[Session, Actor, Any, Channel], Applied]] = {
-    Assign: _assign,
-    Respond: _respond,
-    SetStatus: _status,
-    AddNote: _note,
+    **dict.fromkeys(_WORK, _work),
     MarkPending: _pending,
     Close: _close,
     Republish: _republish,

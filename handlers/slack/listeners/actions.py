@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.app.async_app import AsyncApp
@@ -27,7 +28,6 @@ from handlers.slack.blocks import (
     STATUS,
     TENTATIVE,
     VIEW,
-    Block,
     Target,
     access_request_of,
     after_response,
@@ -47,36 +47,8 @@ Body = dict[str, Any]
 
 
 def register(app: AsyncApp, runner: UseCaseRunner) -> None:
-    @app.action(ASSIGN)
-    async def assign(
-        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        command = assign_command(action)
-        after = work_actions(Target(command.number, command.program))
-        await _apply_clicked(runner, client, body, respond, command, after)
-
-    @app.action(ACCEPT)
-    async def accept(
-        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        command = accept_command(action)
-        after = work_actions(
-            Target(command.number, command.program),
-            respond=after_response(ResponseKind.ACCEPT),
-            follow_up=True,
-        )
-        await _apply_clicked(runner, client, body, respond, command, after)
-
-    @app.action(STATUS)
-    async def status(
-        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        command = status_command(action)
-        after = work_actions(Target(command.number, command.program), respond=(), follow_up=True)
-        await _apply_clicked(runner, client, body, respond, command, after)
+    for action_id, (read, respond_left) in CLICKS.items():
+        app.action(action_id)(_clicked(runner, read, respond_left))
 
     @app.action(NOTE)
     async def note_form(ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient) -> None:
@@ -176,21 +148,33 @@ def accept_command(action: Body) -> Respond:
     return Respond(number=target.number, kind=ResponseKind.ACCEPT, program=target.program)
 
 
-async def _apply_clicked(
-    runner: UseCaseRunner,
-    client: AsyncWebClient,
-    body: Body,
-    respond: AsyncRespond,
-    command: WorkCommand,
-    after: Block | None,
-) -> None:
-    """A button's command applied; the message clicked shows who did what, or, when nothing
-    changed (a double click), the clicker alone is told why."""
-    applied = await apply_for(runner, client, body["user"]["id"], command)
-    if not applied.changed:
-        await respond(text=applied.summary, response_type="ephemeral", replace_original=False)
-        return
-    await show_outcome(runner, client, body, outcome_line(applied.summary, applied.actor), after)
+Reader = Callable[[Body], WorkCommand]
+
+
+def _clicked(
+    runner: UseCaseRunner, read: Reader, respond_left: tuple[str, ...] | None
+) -> Callable[..., Awaitable[None]]:
+    """A listener that applies the clicked element's command; the message clicked then shows
+    who did what, or, when nothing changed (a double click), the clicker alone is told why."""
+
+    async def listener(
+        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        command = read(action)
+        target = Target(command.number, command.program)
+        if respond_left is None:
+            after = work_actions(target)
+        else:
+            after = work_actions(target, respond=respond_left, follow_up=True)
+        applied = await apply_for(runner, client, body["user"]["id"], command)
+        if not applied.changed:
+            await respond(text=applied.summary, response_type="ephemeral", replace_original=False)
+            return
+        line = outcome_line(applied.summary, applied.actor)
+        await show_outcome(runner, client, body, line, after)
+
+    return listener
 
 
 def access_outcome(result: access.AccessRequestResult) -> str:
@@ -209,3 +193,13 @@ def _grid_query(value: str | None) -> tuple[ListReferrals, str]:
         return query, str(data["c"])
     except (ValueError, KeyError, TypeError):
         raise InvalidInput(STALE_BUTTON, hint="Use /referral list instead.") from None
+
+
+# What each button or select means, and the response buttons left once it was used (with the
+# service status and a note, which follow an answer): assigning leaves the buttons as they were,
+# accepting leaves the other answers (to change it), a status leaves none.
+CLICKS: dict[str, tuple[Reader, tuple[str, ...] | None]] = {
+    ASSIGN: (assign_command, None),
+    ACCEPT: (accept_command, after_response(ResponseKind.ACCEPT)),
+    STATUS: (status_command, ()),
+}
