@@ -137,15 +137,19 @@ def tell(
     payload: dict[str, Any],
     referral_id: int | None = None,
     inactive_too: bool = False,
+    unless: tuple[str, str] | None = None,
 ) -> int:
     """One outbox row for each channel and address the person is reached on (the key gets the
     channel added), addressed to them by name; nothing for an inactive person unless
     `inactive_too` (telling them their access was removed). Returns the number of rows added
-    (a row already there under the key is not written again)."""
+    (a row already there under the key is not written again). `unless` is a (channel, address)
+    left out."""
     if not person.active and not inactive_too:
         return 0
     written = 0
     for channel, address in addresses(session, person):
+        if (channel, address) == unless:
+            continue
         written += enqueue(
             session,
             key=f"{key}:{channel}",
