@@ -2,35 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot.audit import record
 from bot.context import now
 from bot.domain.permissions import Actor
-from bot.domain.vocab import AccessStatus, Channel, Role
-from bot.errors import InvalidInput
+from bot.domain.vocab import Channel
 from bot.services.directory_file import (  # noqa: F401 - parse_directory and read_directory_file
     DirectoryFile,  # stay importable from here
     ImportResult,
     RoleEntry,
+    bad_entry,
+    county_named,
     parse_directory,
     read_directory_file,
+    set_fields,
 )
+from bot.services.directory_staff import import_staff
 from bot.services.grid_rows import refresh_grid_rows
 from bot.services.routing import join_open_referrals
 from storage.models import (
-    AccessRequest,
     Agency,
     County,
     Program,
     Region,
-    RoleGrant,
     ServiceCode,
-    Staff,
 )
 
 
@@ -41,8 +41,10 @@ def import_directory(
     source: str,
     actor: Actor | None = None,
     channel: Channel = Channel.CLI,
+    progress: Callable[[str, int], None] | None = None,
 ) -> ImportResult:
-    """Load the file into the database in one transaction: all of it, or (on error) none."""
+    """Load the file into the database in one transaction: all of it, or (on error) none.
+    `progress(stage, n)` is told as entries are done (the CLI's progress bar)."""
     result = ImportResult()
     names_before: dict[int, str] = {
         pid: name for pid, name in session.execute(select(Program.id, Program.name))
@@ -50,10 +52,13 @@ def import_directory(
     regions = _import_regions(session, directory, result)
     counties = _import_counties(session, directory, regions, source, result)
     services = _import_services(session, directory, result)
+    if progress:
+        progress("counties", len(directory.regions) + len(directory.counties))
+        progress("services", len(directory.services))
     agencies, programs, joining = _import_agencies(
-        session, directory, counties, services, source, result
+        session, directory, counties, services, source, result, progress
     )
-    _import_staff(session, directory, agencies, programs, counties, source, result)
+    import_staff(session, directory, agencies, programs, counties, source, result, progress)
     session.flush()
     renamed = [p.id for p in programs.values() if names_before.get(p.id, p.name) != p.name]
     refresh_grid_rows(session, program_ids=renamed)
@@ -75,17 +80,6 @@ def import_directory(
     return result
 
 
-def _set(obj: Any, result: ImportResult | None, kind: str, **values: Any) -> bool:
-    changed = False
-    for name, value in values.items():
-        if getattr(obj, name) != value:
-            setattr(obj, name, value)
-            changed = True
-    if changed and result is not None:
-        result.updated[kind] += 1
-    return changed
-
-
 def _import_regions(session: Session, d: DirectoryFile, result: ImportResult) -> dict[str, Region]:
     found = {r.key: r for r in session.scalars(select(Region))}
     for entry in d.regions:
@@ -96,12 +90,10 @@ def _import_regions(session: Session, d: DirectoryFile, result: ImportResult) ->
             found[entry.key] = region
             result.created["regions"] += 1
         else:
-            _set(region, result, "regions", name=entry.name, digest_channel=entry.digest_channel)
+            set_fields(
+                region, result, "regions", name=entry.name, digest_channel=entry.digest_channel
+            )
     return found
-
-
-def _bad(source: str, where: str, field_name: str, message: str) -> InvalidInput:
-    return InvalidInput(f'{source}: {where} field "{field_name}": {message}.', field=field_name)
 
 
 def _import_counties(
@@ -117,7 +109,7 @@ def _import_counties(
         if entry.region is not None:
             region = regions.get(entry.region)
             if region is None:
-                raise _bad(
+                raise bad_entry(
                     source,
                     f'counties[{i}] (fips "{entry.fips}")',
                     "region",
@@ -130,7 +122,7 @@ def _import_counties(
             found[entry.fips] = county
             result.created["counties"] += 1
         else:
-            _set(county, result, "counties", name=entry.name, region=region)
+            set_fields(county, result, "counties", name=entry.name, region=region)
     by_name: dict[str, County] = dict(found)
     for county in found.values():
         by_name[county.name.lower()] = county
@@ -151,7 +143,7 @@ def _import_services(
             found[code] = service
             result.created["services"] += 1
         else:
-            _set(service, result, "services", name=entry.name)
+            set_fields(service, result, "services", name=entry.name)
     return found
 
 
@@ -162,13 +154,18 @@ def _import_agencies(
     services: dict[str, ServiceCode],
     source: str,
     result: ImportResult,
+    progress: Callable[[str, int], None] | None = None,
 ) -> tuple[dict[str, Agency], dict[str, Program], set[int]]:
     agencies = {a.key: a for a in session.scalars(select(Agency))}
-    programs = {p.key: p for p in session.scalars(select(Program))}
+    # Counties and services loaded with the programs: one query each, not two per program.
+    loaded = select(Program).options(selectinload(Program.counties), selectinload(Program.services))
+    programs = {p.key: p for p in session.scalars(loaded)}
     all_counties = sorted({c.id: c for c in counties.values()}.values(), key=lambda c: c.fips)
     joining: set[int] = set()
     new_programs: list[Program] = []
     for ai, entry in enumerate(d.agencies):
+        if progress:
+            progress("agencies", 1 + len(entry.programs))
         agency = agencies.get(entry.key)
         if agency is None:
             agency = Agency(
@@ -181,7 +178,7 @@ def _import_agencies(
             agencies[entry.key] = agency
             result.created["agencies"] += 1
         else:
-            _set(
+            set_fields(
                 agency,
                 result,
                 "agencies",
@@ -194,13 +191,13 @@ def _import_agencies(
             wanted_counties = (
                 all_counties
                 if p.counties == "all"
-                else [_county(counties, name, source, where) for name in p.counties]
+                else [county_named(counties, name, source, where) for name in p.counties]
             )
             wanted_services = []
             for code in p.services:
                 service = services.get(code.upper())
                 if service is None:
-                    raise _bad(source, where, "services", f'unknown service code "{code}"')
+                    raise bad_entry(source, where, "services", f'unknown service code "{code}"')
                 wanted_services.append(service)
             program = programs.get(p.key)
             if program is None:
@@ -223,7 +220,7 @@ def _import_agencies(
             old_services = {s.code for s in program.services}
             new_counties = {c.fips for c in wanted_counties}
             new_services = {s.code for s in wanted_services}
-            changed = _set(
+            changed = set_fields(
                 program, None, "programs", name=p.name, insurance=p.insurance, agency=agency
             )
             if p.suspended != program.suspended:
@@ -244,152 +241,6 @@ def _import_agencies(
     session.flush()
     joining.update(p.id for p in new_programs)
     return agencies, programs, joining
-
-
-def _county(counties: dict[str, County], name: str, source: str, where: str) -> County:
-    county = (
-        counties.get(name)
-        or counties.get(name.lower())
-        or counties.get(name.lower().removesuffix(" county"))
-    )
-    if county is None:
-        raise _bad(source, where, "counties", f'unknown county "{name}"')
-    return county
-
-
-def _import_staff(
-    session: Session,
-    d: DirectoryFile,
-    agencies: dict[str, Agency],
-    programs: dict[str, Program],
-    counties: dict[str, County],
-    source: str,
-    result: ImportResult,
-) -> None:
-    people = {s.email.lower(): s for s in session.scalars(select(Staff))}
-    moment = now(session)
-    for si, entry in enumerate(d.staff):
-        where = f'staff[{si}] (email "{entry.email}")'
-        agency = None
-        if entry.agency is not None:
-            agency = agencies.get(entry.agency)
-            if agency is None:
-                raise _bad(source, where, "agency", f'unknown agency "{entry.agency}"')
-        email = entry.email.lower()
-        person = people.get(email)
-        if person is None:
-            person = Staff(
-                email=email,
-                name=entry.name,
-                agency=agency,
-                active=entry.active,
-                user_mou_signed_on=entry.user_mou_signed_on,
-                slack_user_id=entry.slack_user_id,
-                wants_digest_email=entry.wants_digest_email,
-                created_at=moment,
-            )
-            session.add(person)
-            people[email] = person
-            result.created["staff"] += 1
-        else:
-            removed = person.access_removed_at is not None
-            if removed and entry.active:
-                result.kept_removed.append(email)
-            _set(
-                person,
-                result,
-                "staff",
-                name=entry.name,
-                agency=agency,
-                active=entry.active and not removed,
-                user_mou_signed_on=entry.user_mou_signed_on,
-                slack_user_id=entry.slack_user_id or person.slack_user_id,
-                wants_digest_email=entry.wants_digest_email,
-            )
-        wanted: set[tuple[Role, int | None, int | None, int | None]] = set()
-        for ri, role in enumerate(entry.roles):
-            rwhere = f"{where} roles[{ri}]"
-            wanted.update(_grant_keys(role, agencies, programs, counties, source, rwhere))
-        session.flush()
-        if person.access_removed_at is not None:
-            # Removed access is restored on purpose (`closeloop access restore`), never by a file.
-            continue
-        current = {
-            (g.role, g.program_id, g.agency_id, g.county_id): g
-            for g in session.scalars(
-                select(RoleGrant).where(
-                    RoleGrant.staff_id == person.id, RoleGrant.revoked_at.is_(None)
-                )
-            )
-        }
-        for key in wanted - current.keys():
-            role_, program_id, agency_id, county_id = key
-            session.add(
-                RoleGrant(
-                    staff_id=person.id,
-                    role=role_,
-                    program_id=program_id,
-                    agency_id=agency_id,
-                    county_id=county_id,
-                    granted_at=moment,
-                )
-            )
-            result.created["roles"] += 1
-        approved = _approved_on_request(session, person.id)
-        for key in current.keys() - wanted - approved:
-            current[key].revoked_at = moment
-            result.revoked += 1
-
-
-def _approved_on_request(
-    session: Session, staff_id: int
-) -> set[tuple[Role, int | None, int | None, int | None]]:
-    """Roles a security officer approved on request: the directory file does not know them,
-    so an import must not take them away (revoking access does)."""
-    rows = session.execute(
-        select(AccessRequest.role, AccessRequest.program_id).where(
-            AccessRequest.staff_id == staff_id, AccessRequest.status == AccessStatus.APPROVED
-        )
-    )
-    return {(role, program_id, None, None) for role, program_id in rows}
-
-
-def _grant_keys(
-    role: RoleEntry,
-    agencies: dict[str, Agency],
-    programs: dict[str, Program],
-    counties: dict[str, County],
-    source: str,
-    where: str,
-) -> list[tuple[Role, int | None, int | None, int | None]]:
-    if role.role in (Role.GATEKEEPER, Role.PROVIDER):
-        program = programs.get(role.program or "")
-        if program is None:
-            raise _bad(
-                source,
-                where,
-                "program",
-                f'a {role.role.value} needs a program of the directory (got "{role.program}")',
-            )
-        return [(role.role, program.id, None, None)]
-    if role.role == Role.SECURITY_OFFICER:
-        agency = agencies.get(role.agency or "")
-        if agency is None:
-            raise _bad(
-                source,
-                where,
-                "agency",
-                f'a security officer needs an agency of the directory (got "{role.agency}")',
-            )
-        return [(role.role, None, agency.id, None)]
-    if role.role == Role.COORDINATOR:
-        if role.counties is None or role.counties == "all":
-            return [(role.role, None, None, None)]
-        return [
-            (role.role, None, None, _county(counties, name, source, where).id)
-            for name in role.counties
-        ]
-    return [(role.role, None, None, None)]
 
 
 # Suspension lives in suspension.py; these names stay importable from here.

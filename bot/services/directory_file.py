@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.vocab import Role
 from bot.errors import InvalidInput
+from storage.models import County
 
 # --- The file's shape (docs/directory-format.md) -------------------------------------------------
 
@@ -167,3 +168,29 @@ class ImportResult:
             f" Access stays removed for {', '.join(self.kept_removed)}: a file cannot undo a "
             "removal; restore with `closeloop access restore --staff EMAIL`."
         )
+
+
+def set_fields(obj: Any, result: ImportResult | None, kind: str, **values: Any) -> bool:
+    changed = False
+    for name, value in values.items():
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed = True
+    if changed and result is not None:
+        result.updated[kind] += 1
+    return changed
+
+
+def bad_entry(source: str, where: str, field_name: str, message: str) -> InvalidInput:
+    return InvalidInput(f'{source}: {where} field "{field_name}": {message}.', field=field_name)
+
+
+def county_named(counties: dict[str, County], name: str, source: str, where: str) -> County:
+    county = (
+        counties.get(name)
+        or counties.get(name.lower())
+        or counties.get(name.lower().removesuffix(" county"))
+    )
+    if county is None:
+        raise bad_entry(source, where, "counties", f'unknown county "{name}"')
+    return county

@@ -28,16 +28,32 @@ class Api:
     def __init__(self, http: httpx.AsyncClient, sessions: sessionmaker[Session]) -> None:
         self.http = http
         self.sessions = sessions
+        self._tokens: dict[str, str] = {}
 
     def token(self, email: str) -> str:
-        with transaction(self.sessions) as session:
-            return issue_token(session, email=email)
+        """One token per person (issuing one is an audited change of its own)."""
+        if email not in self._tokens:
+            with transaction(self.sessions) as session:
+                self._tokens[email] = issue_token(session, email=email)
+        return self._tokens[email]
 
     def as_(self, email: str) -> Callable[..., Any]:
         headers = {"Authorization": f"Bearer {self.token(email)}"}
 
         async def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
             return await self.http.request(method, f"/api/v1{path}", headers=headers, **kwargs)
+
+        return call
+
+    def as_fhir(self, email: str) -> Callable[..., Any]:
+        """The same, under /fhir (FHIR bodies as application/fhir+json)."""
+        headers = {
+            "Authorization": f"Bearer {self.token(email)}",
+            "Content-Type": "application/fhir+json",
+        }
+
+        async def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
+            return await self.http.request(method, f"/fhir{path}", headers=headers, **kwargs)
 
         return call
 
