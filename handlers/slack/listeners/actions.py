@@ -16,6 +16,7 @@ from bot.commands import Assign, Respond, SetStatus, WorkCommand, parse
 from bot.domain.vocab import Channel, ResponseKind
 from bot.errors import InvalidInput
 from bot.services import access, referrals
+from bot.texts import render
 from handlers.slack.blocks import (
     ACCEPT,
     APPROVE_ACCESS,
@@ -179,10 +180,13 @@ def _clicked(
 
 def access_outcome(result: access.AccessRequestResult) -> str:
     """The line that replaces Approve / Deny once a request is decided."""
-    where = f"a {result.role} of {result.program}"
-    if result.status == "approved":
-        return f"Approved: {result.requester} is now {where}."
-    return f"Denied: {result.requester} asked to be {where}."
+    return render(
+        "slack/screens/access_decided.txt",
+        role=result.role,
+        program=result.program,
+        status=result.status,
+        requester=result.requester,
+    )
 
 
 def _grid_query(value: str | None) -> tuple[ListReferrals, str]:
