@@ -228,6 +228,31 @@ class Republish(Verb):
 WorkCommand = Assign | Respond | SetStatus | AddNote | MarkPending | Close | Republish
 # For a body that may be any of them (the `verb` field says which).
 TaggedWorkCommand = Annotated[WorkCommand, Field(discriminator="verb")]
+# One example of each work verb as a person writes it: what follows the verb word (an email
+# reply) or the referral number (Slack). Every text that shows how to write a command takes its
+# examples from here (`example`, a template global too).
+EXAMPLES: dict[str, str] = {
+    "accept": "",
+    "provision": "funding: waiting on approval",
+    "decline": "no vacancy: full until June",
+    "assign": "dana@agency.org",
+    "status": "enrolled",
+    "note": "called the family",
+    "pending": "",
+    "close": "partially met: moved away",
+    "republish": "",
+}
+EXAMPLE_NUMBER = "R-2026-000042"
+
+
+def example(verb: str, number: str | None = None, *, slash: bool = False) -> str:
+    """ "decline no vacancy: full until June"; with a number, after the verb (a reply to a
+    message listing several, or Slack); `slash`: as a /referral command."""
+    words = [verb, number or "", EXAMPLES[verb]]
+    said = " ".join(w for w in words if w)
+    return f"/referral {said}" if slash else said
+
+
 WORK_COMMANDS = (Assign, Respond, SetStatus, AddNote, MarkPending, Close, Republish)
 
 

@@ -15,6 +15,7 @@ from bot.commands import (
     Respond,
     SetStatus,
     WorkCommand,
+    example,
     parse,
 )
 from bot.domain.vocab import (
@@ -82,9 +83,12 @@ MAX_GREETING_WORDS = 5
 
 # Human-facing text: what we tell a sender whose reply we could not act on.
 EXAMPLES = (
-    'Start your reply with one of these lines: "accept", "tentative funding: waiting on approval", '
-    '"decline no vacancy: full until June", "assign dana@agency.org", "status enrolled", '
-    '"note called the family".'
+    "Start your reply with one of these lines: "
+    + ", ".join(
+        f'"{example(verb)}"'
+        for verb in ("accept", "provision", "decline", "assign", "status", "note")
+    )
+    + "."
 )
 MSG_EMPTY = "Your reply had no text above the quoted message, so there was nothing to act on. "
 MSG_NO_COMMAND = 'I could not read a command in the first line of your reply ("{line}"). '

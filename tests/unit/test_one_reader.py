@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.commands import AddNote, Assign, Close, Respond, SetStatus, WorkCommand
+from bot.commands import EXAMPLES, AddNote, Assign, Close, Respond, SetStatus, WorkCommand, example
 from bot.domain.vocab import NeedOutcome, ResponseKind, ServiceStatus
 from bot.errors import InvalidInput
 from handlers.api.work import AssignIn, NoteIn, RespondIn, StatusIn
@@ -172,3 +172,9 @@ def test_what_is_ambiguous_is_refused_alike(
     with pytest.raises(InvalidInput) as caught:
         api()
     assert caught.value.hint == hint
+
+
+@pytest.mark.parametrize("verb", sorted(EXAMPLES))
+def test_every_example_shown_to_people_reads_alike_in_slack_and_email(verb: str) -> None:
+    """The examples in the help, the notification emails and the error answers are commands."""
+    assert parse_slack(example(verb, N)) == _email(example(verb))
