@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,7 +22,6 @@ from bot.commands import (
 )
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel, DeclineReason, NeedOutcome, ProvisionReason, ServiceStatus
-from bot.errors import NotFound
 from bot.services.referral_page import referral_page
 from bot.services.verbs import apply
 from handlers.web.deps import CurrentStaff, use_case
@@ -100,16 +99,24 @@ def command_of_form(action: str, number: str, form: Form) -> WorkCommand:
     return FORMS[action](number, form)
 
 
-@router.post("/referrals/{number}/{action}")
-async def act(request: Request, number: str, action: str, actor: CurrentStaff) -> Response:
-    if action not in FORMS:
-        raise NotFound("There is no such form on a referral page.")
-    form = await checked_form(request)
-    command = command_of_form(action, number, form)
-    with use_case(request) as session:
-        applied = apply(session, actor=actor, command=command, channel=Channel.WEB)
-    with use_case(request) as session:
-        return referral_response(request, session, actor, applied.number, notice=applied.answer)
+def _form_route(action: str) -> Callable[..., Awaitable[Response]]:
+    async def act(request: Request, number: str, actor: CurrentStaff) -> Response:
+        form = await checked_form(request)
+        command = command_of_form(action, number, form)
+        with use_case(request) as session:
+            applied = apply(session, actor=actor, command=command, channel=Channel.WEB)
+        with use_case(request) as session:
+            return referral_response(request, session, actor, applied.number, notice=applied.answer)
+
+    return act
+
+
+# One route per form (not /referrals/{number}/{anything}), so other pages' POST routes under a
+# referral stay theirs.
+for _action in FORMS:
+    router.post(f"/referrals/{{number}}/{_action}", name=f"referral_{_action}")(
+        _form_route(_action)
+    )
 
 
 def referral_response(
