@@ -20,6 +20,9 @@ HEADER_BLOCK_SPAN = 5
 # A name or valediction only starts a signature when this few lines (or fewer) follow it.
 SIGNATURE_TAIL = 7
 
+# A closing paragraph of this many lines or fewer may be a signature without a name we know.
+SIGNATURE_BLOCK = 4
+
 # Checked every this many lines against the deadline: cheap enough, fine enough.
 DEADLINE_STRIDE = 512
 
@@ -371,6 +374,9 @@ NOT_NAMES = frozenset(
 )
 
 RULE_CHARS = "-_=—*~"
+
+# Words that join two names on a signature line ("Christian and Steve").
+NAME_JOINERS = frozenset({"and", "&", "und", "y", "et"})
 SEPARATOR_EDGES = frozenset("-_=*:")
 
 DIGIT = re.compile(r"\d")
@@ -563,15 +569,25 @@ def _strip_signature(
         bare = line.strip()
         if line in ("-- ", "--") or (bare and not bare.strip("—")):
             return list(lines[:index])
+        if _is_signature_rule(lines, index) and _tail_is_short(lines, index):
+            return list(lines[:index])  # a row of hyphens set apart over a short signature
         if len(line) > MAX_PATTERN_LINE or index == first:
             continue
         if MOBILE_SIGNATURE.fullmatch(bare) or _is_disclaimer(bare):
             return list(lines[:index])
         if _is_sign_off(bare, names) and _tail_is_short(lines, index):
-            return list(lines[:index])
+            kept = list(lines[:index])
+            # a team line right above may head the signature: "ENA Human Resources / Julie K."
+            return _drop_closing_block(kept, first) if lines[index - 1].strip() else kept
     if MOBILE_SIGNATURE.fullmatch(lines[first].strip()) and len(lines[first]) <= MAX_PATTERN_LINE:
         return []
-    return _drop_lone_first_name(list(lines), first)
+    return _drop_closing_block(_drop_lone_first_name(list(lines), first), first)
+
+
+def _is_signature_rule(lines: Sequence[str], index: int) -> bool:
+    """A long row of hyphens with a blank line above it (a heading's underline has none)."""
+    bare = lines[index].strip()
+    return len(bare) >= 8 and not bare.strip("-") and not lines[index - 1].strip()
 
 
 def _drop_lone_first_name(lines: list[str], first: int) -> list[str]:
@@ -594,6 +610,61 @@ def _drop_lone_first_name(lines: list[str], first: int) -> list[str]:
     return lines[: texts[-1]]
 
 
+def _drop_closing_block(lines: list[str], first: int) -> list[str]:
+    """A last paragraph of at most SIGNATURE_BLOCK short lines that reads as a signature: a name
+    or a team in capitalised words with titles and numbers under it ("Stella Yu / Manager - Rate
+    Systems / (713)215-3381", "ENA Human Resources", "Bert"), or contact lines only. It must be
+    set off by a blank line under a paragraph of several words, so a greeting and a lone word
+    ("Hi / there / Bob") or a two-line answer stays whole."""
+    end = len(lines)
+    while end > first and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start > first and lines[start - 1].strip():
+        start -= 1
+    if start <= first or end - start > 2 * SIGNATURE_BLOCK:
+        return lines
+    block = [line.strip() for line in lines[start:end]]
+    if any(len(line) > 50 for line in block):
+        return lines
+    above = [line.strip() for line in lines[first:start] if line.strip()]
+    if len(" ".join(above).split()) < 4 or above[-1].endswith((",", ":")):
+        return lines
+    contacts = [_is_contact(line) for line in block]
+    if all(contacts):
+        if len(block) < 2 or any(line.lower().startswith(("www.", "http")) for line in block):
+            return lines  # links closing a message are part of it ("Please read: / http://...")
+        return lines[:start]  # "a@b.org / 503-833-4350"
+    if len(contacts) - sum(contacts) > SIGNATURE_BLOCK:
+        return lines
+    if contacts[0]:
+        return lines
+    if not all(c or _is_title_line(line) for c, line in zip(contacts, block, strict=True)):
+        return lines
+    heading = block[0].split()
+    if len(heading) > 4 or any(w.strip(",.()").lower() in NOT_NAMES for w in heading):
+        return lines  # "No Vacancy", "Monday": an answer; a longer line is not a name or team
+    if _is_title_line(above[-1]):
+        return lines  # a list of headings or attachments, not a message and its signature
+    return lines[:start]
+
+
+def _is_title_line(line: str) -> bool:
+    """Capitalised words, initials, joiners and numbers only ("J. E. McGrath", "Manager - Rate
+    Systems", "Parking & Transportation Desk / 3-7060"); no sentence punctuation at its end."""
+    if line.endswith(("!", "?", ":", ";", ",")) or not any(ch.isalnum() for ch in line):
+        return False
+    for word in line.split():
+        bare = word.strip(",.()/")
+        if not bare or bare in NAME_JOINERS or bare in ("-", "–", "|"):
+            continue
+        if not (bare[0].isupper() or bare[0].isdigit()):
+            return False
+        if len(bare) > 4 and "." in bare:
+            return False  # a file name ("ATT09176.jpg"), not a name or a title
+    return True
+
+
 def name_forms(display: str) -> list[str]:
     """The ways a sender signs off: "Dana Whitfield", "Dana", "Whitfield", "DW" ("Whitfield,
     Dana" and Outlook's "Whitfield  Dana" too)."""
@@ -608,6 +679,7 @@ def name_forms(display: str) -> list[str]:
     if len(words) >= 2:
         forms.append(f"{words[0]} {words[-1]}")
         forms.append("".join(word[0] for word in (words[0], words[-1])))
+        forms.append(f"{words[0]}{words[-1]}")  # "JohnAnderson", as some sign with no space
     return list(dict.fromkeys(forms))
 
 
@@ -621,8 +693,10 @@ def _is_sign_off(bare: str, names: set[str]) -> bool:
     if text in names:
         return True
     head, mark, tail = text.partition(",") if "," in text else text.partition(". ")
-    if mark and head.strip() in VALEDICTIONS and tail.strip(" .") in names:
-        return True  # "Thanks, BT"
+    if mark and tail.strip(" .") in names:
+        head = head.strip()
+        if head in VALEDICTIONS or (mark == "," and _is_short_closing(head)):
+            return True  # "Thanks, BT", "Your pal, Craig."
     return _is_name_line(bare.lstrip("-–~ ").strip(), names)
 
 
@@ -635,13 +709,36 @@ def _is_name_line(line: str, names: set[str]) -> bool:
     if not words[0][0].isupper():
         return False
     for word in words[1:]:
+        if len(word) > 1 and not word.strip(RULE_CHARS):
+            return False  # "---- Load Schedule ----" is a framed heading, not a signature
         bare = word.strip(",.()")
         if not bare or not bare[0].isalpha() or bare[0].isupper() or bare.lower() in names:
             continue
+        if bare in NAME_JOINERS:
+            continue  # "Christian and Steve"
         if bare[0] == "x" and bare[1:].lstrip("-").isdigit():
             continue
         return False
     return True
+
+
+def _is_short_closing(head: str) -> bool:
+    """A closing of up to three plain words before the sender's name ("your pal", "talk soon")."""
+    words = head.split()
+    return 0 < len(words) <= 3 and all(word.isalpha() for word in words)
+
+
+def _is_contact(bare: str) -> bool:
+    """An email address, a phone or fax number, or a web address alone on its line: the
+    contact lines of a signature ("Phone:  406-497-2806", "pm@navistaff.com", "www.x.com")."""
+    if len(bare) > 60:
+        return False
+    if "@" in bare and " " not in bare.strip():
+        return True
+    if bare.lower().startswith(("www.", "http://", "https://")) and " " not in bare:
+        return True
+    digits = sum(ch.isdigit() for ch in bare)
+    return digits >= 7 and sum(ch.isalpha() for ch in bare) <= 12 and "@" not in bare
 
 
 def _is_disclaimer(bare: str) -> bool:
@@ -658,6 +755,8 @@ def _tail_is_short(lines: Sequence[str], index: int) -> bool:
             continue
         if len(line) <= MAX_PATTERN_LINE and _is_disclaimer(bare):
             break
+        if _is_contact(bare):
+            continue  # phone, fax, email and web lines make a signature longer, not a message
         count += 1
         if count > SIGNATURE_TAIL or len(line) > 80:
             return False  # stop here: a long message under a "Thanks" is not a signature

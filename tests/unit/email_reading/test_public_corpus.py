@@ -75,6 +75,8 @@ def test_forge_signatures_are_cut_as_its_authors_tagged_them() -> None:
         name = parseaddr(sender)[0] if "<" in sender else sender.partition("[")[0]
         right += squash(extract_reply(text, sender_names=name_forms(name))) == want
     assert len(bodies) == 192
-    # 19 misses: label disagreements on "Thanks"/initials, signatures of 8+ lines or starting
-    # with an address, department names, names the sender line does not carry with a surname.
-    assert right == 173
+    # 6 misses, all where forge's labels disagree with themselves: it keeps a closing "Thanks",
+    # "Thank you." or "THANK YOU!" (N/118, N/119, N/124, N/83) or initials "BT" / "PL" (N/191,
+    # N/79) in its bodies without a signature, but tags "Thanks," (16 times), "Thanks." and
+    # "Thanks, BT" as signature lines in the others. We cut them; they are counted as misses.
+    assert right == 186
