@@ -282,6 +282,14 @@ DISCLAIMER_STARTS = (
 # A notice is often framed: "*** CONFIDENTIALITY NOTICE ***", "-- Disclaimer --".
 DISCLAIMER_FRAME = "*-_=~#[( "
 
+# The first letters of MOBILE_SIGNATURE's lines ("sent …", "envoyé …", "get …", "von …", …).
+MOBILE_INITIALS = frozenset("segviwо")
+MOBILE_FIRST_PAIRS = frozenset({"se", "en", "ge", "vo", "in", "ve", "sk", "wy", "от"})
+# A line that ends the reply by itself starts with a frame or rule character, or with the
+# first two letters of a mobile line or a notice; any other line is passed over at once.
+CUT_FIRST_CHARS = frozenset(DISCLAIMER_FRAME.strip() + "—")
+CUT_FIRST_PAIRS = MOBILE_FIRST_PAIRS | frozenset(start[:2] for start in DISCLAIMER_STARTS)
+
 # Single capitalised words that end a reply without being a name: commands, their reasons, and
 # the short answers people give.
 NOT_NAMES = frozenset(
@@ -381,6 +389,11 @@ SEPARATOR_EDGES = frozenset("-_=*:")
 
 DIGIT = re.compile(r"\d")
 
+# A quoted line or a rule starts with one of these; a rule may also end with one of RULE_EDGES.
+OPENING_STARTS = frozenset(">-_=*")
+RULE_EDGES = frozenset("-_=*")
+
+
 WORD_BREAKS = str.maketrans(dict.fromkeys(",:;<>\"'", " "))
 
 INVISIBLE_CHARS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
@@ -410,10 +423,14 @@ def is_quoted(line: str) -> bool:
 
 
 def _normalise(text: str) -> list[str]:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if any(ch in text for ch in INVISIBLE_CHARS):  # `in` is a fast scan; translate is not
+    # `in` is a fast scan, and most bodies need none of these rewrites
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\xa0" in text:
+        text = text.replace("\xa0", " ")
+    if any(ch in text for ch in INVISIBLE_CHARS):  # translate is not a fast scan
         text = text.translate(INVISIBLE)
-    return [line.replace("\xa0", " ").rstrip() for line in text.split("\n")]
+    return [line.rstrip() for line in text.split("\n")]
 
 
 def _drop_banner(lines: list[str]) -> list[str]:
@@ -434,12 +451,37 @@ def _check(deadline: float | None, index: int) -> None:
 
 
 def _first_boundary(lines: Sequence[str], start: int, deadline: float | None) -> int:
-    """Index of the first line where quoted history begins (len(lines) when there is none)."""
+    """Index of the first line where quoted history begins (len(lines) when there is none).
+
+    Only the lines that could end a history opening (_may_end_opening: a few substring and
+    character tests) and the lines up to two above them are tested in full."""
+    checked = start
     for index in range(start, len(lines)):
-        _check(deadline, index)
+        if deadline is not None and index % DEADLINE_STRIDE == 0:
+            _check(deadline, index)
+        if not _may_end_opening(lines[index]):
+            continue
+        # a line above that has none of the marks can only open an attribution ending here
+        for above in range(max(index - ATTRIBUTION_SPAN + 1, checked), index):
+            line = lines[above]
+            if line and len(line) <= MAX_PATTERN_LINE and _attribution_length(lines, above):
+                return above
         if _starts_history(lines, index):
             return index
+        checked = index + 1
     return len(lines)
+
+
+def _may_end_opening(line: str) -> bool:
+    """Every line that starts quoted history, or ends an attribution opened up to two lines
+    above, has one of these: a quote mark or a rule at its start, a rule at its end, a colon (a
+    header key; an attribution's end) or an at sign (an attribution without its colon)."""
+    return bool(line) and (
+        ":" in line
+        or "@" in line
+        or line[-1] in RULE_EDGES
+        or (line.lstrip()[:1] if line[0].isspace() else line[0]) in OPENING_STARTS
+    )
 
 
 def _starts_history(lines: Sequence[str], index: int) -> bool:
@@ -563,25 +605,87 @@ def _strip_signature(
     first = _first_text_index(lines)
     if first is None:
         return []
-    for index in range(first, len(lines)):
-        _check(deadline, index)
+    # A separator, a mobile line or a notice ends the reply wherever it is; a sign-off only
+    # where few lines follow it, so only the lines from `window` on can be one.
+    cut = _first_cut(lines, first, deadline)
+    window = _short_tail_from(lines, first, cut)
+    for index in range(window, cut):
         line = lines[index]
-        bare = line.strip()
-        if line in ("-- ", "--") or (bare and not bare.strip("—")):
-            return list(lines[:index])
         if _is_signature_rule(lines, index) and _tail_is_short(lines, index):
             return list(lines[:index])  # a row of hyphens set apart over a short signature
         if len(line) > MAX_PATTERN_LINE or index == first:
             continue
-        if MOBILE_SIGNATURE.fullmatch(bare) or _is_disclaimer(bare):
-            return list(lines[:index])
-        if _is_sign_off(bare, names) and _tail_is_short(lines, index):
+        if _is_sign_off(line.strip(), names) and _tail_is_short(lines, index):
             kept = list(lines[:index])
             # a team line right above may head the signature: "ENA Human Resources / Julie K."
             return _drop_closing_block(kept, first) if lines[index - 1].strip() else kept
+    if cut < len(lines):
+        return list(lines[:cut])
     if MOBILE_SIGNATURE.fullmatch(lines[first].strip()) and len(lines[first]) <= MAX_PATTERN_LINE:
         return []
     return _drop_closing_block(_drop_lone_first_name(list(lines), first), first)
+
+
+def _first_cut(lines: Sequence[str], first: int, deadline: float | None) -> int:
+    """The first line from `first` on that ends the reply by itself: "-- ", a rule of em dashes,
+    a mobile client's line or a legal notice (len(lines) when there is none)."""
+    for index in range(first, len(lines)):
+        if deadline is not None and index % DEADLINE_STRIDE == 0:
+            _check(deadline, index)
+        line = lines[index]
+        if not line:
+            continue
+        bare = line.strip() if line[0].isspace() else line
+        if not bare:
+            continue
+        if bare[0] in CUT_FIRST_CHARS:  # "--", a rule of em dashes, a framed notice
+            if line in ("-- ", "--") or not bare.strip("—"):
+                return index
+        elif bare[:2].lower() not in CUT_FIRST_PAIRS:
+            continue  # most lines: no mobile line or notice starts this way
+        if index == first or len(line) > MAX_PATTERN_LINE:
+            continue
+        if bare[:1].lower() in MOBILE_INITIALS and MOBILE_SIGNATURE.fullmatch(bare):
+            return index
+        if _is_disclaimer(bare):
+            return index
+    return len(lines)
+
+
+def _short_tail_from(lines: Sequence[str], first: int, cut: int) -> int:
+    """The first index in [first, cut] under which _tail_is_short holds for every line up to
+    `cut` (it holds less the higher the line, as more lines follow it). Above `cut` there is no
+    notice, so each tail runs past `cut` to the first notice at or after it."""
+    count, failed = _tail_count(lines, cut)
+    window = cut
+    for index in range(cut - 1, first - 1, -1):
+        if failed or count > SIGNATURE_TAIL:
+            break
+        window = index
+        line = lines[index]
+        bare = line.strip()
+        if bare and not _is_contact(bare):
+            count += 1
+            failed = len(line) > 80
+    return window
+
+
+def _tail_count(lines: Sequence[str], begin: int) -> tuple[int, bool]:
+    """The lines _tail_is_short counts from `begin` on, and whether it already fails there."""
+    count = 0
+    for index in range(begin, len(lines)):
+        line = lines[index]
+        bare = line.strip()
+        if not bare:
+            continue
+        if len(line) <= MAX_PATTERN_LINE and _is_disclaimer(bare):
+            break
+        if _is_contact(bare):
+            continue
+        count += 1
+        if count > SIGNATURE_TAIL or len(line) > 80:
+            return count, True
+    return count, False
 
 
 def _is_signature_rule(lines: Sequence[str], index: int) -> bool:
@@ -593,7 +697,12 @@ def _is_signature_rule(lines: Sequence[str], index: int) -> bool:
 def _drop_lone_first_name(lines: list[str], first: int) -> list[str]:
     """A first name alone on the last line, under a finished sentence, signs the message even
     when the From line does not carry it ("…give me a call. / Bert" from "Meyers")."""
-    texts = [i for i in range(first, len(lines)) if lines[i].strip()]
+    texts: list[int] = []  # the last two lines with text, from the bottom
+    for index in range(len(lines) - 1, first - 1, -1):
+        if lines[index].strip():
+            texts.insert(0, index)
+            if len(texts) == 2:
+                break
     if len(texts) < 2:
         return lines
     last, above = lines[texts[-1]].strip(), lines[texts[-2]].strip()
@@ -627,8 +736,15 @@ def _drop_closing_block(lines: list[str], first: int) -> list[str]:
     block = [line.strip() for line in lines[start:end]]
     if any(len(line) > 50 for line in block):
         return lines
-    above = [line.strip() for line in lines[first:start] if line.strip()]
-    if len(" ".join(above).split()) < 4 or above[-1].endswith((",", ":")):
+    above, words = "", 0  # the last line of text above the block; words up to four
+    for index in range(start - 1, first - 1, -1):
+        bare = lines[index].strip()
+        if bare:
+            above = above or bare
+            words += len(bare.split())
+            if words >= 4:
+                break
+    if words < 4 or above.endswith((",", ":")):
         return lines
     contacts = [_is_contact(line) for line in block]
     if all(contacts):
@@ -644,7 +760,7 @@ def _drop_closing_block(lines: list[str], first: int) -> list[str]:
     heading = block[0].split()
     if len(heading) > 4 or any(w.strip(",.()").lower() in NOT_NAMES for w in heading):
         return lines  # "No Vacancy", "Monday": an answer; a longer line is not a name or team
-    if _is_title_line(above[-1]):
+    if _is_title_line(above):
         return lines  # a list of headings or attachments, not a message and its signature
     return lines[:start]
 
@@ -733,12 +849,13 @@ def _is_contact(bare: str) -> bool:
     contact lines of a signature ("Phone:  406-497-2806", "pm@navistaff.com", "www.x.com")."""
     if len(bare) > 60:
         return False
-    if "@" in bare and " " not in bare.strip():
+    if "@" in bare:
+        return " " not in bare
+    if " " not in bare and bare.lower().startswith(("www.", "http://", "https://")):
         return True
-    if bare.lower().startswith(("www.", "http://", "https://")) and " " not in bare:
-        return True
-    digits = sum(ch.isdigit() for ch in bare)
-    return digits >= 7 and sum(ch.isalpha() for ch in bare) <= 12 and "@" not in bare
+    if DIGIT.search(bare) is None:
+        return False  # most lines: no number at all, so no need to count
+    return sum(map(str.isdigit, bare)) >= 7 and sum(map(str.isalpha, bare)) <= 12
 
 
 def _is_disclaimer(bare: str) -> bool:
@@ -771,7 +888,12 @@ def _first_text_index(lines: Sequence[str]) -> int | None:
 
 
 def _only_salutation(lines: Sequence[str]) -> bool:
-    text = [line.strip() for line in lines if line.strip()]
+    text: list[str] = []
+    for line in lines:
+        if line.strip():
+            text.append(line.strip())
+            if len(text) > 1:
+                return False
     return len(text) == 1 and len(text[0].split()) <= 4 and text[0].endswith((",", "!", ":"))
 
 
