@@ -62,6 +62,8 @@ ATTRIBUTION_VERBS = (
     "написал(а)",
 )
 
+VERB_SET = frozenset(ATTRIBUTION_VERBS)
+
 FROM_KEYS = frozenset(
     {"from", "von", "de", "van", "fra", "från", "od", "da", "от", "lähettäjä", "feladó", "差出人"}
     # French webmail opens its block with the date: "Message du : 12/12/2016 13:20 / De : ..."
@@ -542,8 +544,7 @@ def _attribution_length(lines: Sequence[str], index: int) -> int:
 
 
 def _reads_as_attribution(line: str) -> bool:
-    words = line.translate(WORD_BREAKS).split()
-    has_verb = any(word in ATTRIBUTION_VERBS for word in words)
+    has_verb = not VERB_SET.isdisjoint(line.translate(WORD_BREAKS).split())
     has_detail = "@" in line or DIGIT.search(line) is not None
     if has_verb and (line.startswith(ATTRIBUTION_LEADS) or has_detail):
         return True
@@ -611,11 +612,13 @@ def _strip_signature(
     window = _short_tail_from(lines, first, cut)
     for index in range(window, cut):
         line = lines[index]
-        if _is_signature_rule(lines, index) and _tail_is_short(lines, index):
+        if not line:
+            continue
+        if _is_signature_rule(lines, index):
             return list(lines[:index])  # a row of hyphens set apart over a short signature
         if len(line) > MAX_PATTERN_LINE or index == first:
             continue
-        if _is_sign_off(line.strip(), names) and _tail_is_short(lines, index):
+        if _is_sign_off(line.strip(), names):
             kept = list(lines[:index])
             # a team line right above may head the signature: "ENA Human Resources / Julie K."
             return _drop_closing_block(kept, first) if lines[index - 1].strip() else kept
@@ -653,9 +656,10 @@ def _first_cut(lines: Sequence[str], first: int, deadline: float | None) -> int:
 
 
 def _short_tail_from(lines: Sequence[str], first: int, cut: int) -> int:
-    """The first index in [first, cut] under which _tail_is_short holds for every line up to
-    `cut` (it holds less the higher the line, as more lines follow it). Above `cut` there is no
-    notice, so each tail runs past `cut` to the first notice at or after it."""
+    """The first index in [first, cut] from which on every line up to `cut` has a short tail:
+    few short lines follow it (see _tail_count), so it may start a signature. A tail only grows
+    the higher the line. Above `cut` there is no notice, so each tail runs past `cut` to the
+    first notice at or after it."""
     count, failed = _tail_count(lines, cut)
     window = cut
     for index in range(cut - 1, first - 1, -1):
@@ -671,7 +675,12 @@ def _short_tail_from(lines: Sequence[str], first: int, cut: int) -> int:
 
 
 def _tail_count(lines: Sequence[str], begin: int) -> tuple[int, bool]:
-    """The lines _tail_is_short counts from `begin` on, and whether it already fails there."""
+    """The lines of a signature's tail from `begin` on, and whether the tail is already too long.
+
+    At most SIGNATURE_TAIL lines of 80 characters or less make a short tail: a long message
+    under a "Thanks" is not a signature. Blank lines and contact lines (phone, email, web) are
+    not counted, and the tail ends at a legal notice, which is cut as well ("Thanks, / Dana /
+    Intake / CONFIDENTIALITY NOTICE: ...")."""
     count = 0
     for index in range(begin, len(lines)):
         line = lines[index]
@@ -860,24 +869,6 @@ def _is_contact(bare: str) -> bool:
 
 def _is_disclaimer(bare: str) -> bool:
     return bare.lower().lstrip(DISCLAIMER_FRAME).startswith(DISCLAIMER_STARTS)
-
-
-def _tail_is_short(lines: Sequence[str], index: int) -> bool:
-    """Few short lines follow: a signature. A legal notice under it does not count, as it is
-    cut as well ("Thanks, / Dana / Intake / CONFIDENTIALITY NOTICE: ...")."""
-    count = 0
-    for line in lines[index + 1 :]:
-        bare = line.strip()
-        if not bare:
-            continue
-        if len(line) <= MAX_PATTERN_LINE and _is_disclaimer(bare):
-            break
-        if _is_contact(bare):
-            continue  # phone, fax, email and web lines make a signature longer, not a message
-        count += 1
-        if count > SIGNATURE_TAIL or len(line) > 80:
-            return False  # stop here: a long message under a "Thanks" is not a signature
-    return True
 
 
 def _first_text_index(lines: Sequence[str]) -> int | None:
