@@ -1,6 +1,7 @@
 """Reply reading, measured: closeloop's reader against the reply-parsing libraries, side by side.
 
     python bench/reply_parsing.py [--runs N] [--repeat N] [--timeout SECONDS] [--verbose]
+                                  [--readers closeloop,talon,...]
 
 Prints, for closeloop and for each library that is importable (email-reply-parser,
 mail-parser-reply, talon), exact-match counts on the same files:
@@ -335,6 +336,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--verbose", action="store_true", help="list every miss")
+    parser.add_argument(
+        "--readers", default="", help="comma-separated readers to score (default: every one)"
+    )
     args = parser.parse_args()
 
     own = own_cases()
@@ -366,7 +370,10 @@ def main() -> None:
     header += f" {'msg/s':>9} {'slowest':>9}  timeouts"
     print("\n" + header + "\n" + "-" * len(header))
     everything = own + [case for cases in sets.values() for case in cases]
+    chosen = {name for name in args.readers.split(",") if name}
     for name, function in extractors().items():
+        if chosen and name not in chosen:
+            continue
         if isinstance(function, str):
             print(f"{name:<20} {function}")
             continue
