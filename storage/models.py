@@ -505,7 +505,10 @@ class OutboxMessage(Base):
     """A notification waiting for, or done with, delivery. The key makes each one unique."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_waiting_on", "waiting_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)
@@ -519,6 +522,11 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     leased_until: Mapped[datetime | None]
+    # The claim of the dispatcher holding the row (a token per claimed batch): its final write
+    # matches on it, so a dispatcher that lost its lease cannot mark a row another one holds.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # After the far side could not be reached: the channel whose next success brings it forward.
+    waiting_on: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     external_ref: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]

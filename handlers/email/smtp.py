@@ -116,19 +116,22 @@ class SmtpTransport:
         reused = self._smtp is not None and self._alive()
         try:
             self._send_once(message, recipient)
-        except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._disconnect(polite=False)
             if not reused:
-                raise DeliveryError(f"SMTP server {self._where()} closed the connection") from exc
+                raise self._gone() from exc
             # A reused connection can have been closed by the server since the last check.
             # Resending once is safe enough: a disconnect after the server took the message but
             # before its reply could duplicate it, and the outbox is at-least-once anyway.
             logger.info("SMTP connection to %s was closed; reconnecting", self._where())
             try:
                 self._send_once(message, recipient)
-            except (smtplib.SMTPServerDisconnected, ConnectionError) as again:
+            except (smtplib.SMTPServerDisconnected, OSError) as again:
                 self._disconnect(polite=False)
-                raise DeliveryError(f"SMTP server {self._where()} closed the connection") from again
+                raise self._gone() from again
+
+    def _gone(self) -> DeliveryError:
+        return DeliveryError(f"SMTP server {self._where()} closed the connection", unreachable=True)
 
     def _send_once(self, message: EmailMessage, recipient: str) -> None:
         smtp = self._connection()
@@ -146,11 +149,13 @@ class SmtpTransport:
         except smtplib.SMTPDataError as exc:
             raise _refusal("message refused", exc.smtp_code, exc.smtp_error) from None
         except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code == 421:
+            closing = exc.smtp_code == 421
+            if closing:
                 # 421: the server is closing the session; the next delivery must reconnect.
                 self._disconnect(polite=False)
             raise DeliveryError(
-                f"SMTP server {self._where()} answered {exc.smtp_code} {_text(exc.smtp_error)}"
+                f"SMTP server {self._where()} answered {exc.smtp_code} {_text(exc.smtp_error)}",
+                unreachable=closing,
             ) from None
         if refused:
             code, reply = next(iter(refused.values()))
@@ -197,7 +202,9 @@ class SmtpTransport:
                 f"SMTP server {url.redacted()} answered {exc.smtp_code} {_text(exc.smtp_error)}"
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryError(f"cannot connect to SMTP server {url.redacted()}: {exc}") from None
+            raise DeliveryError(
+                f"cannot connect to SMTP server {url.redacted()}: {exc}", unreachable=True
+            ) from None
         self._smtp = smtp
         self._last_used = time.monotonic()
         return smtp

@@ -1,0 +1,33 @@
+"""outbox claims: the token of the dispatcher holding a row (fences its final write), and the
+host a row waits on after the far side could not be reached
+
+Revision ID: 0015
+Revises: 0012
+Create Date: 2026-12-06 21:40:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision = '0015'
+down_revision = '0012'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("claimed_by", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("waiting_on", sa.String(length=64), nullable=True))
+    op.create_index("ix_outbox_waiting_on", "outbox", ["waiting_on"])
+    # Rows leased under the old two-minute lease keep it; nothing else to carry over.
+
+
+def downgrade() -> None:
+    op.drop_index("ix_outbox_waiting_on", table_name="outbox")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("waiting_on")
+        batch.drop_column("claimed_by")
