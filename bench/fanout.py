@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import smtplib
 import statistics
 import subprocess
@@ -130,7 +131,7 @@ def deliver(runtime: Runtime, sink: SmtpSink, expected: int) -> tuple[float, int
     )
     started = time.perf_counter()
     thread.start()
-    took = sink.wait_for(expected, timeout=600, poll=0.01)
+    took = sink.wait_for(expected, timeout=600)
     stop.set()
     thread.join(timeout=30)
     if took is None:
@@ -225,29 +226,27 @@ def main() -> None:
 
 
 def profile(runtime: Runtime, sink: SmtpSink, output: str) -> None:
-    """Publish once and deliver under py-spy (sampling this process), writing its top functions."""
+    """Publish, then deliver, each under py-spy (sampling this process): OUTPUT.publish and
+    OUTPUT.deliver, in py-spy's raw (collapsed stack) format."""
+    spy_bin = str(Path(sys.executable).parent / "py-spy")
+
+    def spy(path: str) -> subprocess.Popen[bytes]:
+        command = [spy_bin, "record", "--pid", str(os.getpid()), "--format", "raw"]
+        command += ["--output", path, "--rate", "250", "--nonblocking"]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        time.sleep(1.0)
+        return process
+
+    spying = spy(f"{output}.publish")
     took, rows = publish(runtime)
+    spying.send_signal(signal.SIGINT)
+    spying.wait(timeout=60)
     print(f"publish {rows} rows {took:.2f} s")
-    spy = subprocess.Popen(
-        [
-            "py-spy",
-            "record",
-            "--pid",
-            str(os.getpid()),
-            "--format",
-            "raw",
-            "--output",
-            output,
-            "--rate",
-            "200",
-            "--nonblocking",
-        ],
-    )
-    time.sleep(1.0)
+    spying = spy(f"{output}.deliver")
     seconds, _ = deliver(runtime, sink, rows)
-    spy.terminate()
-    spy.wait(timeout=30)
-    print(f"delivered {rows} in {seconds:.2f} s = {rows / seconds:.0f}/s; profile in {output}")
+    spying.send_signal(signal.SIGINT)
+    spying.wait(timeout=60)
+    print(f"delivered {rows} in {seconds:.2f} s = {rows / seconds:.0f}/s; profiles in {output}.*")
 
 
 if __name__ == "__main__":

@@ -53,14 +53,12 @@ class SmtpSink:
         result: int = self._ask("count")
         return result
 
-    def wait_for(self, count: int, timeout: float, poll: float = 0.02) -> float | None:
-        """Seconds until `count` messages arrived; None when they did not within `timeout`."""
+    def wait_for(self, count: int, timeout: float) -> float | None:
+        """Seconds until `count` messages arrived; None when they did not within `timeout`.
+        The child watches its own count, so waiting costs the measured process nothing."""
         started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if self.count() >= count:
-                return time.monotonic() - started
-            time.sleep(poll)
-        return None
+        arrived: bool = self._ask("wait", count, timeout)
+        return time.monotonic() - started if arrived else None
 
     def slow(self, seconds: float) -> None:
         """Take `seconds` to answer each DATA (0: at once)."""
@@ -121,6 +119,11 @@ def _serve(pipe: Connection) -> None:
             pipe.send(list(recorder.seen))
         elif what == "count":
             pipe.send(len(recorder.seen))
+        elif what == "wait":
+            deadline = time.monotonic() + float(request[2])
+            while len(recorder.seen) < request[1] and time.monotonic() < deadline:
+                time.sleep(0.002)
+            pipe.send(len(recorder.seen) >= request[1])
         elif what == "slow":
             recorder.delay = float(request[1])
             pipe.send(None)

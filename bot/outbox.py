@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, or_, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import DeliveryError, Notification, Receipt, Transport
@@ -269,18 +269,13 @@ class Dispatcher:
 
     def _sent(self, claim: Claim, note: Notification, receipt: Receipt) -> bool:
         done = self._writer.execute(
-            update(OutboxMessage)
-            .where(*_fence(note, claim))
-            .values(
-                status="sent",
-                sent_at=self.clock(),
-                attempts=OutboxMessage.attempts + 1,
-                leased_until=None,
-                claimed_by=None,
-                waiting_on=None,
-                external_ref=receipt.external_ref,
-                last_error=None,
-            )
+            _MARK_SENT,
+            {
+                "row_id": note.id,
+                "token": claim.token,
+                "sent_at": self.clock(),
+                "external_ref": receipt.external_ref,
+            },
         )
         if not done:
             log.warning("outbox row %s was taken over before it could be marked sent", note.id)
@@ -389,6 +384,28 @@ _NOTE_COLUMNS = (
 )
 
 
+# Built once: it is executed for every message sent, and a statement object SQLAlchemy has
+# seen before skips compilation.
+_MARK_SENT = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == bindparam("row_id"),
+        OutboxMessage.claimed_by == bindparam("token"),
+        OutboxMessage.status == "pending",
+    )
+    .values(
+        status="sent",
+        sent_at=bindparam("sent_at"),
+        attempts=OutboxMessage.attempts + 1,
+        leased_until=None,
+        claimed_by=None,
+        waiting_on=None,
+        external_ref=bindparam("external_ref"),
+        last_error=None,
+    )
+)
+
+
 def _note(row: Any) -> Notification:
     return Notification(
         id=row.id,
@@ -438,17 +455,17 @@ class _Writer:
         self._sessions = sessions
         self._connection: Connection | None = None
 
-    def execute(self, statement: Any) -> bool:
+    def execute(self, statement: Any, parameters: dict[str, Any]) -> bool:
         engine = self._engine()
         if engine.dialect.name != "postgresql":
             with transaction(self._sessions) as session:
-                return _rowcount(session.execute(statement)) > 0
+                return _rowcount(session.connection().execute(statement, parameters)) > 0
         if self._connection is None:
             connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             connection.execute(text("SET synchronous_commit TO off"))
             self._connection = connection
         try:
-            return _rowcount(self._connection.execute(statement)) > 0
+            return _rowcount(self._connection.execute(statement, parameters)) > 0
         except Exception:
             self.reset()
             raise

@@ -9,11 +9,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 from bot.delivery import DeliveryError, Notification, Receipt
+from handlers.email import mime
 from handlers.email.urls import SmtpUrl
 
 logger = logging.getLogger(__name__)
@@ -55,6 +54,8 @@ class SmtpTransport:
             raise ValueError(f"MAIL_FROM must be an email address, not {mail_from!r}")
         self._url = url
         self._mail_from = mail_from
+        name = parseaddr(mail_from)[0]
+        self._from_header = mime.header("From", formataddr((name, envelope_from), "utf-8"))
         self._envelope_from = envelope_from
         self._domain = envelope_from.rpartition("@")[2]
         self._render = render
@@ -68,39 +69,42 @@ class SmtpTransport:
         self._lock = threading.Lock()
 
     def deliver(self, notification: Notification) -> Receipt:
-        message = self.build_message(notification)
-        message_id = str(message["Message-ID"])
+        raw, message_id = self.compose(notification)
         with self._lock:
-            self._send(message, notification.address)
+            self._send(raw, notification.address)
+        sent = getattr(self._render, "sent", None)
+        if sent is not None:
+            sent(notification, message_id)
         return Receipt(external_ref=message_id)
 
-    def build_message(self, notification: Notification) -> EmailMessage:
-        """The message that `deliver` sends for this notification."""
+    def prepare(self, notifications: Sequence[Notification]) -> None:
+        """Before a batch: lets the renderer look up what it needs for all of it at once."""
+        prepare = getattr(self._render, "prepare", None)
+        if prepare is not None:
+            prepare(notifications)
+
+    def compose(self, notification: Notification) -> tuple[bytes, str]:
+        """The message `deliver` sends for this notification, and its Message-ID."""
         rendered = self._render(notification)
-        message = EmailMessage()
-        message["From"] = self._mail_from
-        message["To"] = notification.address
-        message["Subject"] = rendered.subject
-        message["Date"] = format_datetime(datetime.now(UTC))
-        message["Message-ID"] = rendered.message_id or make_msgid(domain=self._domain)
-        # RFC 3834: tells well-behaved responders not to send out-of-office replies to us.
-        message["Auto-Submitted"] = "auto-generated"
-        # Exchange ignores Auto-Submitted for its own auto-replies but honours this.
-        message["X-Auto-Response-Suppress"] = "All"
+        message_id = rendered.message_id or make_msgid(domain=self._domain)
+        head = [
+            self._from_header,
+            mime.header("To", notification.address),
+            mime.header("Subject", rendered.subject),
+            mime.header("Date", formatdate(usegmt=True)),
+            mime.header("Message-ID", message_id),
+            # RFC 3834: tells well-behaved responders not to send out-of-office replies to us.
+            b"Auto-Submitted: auto-generated\r\n",
+            # Exchange ignores Auto-Submitted for its own auto-replies but honours this.
+            b"X-Auto-Response-Suppress: All\r\n",
+        ]
         if rendered.reply_to:
-            message["Reply-To"] = rendered.reply_to
+            head.append(mime.header("Reply-To", rendered.reply_to))
         if rendered.in_reply_to:
-            message["In-Reply-To"] = rendered.in_reply_to
+            head.append(mime.header("In-Reply-To", rendered.in_reply_to))
         if rendered.references:
-            message["References"] = " ".join(rendered.references)
-        message.set_content(rendered.text)
-        if rendered.html is not None:
-            message.add_alternative(rendered.html, subtype="html")
-        # Headers are folded when the message is written out. At 78 columns the email package
-        # moves a subject that starts with "[" to a continuation line, which clients then show
-        # with a leading space; RFC 5322 allows 998. The bodies were encoded above, at 78.
-        message.policy = message.policy.clone(max_line_length=998)
-        return message
+            head.append(mime.id_list("References", rendered.references))
+        return mime.compose(b"".join(head), rendered.text, rendered.html), message_id
 
     def close(self) -> None:
         with self._lock:
@@ -112,7 +116,7 @@ class SmtpTransport:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _send(self, message: EmailMessage, recipient: str) -> None:
+    def _send(self, message: bytes, recipient: str) -> None:
         reused = self._smtp is not None and self._alive()
         try:
             self._send_once(message, recipient)
@@ -133,10 +137,12 @@ class SmtpTransport:
     def _gone(self) -> DeliveryError:
         return DeliveryError(f"SMTP server {self._where()} closed the connection", unreachable=True)
 
-    def _send_once(self, message: EmailMessage, recipient: str) -> None:
+    def _send_once(self, message: bytes, recipient: str) -> None:
         smtp = self._connection()
+        # An address outside ASCII needs SMTPUTF8, which the server must offer.
+        options = ["SMTPUTF8"] if not recipient.isascii() else []
         try:
-            refused = smtp.send_message(message, self._envelope_from, [recipient])
+            refused = smtp.sendmail(self._envelope_from, [recipient], message, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = exc.recipients.get(recipient, (0, b""))
             raise _refusal(f"recipient {recipient} refused", code, reply) from None
