@@ -31,27 +31,26 @@ class EmailRenderer:
         self._settings = settings
         self._domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
         self._clock = sessions.kw.get("info", {}).get("clock") or utcnow
-        # Threads looked up for the batch being delivered (prepare), by outbox row id.
+        self._reply_base = settings.reply_base
+        # Threads of the batch being delivered (prepare), by outbox row id.
         self._threads: dict[int, list[str]] = {}
-        self._batch: dict[tuple[int | None, str], list[int]] = {}
 
     def prepare(self, notes: Sequence[Notification]) -> None:
-        """Look up the threads of a whole claimed batch in one query (SmtpTransport.prepare)."""
-        with transaction(self._sessions) as session:
-            self._threads = threads(session, notes)
-        self._batch = {}
-        for note in notes:
-            self._batch.setdefault((note.referral_id, note.address), []).append(note.id)
+        """Look up the threads of a whole claimed batch in one query (SmtpTransport.prepare).
 
-    def sent(self, note: Notification, message_id: str) -> None:
-        """A message went out: later rows of the batch in its thread answer it (as a lookup
-        after this send would have found)."""
-        if note.referral_id is None:
-            return
-        for row_id in self._batch.get((note.referral_id, note.address), []):
-            thread = self._threads.get(row_id)
-            if thread is not None:
-                thread.append(message_id)
+        A row that follows another of the batch in the same thread (one person, one referral)
+        answers that one too: its Message-ID is known before it is sent (`message_id`), so the
+        batch can be rendered ahead of the sends."""
+        with transaction(self._sessions) as session:
+            found = threads(session, notes)
+        earlier: dict[tuple[int, str], list[str]] = {}
+        for note in notes:
+            if note.referral_id is None or note.channel != "email":
+                continue
+            before = earlier.setdefault((note.referral_id, note.address), [])
+            found[note.id] = [*found[note.id], *before]
+            before.append(message_id(note, self._domain))
+        self._threads = found
 
     def __call__(self, note: Notification) -> RenderedEmail:
         texts = render_email(note.kind, note.payload, public_url=self._settings.public_url)
@@ -87,7 +86,7 @@ class EmailRenderer:
             issued=issued,
             ttl_days=self._settings.reply_token_ttl_days,
         )
-        return reply_address(self._settings.reply_base, token)
+        return reply_address(self._reply_base, token)
 
 
 def threads(session: Session, notes: Sequence[Notification]) -> dict[int, list[str]]:

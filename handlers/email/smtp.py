@@ -8,6 +8,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
@@ -67,21 +68,22 @@ class SmtpTransport:
         self._last_used = 0.0
         # The dispatcher may share one transport between threads; SMTP sessions are sequential.
         self._lock = threading.Lock()
+        self._ahead = RenderAhead(self.compose)
 
     def deliver(self, notification: Notification) -> Receipt:
-        raw, message_id = self.compose(notification)
+        raw, message_id = self._ahead.take(notification) or self.compose(notification)
         with self._lock:
             self._send(raw, notification.address)
-        sent = getattr(self._render, "sent", None)
-        if sent is not None:
-            sent(notification, message_id)
         return Receipt(external_ref=message_id)
 
     def prepare(self, notifications: Sequence[Notification]) -> None:
-        """Before a batch: lets the renderer look up what it needs for all of it at once."""
+        """Before a batch: the renderer looks up what it needs for all of it at once, then the
+        messages are written in a helper thread while the ones before them are being sent
+        (sending is mostly waiting for the server's replies, rendering is Python)."""
         prepare = getattr(self._render, "prepare", None)
         if prepare is not None:
             prepare(notifications)
+        self._ahead.start(notifications)
 
     def compose(self, notification: Notification) -> tuple[bytes, str]:
         """The message `deliver` sends for this notification, and its Message-ID."""
@@ -107,6 +109,7 @@ class SmtpTransport:
         return mime.compose(b"".join(head), rendered.text, rendered.html), message_id
 
     def close(self) -> None:
+        self._ahead.close()
         with self._lock:
             self._disconnect(polite=True)
 
@@ -245,6 +248,62 @@ class SmtpTransport:
 
     def _where(self) -> str:
         return f"{self._url.host}:{self._url.port}"
+
+
+class RenderAhead:
+    """Composes a batch's messages in order in one helper thread; `take` hands each over.
+
+    `take` returns None for a notification that is not in the current batch (a delivery
+    without `prepare`), and re-raises what composing it raised, so errors surface where they
+    did before: in `deliver`, for that one message."""
+
+    def __init__(self, compose: Callable[[Notification], tuple[bytes, str]]) -> None:
+        self._compose = compose
+        self._done: dict[int, tuple[bytes, str] | BaseException] = {}
+        self._wanted: set[int] = set()
+        self._changed = threading.Condition()
+        self._generation = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp-render")
+
+    def start(self, notes: Sequence[Notification]) -> None:
+        with self._changed:
+            self._generation += 1
+            self._done = {}
+            self._wanted = {note.id for note in notes}
+        self._pool.submit(self._run, list(notes), self._generation)
+
+    def _run(self, notes: list[Notification], generation: int) -> None:
+        for note in notes:
+            if generation != self._generation:
+                return  # a newer batch replaced this one
+            result: tuple[bytes, str] | BaseException
+            try:
+                result = self._compose(note)
+            except BaseException as exc:  # handed to deliver(), which raises it for this note
+                result = exc
+            with self._changed:
+                if generation != self._generation:
+                    return
+                self._done[note.id] = result
+                self._changed.notify_all()
+
+    def take(self, note: Notification) -> tuple[bytes, str] | None:
+        with self._changed:
+            if note.id not in self._wanted:
+                return None
+            self._wanted.discard(note.id)
+            while note.id not in self._done:
+                self._changed.wait()
+            result = self._done.pop(note.id)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def close(self) -> None:
+        with self._changed:
+            self._generation += 1
+            self._done, self._wanted = {}, set()
+        self._pool.shutdown(wait=False)
 
 
 def _refusal(what: str, code: int, reply: bytes | str) -> DeliveryError:
