@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,7 +61,7 @@ class Dispatcher:
         *,
         max_attempts: int = 8,
         base_delay: float = 30.0,
-        lease_seconds: float = 10.0,
+        lease_seconds: float = 4.0,
         batch: int = 200,
         clock: Callable[[], datetime] = utcnow,
         host_backoff_cap: float = HOST_BACKOFF_CAP,
@@ -76,6 +77,10 @@ class Dispatcher:
         self.clock = clock
         self.host_backoff_cap = host_backoff_cap
         self.worker = uuid.uuid4().hex[:12]
+        # Seconds per message lately (moving average): a claim takes what can be sent within
+        # half a lease, so through a slow relay each worker claims a few rows, not a batch
+        # another worker could have shared.
+        self._pace: float | None = None
         self._claims = 0
         self._current: Claim | None = None
         self._host_failures: dict[str, int] = {}
@@ -102,7 +107,7 @@ class Dispatcher:
                     select(OutboxMessage.id)
                     .where(_due(moment), OutboxMessage.channel.in_(channels))
                     .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                    .limit(self.batch)
+                    .limit(self._claim_size())
                 )
                 if session.get_bind().dialect.name == "postgresql":
                     query = query.with_for_update(skip_locked=True)
@@ -117,6 +122,14 @@ class Dispatcher:
                     order = {row_id: i for i, row_id in enumerate(ids)}
                     notes = sorted((_note(row) for row in rows), key=lambda n: order[n.id])
         return Claim(token, notes, moment + self.lease - self.margin, {n.id for n in notes})
+
+    def _claim_size(self) -> int:
+        if not self._pace:
+            return self.batch
+        return max(1, min(self.batch, int(self.lease.total_seconds() / 2 / self._pace)))
+
+    def _paced(self, seconds: float) -> None:
+        self._pace = seconds if self._pace is None else 0.8 * self._pace + 0.2 * seconds
 
     def _open_channels(self, moment: datetime) -> list[str]:
         """Channels whose far side is not being waited for after it could not be reached."""
@@ -184,6 +197,7 @@ class Dispatcher:
             if not self._holds(claim, note):
                 log.warning("outbox claim %s lapsed; leaving the rest of its batch", claim.token)
                 break
+            started = time.monotonic()
             try:
                 receipt = self.transports[note.channel].deliver(note)
             except DeliveryError as exc:
@@ -198,6 +212,7 @@ class Dispatcher:
                 self._failed(claim, note, DeliveryError(f"{type(exc).__name__}: {exc}"))
                 continue
             claim.owned.discard(note.id)
+            self._paced(time.monotonic() - started)
             if self._sent(claim, note, receipt):
                 delivered += 1
             if note.channel not in answered:
