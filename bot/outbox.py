@@ -28,6 +28,7 @@ ALERT_KIND = "delivery_failed"
 # A far side that could not be reached is tried again after 0.5 s, 1 s, 2 s... and never less
 # often than this, so delivery resumes within seconds of a relay coming back (issue 13).
 HOST_BACKOFF_CAP = 5.0
+FIRST_CLAIM = 10
 
 
 @dataclass
@@ -125,7 +126,7 @@ class Dispatcher:
 
     def _claim_size(self) -> int:
         if not self._pace:
-            return self.batch
+            return min(self.batch, FIRST_CLAIM)  # the relay's pace is not known yet
         return max(1, min(self.batch, int(self.lease.total_seconds() / 2 / self._pace)))
 
     def _paced(self, seconds: float) -> None:
