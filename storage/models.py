@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -547,6 +548,28 @@ event.listen(
     "after_create",
     DDL(OUTBOX_PAYLOAD_LZ4).execute_if(dialect="postgresql"),
 )
+
+
+class QueuedCommand(Base):
+    """A `/referral` command acknowledged to Slack and handed to the answering processes
+    (SLACK_ANSWER_PROCESSES): written before the acknowledgement, so a process that dies does
+    not lose it. queued -> answered (carried out; the answer kept) -> deleted once posted to
+    response_url (handlers/slack/queued.py).
+    """
+
+    __tablename__ = "slack_commands"
+    __table_args__ = (Index("ix_slack_commands_open", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The parsed command, pickled by the web process that parsed it (never from outside).
+    command: Mapped[bytes] = mapped_column(LargeBinary)
+    user_id: Mapped[str] = mapped_column(String(32))
+    response_url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    leased_until: Mapped[datetime | None]
+    answer: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
 
 
 class Escalation(Base):
