@@ -91,9 +91,9 @@ def pending(runtime: Runtime) -> dict[str, int]:
 
 
 class Worker:
-    """`closeloop worker` in a process of its own, configured through its environment."""
+    """`closeloop worker` (or another process: `role`) on its own, configured by environment."""
 
-    def __init__(self, settings: Settings, log: Path) -> None:
+    def __init__(self, settings: Settings, log: Path, role: str = "worker") -> None:
         env = {
             **os.environ,
             "DATABASE_URL": settings.database_url,
@@ -102,13 +102,14 @@ class Worker:
             "REPLY_TO": settings.reply_to or "",
             "SMTP_URL": settings.smtp_url or "",
             "PYTHONPATH": str(ROOT),
+            "TIMEZONE": settings.timezone,
         }
         if settings.slack_bot_token:
             env["SLACK_BOT_TOKEN"] = settings.slack_bot_token
             env["SLACK_API_URL"] = settings.slack_api_url or ""
         self._log = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "worker"],
+            [sys.executable, "-m", "bot.cli", role],
             env=env,
             cwd=ROOT,
             stdout=self._log,
