@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.domain.agreements import agency_mou_valid
 from bot.domain.vocab import (
     ACTIVE_STATES,
     AccessStatus,
@@ -121,11 +122,7 @@ class Agency(Base):
     programs: Mapped[list[Program]] = relationship(back_populates="agency", order_by="Program.name")
 
     def mou_valid_on(self, day: date) -> bool:
-        return (
-            self.mou_signed_on is not None
-            and self.mou_signed_on <= day
-            and (self.mou_expires_on is None or day <= self.mou_expires_on)
-        )
+        return agency_mou_valid(self.mou_signed_on, self.mou_expires_on, day)
 
 
 class Program(Base):
@@ -147,6 +144,16 @@ class Program(Base):
     services: Mapped[list[ServiceCode]] = relationship(secondary=program_services)
 
 
+class NetworkSetting(Base):
+    """A setting the network keeps in its directory (e.g. whether consent is required, the
+    user MOU's text); the environment variable of the same name, when set, wins."""
+
+    __tablename__ = "network_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
 class Staff(Base):
     __tablename__ = "staff"
 
@@ -165,6 +172,9 @@ class Staff(Base):
     # When access was last removed (by a security officer or after 90 idle days): the refusal
     # every channel gives names the day.
     access_removed_at: Mapped[datetime | None]
+    # When the idle rule last warned this person that their access would go (the rule removes
+    # no one it has not warned at least 14 days before, since their last use).
+    idle_warned_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     agency: Mapped[Agency | None] = relationship()
@@ -505,6 +515,10 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     actor: Mapped[Staff | None] = relationship()
+
+
+# An officer lists the reads of one client, newest first.
+Index("ix_audit_events_client_at", AuditEvent.client_id, AuditEvent.at)
 
 
 class OutboxMessage(Base):
