@@ -3,7 +3,7 @@ host a row waits on after the far side could not be reached; Slack commands hand
 answering processes kept in a table until answered
 
 Revision ID: 0015
-Revises: 0017
+Revises: 0013
 Create Date: 2026-12-06 21:40:00.000000
 """
 
@@ -16,7 +16,7 @@ from storage.types import UTCDateTime
 
 
 revision = '0015'
-down_revision = '0017'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
