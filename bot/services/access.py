@@ -379,17 +379,9 @@ def _day(session: Session, moment: datetime) -> str:
 
 
 # Removing access lives in revocation.py; these names stay importable from here.
-from bot.services.revocation import RevocationResult, restore_access, revoke_access  # noqa: E402
-
-__all__ = [
-    "AccessRequestResult",
-    "RevocationResult",
-    "RoleRow",
-    "agency_roles",
-    "decide_access_request",
-    "officers_of",
-    "pending_access_requests",
-    "request_access",
-    "restore_access",
-    "revoke_access",
-]
+from bot.services.revocation import (  # noqa: E402, F401
+    RevocationResult,
+    remove_access,
+    restore_access,
+    revoke_access,
+)

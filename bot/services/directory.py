@@ -9,9 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.audit import record
-from bot.context import now
+from bot.context import now, today
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
+from bot.network import set_network_settings
+from bot.services.agreements import mou_renewed_programs
 from bot.services.directory_file import (  # noqa: F401 - parse_directory and read_directory_file
     DirectoryFile,  # stay importable from here
     ImportResult,
@@ -55,9 +57,17 @@ def import_directory(
     if progress:
         progress("counties", len(directory.regions) + len(directory.counties))
         progress("services", len(directory.services))
+    day = today(session)
+    mou_before = {a.id: a.mou_valid_on(day) for a in session.scalars(select(Agency))}
     agencies, programs, joining = _import_agencies(
         session, directory, counties, services, source, result, progress
     )
+    # A renewed agency MOU brings its programs back, like a lifted suspension.
+    joining |= mou_renewed_programs(session, mou_before)
+    if directory.network is not None:
+        changed = set_network_settings(session, directory.network.model_dump(exclude_none=True))
+        if changed:
+            result.updated["network settings"] += len(changed)
     import_staff(session, directory, agencies, programs, counties, source, result, progress)
     session.flush()
     renamed = [p.id for p in programs.values() if names_before.get(p.id, p.name) != p.name]

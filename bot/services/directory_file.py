@@ -76,8 +76,16 @@ class StaffEntry(_Entry):
     roles: list[RoleEntry] = Field(default_factory=list)
 
 
+class NetworkEntry(_Entry):
+    """Settings of the network itself (an environment variable of the same name wins)."""
+
+    consent_required: bool | None = None
+    user_mou_text: str | None = Field(default=None, min_length=20)
+
+
 class DirectoryFile(_Entry):
     version: Literal[1] = 1
+    network: NetworkEntry | None = None
     regions: list[RegionEntry] = Field(default_factory=list)
     counties: list[CountyEntry] = Field(default_factory=list)
     services: list[ServiceEntry] = Field(default_factory=list)

@@ -17,9 +17,10 @@ from bot.context import now, settings_of, today
 from bot.domain.business_days import OVERDUE_BUSINESS_DAYS, calendar
 from bot.domain.lifecycle import age_days, is_aging
 from bot.domain.permissions import Actor
-from bot.domain.vocab import ReferralState, Role
+from bot.domain.vocab import Channel, ReferralState, Role
 from bot.errors import InvalidInput
 from bot.services.grid_keys import after_key, decode_cursor, encode_cursor, order_by_key
+from bot.services.read_audit import record_reads
 from storage.models import (
     GRID_OPEN,
     Client,
@@ -182,7 +183,11 @@ def _narrow(actor: Actor, query: GridQuery) -> bool:
     return not (actor.is_admin or actor.has(Role.COORDINATOR))
 
 
-def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
+def search(
+    session: Session, *, actor: Actor, query: GridQuery, channel: Channel | None = None
+) -> GridPage:
+    """One page of the grid. With `channel`, the page is shown to a person with the clients'
+    names: each (referral, client) on it is recorded as a read through that channel."""
     if query.sort not in SORTS:
         raise InvalidInput(
             f'Cannot sort by "{query.sort}".',
@@ -315,6 +320,7 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
             assignee.name.label("assignee"),
             Recipient.response,
             Recipient.response_reason,
+            Referral.client_id,
             Client.first_name,
             Client.last_name,
             overdue_expr.label("overdue"),
@@ -356,6 +362,13 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         )
         for r in rows
     ]
+    if channel is not None:
+        record_reads(
+            session,
+            actor=actor,
+            channel=channel,
+            shown=[(r.referral_id, r.client_id) for r in rows],
+        )
     next_cursor = encode_cursor(rows[-1].sort_value, rows[-1].id) if more and rows else None
     return GridPage(out, next_cursor, min(total, TOTAL_CAP), total_exact=total <= TOTAL_CAP)
 

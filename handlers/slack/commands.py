@@ -30,6 +30,7 @@ from bot.domain.vocab import (
 )
 from bot.errors import InvalidInput
 from bot.services.lookup import NUMBER_HINT
+from handlers.slack.agreement import Agreement, parse_agreement
 
 _NUMBER = re.compile(r"^(?:R-)?(\d{4})-(\d{1,6})$", re.IGNORECASE)
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -95,7 +96,9 @@ class AccessQueue:
 
 AccessCommand = AskAccess | DecideAccess | RevokeAccess | AccessQueue
 
-SlackCommand = Help | ListReferrals | Show | Digest | Suspension | AccessCommand | WorkCommand
+SlackCommand = (
+    Agreement | Help | ListReferrals | Show | Digest | Suspension | AccessCommand | WorkCommand
+)
 
 
 def parse_command(text: str) -> SlackCommand:
@@ -109,6 +112,8 @@ def parse_command(text: str) -> SlackCommand:
         return Digest()
     if verb == "access":
         return _access(rest)
+    if verb == "agreement":
+        return parse_agreement(rest)
     if verb in ("suspend", "resume"):
         if not rest:
             raise InvalidInput(

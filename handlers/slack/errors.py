@@ -12,9 +12,10 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import UserError
+from bot.errors import DATABASE_AWAY, UserError
 from handlers.slack.blocks import REASON_BLOCK, notice_modal, reply
 from handlers.slack.screens import not_linked_home
+from storage.db import database_away
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,9 @@ def told(error: Exception, what: str) -> str:
     """What the person is told about `error` (logged, with its traceback, unless a UserError)."""
     if isinstance(error, UserError):
         return str(error)
+    if database_away(error):
+        log.warning("Slack request while the database is unreachable: %s", what)
+        return str(DATABASE_AWAY)
     log.error("Slack request failed: %s", what, exc_info=error)
     return SORRY
 

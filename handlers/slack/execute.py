@@ -19,6 +19,7 @@ from bot.services import access, digests, directory, grid, referrals
 from bot.services.verbs import Applied, apply
 from bot.texts import render
 from handlers.slack import commands as c
+from handlers.slack.agreement import Agreement, run_agreement
 from handlers.slack.blocks import access_actions, reply, text
 from handlers.slack.commands import mentioned_user
 from handlers.slack.runner import UseCaseRunner
@@ -33,6 +34,9 @@ async def execute(
 ) -> Answer:
     if isinstance(command, c.Help):
         return help_reply()
+    if isinstance(command, Agreement):
+        # Before the actor check: a lapsed user agreement is what this command is for.
+        return await run_agreement(command, runner, client, user_id)
     if isinstance(command, WORK_COMMANDS):
         return reply((await apply_for(runner, client, user_id, command)).answer)
     answer = _ANSWERS[type(command)]

@@ -18,10 +18,12 @@ COMMAND = "/referral"
 
 
 class Answering(Protocol):
-    """Carries out an acknowledged command elsewhere and answers at response_url
-    (handlers/slack/answering.py)."""
+    """Writes a command down before it is acknowledged, then hands it to a process that carries
+    it out and answers at response_url (handlers/slack/answering.py)."""
 
-    async def answer(self, command: SlackCommand, user_id: str, response_url: str) -> None: ...
+    async def queue(self, command: SlackCommand, user_id: str, response_url: str) -> int: ...
+
+    async def hand(self, command_id: int) -> None: ...
 
 
 def register(app: AsyncApp, runner: UseCaseRunner, answering: Answering | None = None) -> None:
@@ -34,10 +36,13 @@ def register(app: AsyncApp, runner: UseCaseRunner, answering: Answering | None =
         if isinstance(parsed, Help):
             await ack(**help_reply())
             return
-        # Slack gives us 3 seconds: acknowledge first, then work and answer by response_url.
-        await ack()
         user_id = str(command["user_id"])
         if answering is not None and respond.response_url:
-            await answering.answer(parsed, user_id, respond.response_url)
+            # Written down before it is acknowledged: answered even if a process dies.
+            queued = await answering.queue(parsed, user_id, respond.response_url)
+            await ack()
+            await answering.hand(queued)
             return
+        # Slack gives us 3 seconds: acknowledge first, then work and answer by response_url.
+        await ack()
         await respond(**await execute(parsed, runner, client, user_id))
