@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     email_max_bytes: int = Field(default=4_000_000, ge=10_000)
     outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_base_delay_seconds: float = Field(default=30.0, gt=0)
+    # How long a worker holds claimed rows without renewing them: a dead worker's rows wait
+    # this long (docs/reliability.md); a live one renews them every quarter of it.
+    outbox_lease_seconds: float = Field(default=4.0, ge=1.0)
     outbox_log: str | None = None
     digest_time: str = "07:30"
     # The web pages: how long an emailed sign-in link works, and a signed-in session lasts.

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -549,7 +550,10 @@ class OutboxMessage(Base):
     """A notification waiting for, or done with, delivery. The key makes each one unique."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_waiting_on", "waiting_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)
@@ -563,6 +567,11 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     leased_until: Mapped[datetime | None]
+    # The claim of the dispatcher holding the row (a token per claimed batch): its final write
+    # matches on it, so a dispatcher that lost its lease cannot mark a row another one holds.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # After the far side could not be reached: the channel whose next success brings it forward.
+    waiting_on: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     external_ref: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
@@ -583,6 +592,28 @@ event.listen(
     "after_create",
     DDL(OUTBOX_PAYLOAD_LZ4).execute_if(dialect="postgresql"),
 )
+
+
+class QueuedCommand(Base):
+    """A `/referral` command acknowledged to Slack and handed to the answering processes
+    (SLACK_ANSWER_PROCESSES): written before the acknowledgement, so a process that dies does
+    not lose it. queued -> answered (carried out; the answer kept) -> deleted once posted to
+    response_url (handlers/slack/queued.py).
+    """
+
+    __tablename__ = "slack_commands"
+    __table_args__ = (Index("ix_slack_commands_open", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The parsed command, pickled by the web process that parsed it (never from outside).
+    command: Mapped[bytes] = mapped_column(LargeBinary)
+    user_id: Mapped[str] = mapped_column(String(32))
+    response_url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    leased_until: Mapped[datetime | None]
+    answer: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
 
 
 class Escalation(Base):

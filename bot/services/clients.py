@@ -18,6 +18,7 @@ from bot.domain.identity import Person, external_key, fold, likely_same, phone_k
 from bot.domain.permissions import Actor, require_coordinator
 from bot.domain.vocab import Channel, ConsentMethod
 from bot.errors import Conflict, InvalidInput, NotFound
+from bot.services.agreements import rejoin_consented, withdraw_uncovered
 from bot.services.lookup import counties_named, programs_named
 from storage.models import Client, Consent
 
@@ -317,8 +318,6 @@ def sign_consent(
         method=str(new.method),
         signed_on=signed_on.isoformat(),
     )
-    from bot.services.agreements import rejoin_consented
-
     rejoin_consented(session, consent, actor=actor, channel=channel)
     return consent
 
@@ -373,8 +372,6 @@ def revoke_consent(session: Session, *, actor: Actor, consent_id: int, channel: 
         client_id=consent.client_id,
         consent_id=consent.id,
     )
-    from bot.services.agreements import withdraw_uncovered
-
     withdraw_uncovered(
         session, client_id=consent.client_id, actor=actor, channel=channel, why="revoked"
     )

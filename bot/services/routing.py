@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.audit import record
@@ -117,6 +117,31 @@ def add_recipient(session: Session, referral: Referral, program_id: int, how: st
     )
     session.add(recipient)
     return recipient
+
+
+def add_recipients(
+    session: Session, referral: Referral, program_ids: Iterable[int], how: str
+) -> None:
+    """Make these programs active recipients (again, for those that left): the new ones in one
+    set-based INSERT, since a statewide referral reaches thousands of programs at once."""
+    wanted = set(program_ids)
+    existing = {r.program_id: r for r in referral.recipients}
+    for program_id in wanted & existing.keys():
+        existing[program_id].active = True
+        existing[program_id].left_at = None
+    new = sorted(wanted - existing.keys())
+    if not new:
+        return
+    session.flush()
+    moment = now(session)
+    session.execute(
+        insert(Recipient),
+        [
+            {"referral_id": referral.id, "program_id": pid, "joined_at": moment, "joined_how": how}
+            for pid in new
+        ],
+    )
+    session.expire(referral, ["recipients"])
 
 
 def join_open_referrals(

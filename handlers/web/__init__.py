@@ -21,6 +21,7 @@ from handlers.web import (
     referring,
     reports,
     sign_in,
+    work,
 )
 from handlers.web.deps import mark_web
 
@@ -28,6 +29,7 @@ PAGES: tuple[ModuleType, ...] = (
     sign_in,
     grid,
     referral,
+    work,
     intake,
     referring,
     programs,

@@ -23,7 +23,7 @@ from bot.services.revise import revise_referral
 from handlers.slack import referring as r
 from handlers.slack.blocks import notice_modal, reply
 from handlers.slack.commands import HELP_HINT
-from handlers.slack.gateway import Gateway
+from handlers.slack.runner import UseCaseRunner
 from storage.models import Program, ServiceCode, Staff
 
 SLACK = Channel.SLACK
@@ -31,7 +31,7 @@ Body = dict[str, Any]
 COMMAND = "/referral"
 
 
-def register(app: AsyncApp, gateway: Gateway) -> None:
+def register(app: AsyncApp, gateway: UseCaseRunner) -> None:
     """Registered before the work verbs' `/referral` listener: Bolt hands a request to the
     first listener whose matcher accepts it, so this one takes only its own verbs."""
 
@@ -145,7 +145,7 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
         await ack(response_action="update", view=notice_modal("Saved", message))
 
 
-def register_capacity(app: AsyncApp, gateway: Gateway) -> None:
+def register_capacity(app: AsyncApp, gateway: UseCaseRunner) -> None:
     """Set capacity from the button under the 30-day reminder."""
 
     @app.action(r.CAPACITY_BUTTON)
@@ -211,7 +211,9 @@ async def _refuse(ack: AsyncAck, view: Body, exc: UserError) -> None:
     raise exc
 
 
-async def _coordinator(gateway: Gateway, client: AsyncWebClient, user: str | None) -> int | None:
+async def _coordinator(
+    gateway: UseCaseRunner, client: AsyncWebClient, user: str | None
+) -> int | None:
     """The picked primary coordinator's staff id, through the Slack link to staff."""
     if not user:
         return None
@@ -258,7 +260,7 @@ def _create(
 
 
 async def _form_for(
-    gateway: Gateway,
+    gateway: UseCaseRunner,
     client: AsyncWebClient,
     user: str,
     wanted: r.NewReferral | r.EditReferral,
@@ -293,7 +295,7 @@ async def _form_for(
 
 
 async def _answer(
-    gateway: Gateway, client: AsyncWebClient, user: str, parsed: r.ReferringCommand
+    gateway: UseCaseRunner, client: AsyncWebClient, user: str, parsed: r.ReferringCommand
 ) -> dict[str, Any]:
     if isinstance(parsed, r.FindClient):
         title, blocks = await gateway.run(
