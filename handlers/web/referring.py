@@ -1,5 +1,6 @@
 """The referring side on the web: the referral form, the recipient preview with publish,
-edit and re-publish, delete with a reason, and close (coordinators)."""
+edit and re-publish, delete with a reason (coordinators). The preview page's Close form posts
+to the referral page's close verb (handlers/web/work.py)."""
 
 from __future__ import annotations
 
@@ -35,12 +36,11 @@ REFERRAL_FIELDS = (
     "primary_coordinator",
     "summary",
 )
-PREVIEW_FIELDS = ("confirm_no_capacity", "reason", "outcome")
+PREVIEW_FIELDS = ("confirm_no_capacity", "reason")
 DONE = {
     "created": "Draft saved. Check who will receive it, then publish.",
     "published": "Published.",
     "deleted": "Deleted.",
-    "closed": "Closed.",
 }
 
 
@@ -240,22 +240,6 @@ async def delete(request: Request, number: str, actor: CurrentStaff) -> Response
     )
 
 
-@router.post("/referrals/{number}/close")
-async def close(request: Request, number: str, actor: CurrentStaff) -> Response:
-    form = await checked_form(request)
-    closing = {"outcome": form.get("outcome", ""), "reason": form.get("reason", "").strip() or None}
-    return await _act(
-        request,
-        actor,
-        number,
-        "closed",
-        lambda s: referrals.close_referral(
-            s, actor=actor, number=number, closing=closing, channel=WEB
-        ),
-        typed={"close_reason": form.get("reason", ""), "outcome": form.get("outcome", "")},
-    )
-
-
 async def _act(
     request: Request,
     actor: Actor,
@@ -269,8 +253,6 @@ async def _act(
             run(session)
     except UserError as exc:
         errors = errors_of(exc, PREVIEW_FIELDS)
-        if done == "closed" and "reason" in errors:
-            errors = {"close_reason": errors["reason"]}
         with use_case(request) as session:
             return _preview_page(
                 request,

@@ -255,13 +255,13 @@ async def test_the_edit_modal_republishes(world: SlackWorld) -> None:
 async def test_capacity_from_the_button_under_the_30_day_reminder(
     world: SlackWorld, clock: Any
 ) -> None:
-    from bot.services import digests
+    from bot.services import reminders
     from tests.service.helpers import published
 
     published(world.sessions, needs=["RES"])
     clock.advance(days=30)
     with transaction(world.sessions) as session:
-        assert digests.thirty_day_reminders(session) >= 1
+        assert reminders.thirty_day_reminders(session) >= 1
     world.drain()
     reminder = world.dm("U0GRACE")[-1]
     [actions] = [b for b in reminder["blocks"] if b.get("block_id") == "capacity_actions"]
