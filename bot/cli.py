@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 from bot.errors import UserError
@@ -22,8 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
-        settings = load_settings()
+        settings = load_settings(**_listen_overrides(args))
         return int(args.run(settings, args) or 0)
     except SettingsError as exc:
         print(f"closeloop: {exc}", file=sys.stderr)
@@ -31,6 +33,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"closeloop: {exc}", file=sys.stderr)
         return 1
+
+
+def _listen_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """`--host` and `--port` win over HOST and PORT (and so move PUBLIC_URL when it is unset)."""
+    return {
+        name: getattr(args, name)
+        for name in ("host", "port")
+        if getattr(args, name, None) is not None
+    }
+
+
+def _listening(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="the address to listen on (default: HOST, or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="the port to listen on (default: PORT, or 8000)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,8 +58,10 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(run=run)
         return p
 
-    command("serve", "web, worker and clock in one process (the embedded default)", _serve)
-    command("web", "the web process: Slack endpoint, API, health", _web)
+    _listening(
+        command("serve", "web, worker and clock in one process (the embedded default)", _serve)
+    )
+    _listening(command("web", "the web process: Slack endpoint, API, health", _web))
     command("worker", "the worker process: outbox dispatcher and inbox listener", _worker)
     command("clock", "the clock process: scheduled jobs", _clock)
     command("migrate", "create or upgrade the database schema", _migrate)
@@ -52,8 +70,20 @@ def _parser() -> argparse.ArgumentParser:
     command("demo", "run a whole referral loop on a throwaway database and print it", _demo)
     digest = command("digest", "print a region's coordinator digest (last 24 hours)", _digest)
     digest.add_argument("--channel", required=True, help="the region's digest channel id")
-    job = command("job", "run one scheduled job now (idempotent)", _job)
+    job = command("job", "run one scheduled job now, or as of --at (idempotent)", _job)
     job.add_argument("name", help="e.g. coordinator_digests, thirty_day_reminders")
+    job.add_argument(
+        "--at",
+        metavar="WHEN",
+        help="run as of this time, e.g. 2027-11-30T06:00 (local TIMEZONE unless it has an offset)",
+    )
+    slack = sub.add_parser("slack", help="the Slack app")
+    ssub = slack.add_subparsers(title="slack commands")
+    mani = ssub.add_parser(
+        "manifest", help="print the Slack app manifest (YAML) for this deployment's address"
+    )
+    mani.add_argument("--url", help="the public https address (default: PUBLIC_URL)")
+    mani.set_defaults(run=_slack_manifest)
     email = sub.add_parser("email", help="the email channel")
     esub = email.add_subparsers(title="email commands")
     parse = esub.add_parser(
@@ -112,7 +142,8 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _seed(settings: Settings, args: argparse.Namespace) -> int:
     from bot.context import today
-    from bot.demo.seed import is_empty, seed_demo
+    from bot.demo.referrals import DEMO_HISTORY_DAYS, seed_demo_referrals
+    from bot.demo.seed import has_referrals, is_empty, seed_demo
     from storage.db import transaction
 
     runtime = _runtime(settings)
@@ -120,8 +151,16 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
         if args.if_empty and not is_empty(session):
             print("closeloop: the database already has a directory; demo network not loaded")
             return 0
-        result = seed_demo(session, today(session))
+        # Agreements signed before the oldest demo referral (bot/demo/referrals.py).
+        result = seed_demo(session, today(session) - timedelta(days=DEMO_HISTORY_DAYS))
+        with_referrals = not has_referrals(session)
     print(f"closeloop: demo network loaded. {result.summary()}")
+    if with_referrals:
+        made = seed_demo_referrals(runtime)
+        numbers = sorted(number for number, _stage in made)
+        print(
+            f"closeloop: {len(made)} demo referrals at every stage ({numbers[0]} to {numbers[-1]})"
+        )
     return 0
 
 
@@ -158,6 +197,18 @@ def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _slack_manifest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.errors import InvalidInput
+    from handlers.slack.manifest import manifest_yaml
+
+    try:
+        text = manifest_yaml(args.url or settings.public_url)
+    except ValueError as exc:
+        raise InvalidInput(f"--url: {exc}", field="url") from None
+    sys.stdout.write(text)
+    return 0
+
+
 def _email_parse(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
@@ -180,13 +231,34 @@ def _digest(settings: Settings, args: argparse.Namespace) -> int:
 
 def _job(settings: Settings, args: argparse.Namespace) -> int:
     from bot.jobs import jobs, run_job
+    from bot.runtime import Runtime
 
     names = [j.name for j in jobs(settings.digest_time)]
     if args.name not in names:
         print(f"closeloop: no job {args.name!r}; jobs: {', '.join(names)}", file=sys.stderr)
         return 2
-    print(f"closeloop: {args.name} wrote {run_job(args.name, _runtime(settings))} notification(s)")
+    if args.at is None:
+        runtime, when = Runtime(settings), ""
+    else:
+        moment = _moment(args.at, settings.zone)
+        runtime = Runtime(settings, clock=lambda: moment)
+        when = f" as of {moment.astimezone(settings.zone):%Y-%m-%d %H:%M %Z}"
+    written = run_job(args.name, runtime)
+    print(f"closeloop: {args.name}{when} wrote {written} notification(s)")
     return 0
+
+
+def _moment(text: str, zone: tzinfo) -> datetime:
+    """`--at`: ISO 8601; without an offset it is the network's local time."""
+    from bot.errors import InvalidInput
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"--at {text!r} is not a date and time (e.g. 2027-11-30T06:00)", field="at"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def _demo(settings: Settings, _args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ import logging
 import signal
 import sys
 import threading
+import time
+from typing import Any
 
 from bot.runtime import Runtime
 
@@ -102,12 +104,30 @@ def serve(runtime: Runtime) -> None:
     threading.Thread(target=catch_up, args=(runtime,), name="catch-up", daemon=True).start()
     log.info("closeloop serving on http://%s:%d", settings.host, settings.port)
     app = create_app(settings, runtime=runtime)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port))
+    threading.Thread(target=_welcome, args=(runtime, server), name="welcome", daemon=True).start()
     favour_event_loop()
     settle_heap()
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port)
+        server.run()
     finally:
         stop.set()
         scheduler.shutdown(wait=False)
         for thread in threads:
             thread.join(timeout=10)
+
+
+def _welcome(runtime: Runtime, server: Any) -> None:
+    """Once the server listens, say where it is and whom to sign in as (the demo network)."""
+    from bot.demo.seed import welcome
+    from storage.db import transaction
+
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline and not server.should_exit:
+        time.sleep(0.1)
+    if not server.started:
+        return
+    with transaction(runtime.sessions) as session:
+        text = welcome(session, runtime.settings)
+    if text:
+        print(text, flush=True)

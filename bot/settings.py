@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///closeloop.db"
@@ -38,9 +38,10 @@ class Settings(BaseSettings):
     holiday_country: str = "US"
     holiday_subdivision: str | None = "MO"
     consent_required: bool = False
-    public_url: str = "http://127.0.0.1:8000"
+    # Unset, it follows HOST and PORT (`closeloop web --port 8080` links to port 8080).
+    public_url: str = ""
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     trusted_authserv_id: str | None = None
     # Email replies: how long a notification can be answered, which senders are ourselves (a
     # loop), and how big an inbound message may be (attachments are never used).
@@ -106,6 +107,15 @@ class Settings(BaseSettings):
         if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
             raise ValueError("must be HH:MM")
         return value
+
+    @model_validator(mode="after")
+    def _public_url(self) -> Settings:
+        if not self.public_url:
+            # A wildcard listen address is reached, on this machine, through the loopback.
+            host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+            host = f"[{host}]" if ":" in host else host
+            self.public_url = f"http://{host}:{self.port}"
+        return self
 
     @property
     def zone(self) -> ZoneInfo:
