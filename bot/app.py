@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 
 from bot.errors import UserError
+from bot.observe import observe
 from bot.runtime import Runtime
 from bot.settings import Settings
 from storage.db import database_reachable
@@ -34,8 +36,17 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                 slack.close()
         runtime.close()
 
-    app = FastAPI(title="closeloop", version="0.1.0", lifespan=lifespan)
+    # Swagger UI (/docs) and ReDoc (/redoc) from the fastapi-offline package's own copies of
+    # their scripts: the pages work on a network that cannot reach a CDN.
+    app = FastAPIOffline(
+        title="closeloop",
+        version="0.1.0",
+        lifespan=lifespan,
+        static_url="/static/api-docs",
+        description="The REST API. Bearer tokens: `closeloop token create --staff EMAIL`.",
+    )
     app.state.runtime = runtime
+    observe(app, runtime)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 from bot.errors import UserError
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -19,13 +19,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         settings = load_settings(**_listen_overrides(args))
+        configure_logging(settings.log_format)
         return int(args.run(settings, args) or 0)
     except SettingsError as exc:
         print(f"closeloop: {exc}", file=sys.stderr)
@@ -277,7 +273,8 @@ def _web(settings: Settings, _args: argparse.Namespace) -> int:
     app = create_app(settings)
     favour_event_loop()
     settle_heap()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # log_config=None: uvicorn's lines go through our handler (LOG_FORMAT), one format.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
     return 0
 
 

@@ -61,7 +61,21 @@ def start_worker(runtime: Runtime, stop: threading.Event) -> list[threading.Thre
     return threads
 
 
+def serve_metrics(runtime: Runtime) -> None:
+    """`worker` and `clock`: their own /metrics on METRICS_PORT, when set."""
+    port = runtime.settings.metrics_port
+    if port is None:
+        return
+    from prometheus_client import start_http_server
+
+    from bot.metrics import REGISTRY
+
+    start_http_server(port, addr=runtime.settings.host, registry=REGISTRY)
+    log.info("metrics on http://%s:%d/metrics", runtime.settings.host, port)
+
+
 def run_worker(runtime: Runtime) -> None:
+    serve_metrics(runtime)
     stop = threading.Event()
     _stop_on_signals(stop)
     threads = start_worker(runtime, stop)
@@ -74,6 +88,7 @@ def run_worker(runtime: Runtime) -> None:
 def run_clock(runtime: Runtime) -> None:
     from bot.scheduler import make_scheduler
 
+    serve_metrics(runtime)
     stop = threading.Event()
     _stop_on_signals(stop)
     from bot.jobs import catch_up
@@ -104,7 +119,8 @@ def serve(runtime: Runtime) -> None:
     threading.Thread(target=catch_up, args=(runtime,), name="catch-up", daemon=True).start()
     log.info("closeloop serving on http://%s:%d", settings.host, settings.port)
     app = create_app(settings, runtime=runtime)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port))
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
+    server = uvicorn.Server(config)
     threading.Thread(target=_welcome, args=(runtime, server), name="welcome", daemon=True).start()
     favour_event_loop()
     settle_heap()

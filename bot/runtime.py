@@ -36,7 +36,13 @@ class Runtime:
 
     def transports(self) -> dict[str, Transport]:
         if self._transports is None:
-            self._transports = default_transports(self.settings, self.sessions)
+            from bot.metrics import MeasuredTransport
+
+            # Measured (bot/metrics.py); tests that pass their own transports get them as is.
+            self._transports = {
+                name: MeasuredTransport(transport, self.engine)
+                for name, transport in default_transports(self.settings, self.sessions).items()
+            }
         return self._transports
 
     def dispatcher(self) -> Dispatcher:

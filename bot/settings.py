@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     outbox_base_delay_seconds: float = Field(default=30.0, gt=0)
     outbox_log: str | None = None
     digest_time: str = "07:30"
+    # Logs: `text` lines for a terminal, `json` (one object per line) for a log collector.
+    log_format: Literal["text", "json"] = "text"
+    # `closeloop worker` and `clock` serve their own /metrics on this port when set (the web
+    # process serves /metrics on its own port).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # The web pages: how long an emailed sign-in link works, and a signed-in session lasts.
     sign_in_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
     web_session_hours: int = Field(default=12, ge=1, le=24 * 30)
