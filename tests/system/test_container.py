@@ -58,7 +58,12 @@ def test_compose_up_runs_the_product_on_postgresql(compose: tuple[dict[str, str]
     env, port = compose
     base = ["docker", "compose", "-p", PROJECT, "-f", str(ROOT / "compose.yaml")]
     up = subprocess.run(
-        [*base, "up", "-d", "--build"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=1200
+        [*base, "up", "-d", "--build"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert up.returncode == 0, up.stderr[-2000:]
     answer = None
