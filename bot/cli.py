@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
 
 from bot.errors import UserError
 from bot.logs import configure_logging
@@ -19,6 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    settings: Settings | None = None
     try:
         settings = load_settings(**_listen_overrides(args))
         configure_logging(settings.log_format)
@@ -26,9 +30,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"closeloop: {exc}", file=sys.stderr)
         return 2
+    except DBAPIError as exc:
+        # An admin's first mistake is often the database: one line, not a driver traceback.
+        print(f"closeloop: {database_problem(exc, settings)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `closeloop digest ... | head`: the reader has gone; stop quietly, as cat does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except UserError as exc:
         print(f"closeloop: {exc}", file=sys.stderr)
         return 1
+
+
+def database_problem(exc: DBAPIError, settings: Settings | None) -> str:
+    """'cannot use the database at URL (DATABASE_URL): what the driver said, in one line'."""
+    url = "DATABASE_URL"
+    if settings is not None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    said = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    said = said.removeprefix("(psycopg.OperationalError) ")
+    if "no such table" in said or ("relation" in said and "does not exist" in said):
+        return f"the database at {url} has no closeloop tables yet: run `closeloop migrate`"
+    return f"cannot use the database at {url} (DATABASE_URL): {said}"
 
 
 def _listen_overrides(args: argparse.Namespace) -> dict[str, object]:

@@ -83,3 +83,64 @@ def test_the_slack_manifest_is_printed_for_the_admins_host(tmp_path: Path) -> No
     assert refused.stderr.strip() == (
         "closeloop: --url: 'cl.example.org' is not an address like https://closeloop.example.org"
     )
+
+
+def test_an_admins_first_mistakes_get_one_line_each(tmp_path: Path) -> None:
+    unreachable = _cli(["migrate"], tmp_path, DATABASE_URL="postgresql://nobody:pw@127.0.0.1:1/x")
+    assert unreachable.returncode == 2
+    assert unreachable.stderr.startswith(
+        "closeloop: cannot use the database at postgresql://nobody:***@127.0.0.1:1/x "
+        "(DATABASE_URL): connection failed:"
+    )
+    assert len(unreachable.stderr.strip().splitlines()) == 1
+    folder = _cli(["migrate"], tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'no' / 'x.db'}")
+    assert folder.stderr.strip() == (
+        f"closeloop: cannot use the database at sqlite:///{tmp_path / 'no' / 'x.db'} "
+        "(DATABASE_URL): unable to open database file"
+    )
+    db = {"DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}"}
+    unmigrated = _cli(["digest", "--channel", "C1"], tmp_path, **db)
+    assert unmigrated.stderr.strip() == (
+        f"closeloop: the database at sqlite:///{tmp_path / 'e.db'} has no closeloop tables "
+        "yet: run `closeloop migrate`"
+    )
+    files = {
+        "bom.json": b'\xef\xbb\xbf{"agencies": []}',
+        "latin.yaml": b"agencies:\n  - name: Caf\xe9\n",
+        "empty.yaml": b"  \n",
+        "bad.yaml": b"agencies:\n  - key: a\n   name: b\n",
+        "bad.json": b'{"agencies": }',
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    said = {
+        name: _cli(["directory", "import", name], tmp_path, **db).stderr.strip()
+        for name in [*files, "missing.yaml"]
+    }
+    assert said == {
+        "bom.json": "closeloop: bom.json: starts with a byte order mark (BOM); save it as UTF-8 without BOM.",
+        "latin.yaml": "closeloop: latin.yaml: is not UTF-8 text (byte 0xe9 on line 2); save it as UTF-8.",
+        "empty.yaml": "closeloop: empty.yaml: is empty; a directory file needs agencies.",
+        "bad.yaml": "closeloop: bad.yaml: not valid YAML at line 3, column 4: expected <block end>, but found '<block mapping start>'.",
+        "bad.json": "closeloop: bad.json: not valid JSON at line 1, column 14: Expecting value.",
+        "missing.yaml": "closeloop: missing.yaml: cannot be read (No such file or directory).",
+    }
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (`| head`) has already gone: the first write fails
+    clean = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "slack", "manifest", "--url", "https://x.org"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env={**clean, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"},
+            cwd=tmp_path,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (0, "")
