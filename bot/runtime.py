@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.delivery import Transport
 from bot.outbox import Dispatcher
 from bot.settings import Settings
+from bot.texts import use_timezone
 from storage.db import make_engine, make_session_factory
 from storage.types import utcnow
 
@@ -28,6 +29,8 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        # Every text this process renders shows times in the network's zone (bot/texts.py).
+        use_timezone(settings.timezone)
         self.engine: Engine = make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(
             self.engine, settings=settings, clock=clock

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
     TemplateNotFound,
+    pass_context,
     select_autoescape,
 )
+from jinja2.runtime import Context
 
+DEFAULT_TIMEZONE = "America/Chicago"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -29,7 +34,47 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["needs"] = lambda needs: ", ".join(f"{n['code']} ({n['name']})" for n in needs)
+    env.filters["localtime"] = _localtime
+    env.filters["localdate"] = _localdate
     return env
+
+
+# The network's time zone for texts rendered without one in their context (emails, Slack
+# messages, digests): set once per process from TIMEZONE when its Runtime is built.
+_zone: list[ZoneInfo] = [ZoneInfo(DEFAULT_TIMEZONE)]
+
+
+def use_timezone(name: str) -> None:
+    _zone[0] = ZoneInfo(name)
+
+
+def local_moment(value: datetime | str, zone: str | None = None) -> datetime:
+    """A stored moment (UTC, aware; or its ISO text from a payload) in the network's zone."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:  # stored naive means UTC (storage/types.py)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(zone) if zone else _zone[0])
+
+
+@pass_context
+def _localtime(context: Context, value: datetime | str | None) -> str:
+    """'2026-03-09 09:00 CST': what people read, in the network's local time."""
+    if value is None or value == "":
+        return ""
+    try:
+        return f"{local_moment(value, context.get('timezone')):%Y-%m-%d %H:%M %Z}"
+    except ValueError:  # not a moment after all: shown as given, cut like a date and time
+        return str(value)[:16]
+
+
+@pass_context
+def _localdate(context: Context, value: datetime | str | None) -> str:
+    if value is None or value == "":
+        return ""
+    try:
+        return local_moment(value, context.get("timezone")).date().isoformat()
+    except ValueError:
+        return str(value)[:10]
 
 
 def render(name: str, **context: Any) -> str:

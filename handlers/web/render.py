@@ -45,6 +45,7 @@ def page(request: Request, name: str, *, status: int = 200, **context: Any) -> H
         staff_name=getattr(request.state, "staff_name", None),
         csrf_field=CSRF_FIELD,
         csrf_token=mac_of(settings.secret_key, CSRF_PURPOSE, csrf),
+        timezone=settings.timezone,
         **context,
     )
     response = HTMLResponse(html, status_code=status)

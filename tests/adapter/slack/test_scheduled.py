@@ -172,7 +172,7 @@ def test_a_region_gets_its_daily_digest_in_its_slack_channel(
     assert slack_rows(world, "coordinator_digest") == [("C0CENTRAL", "sent", None)]
     [digest] = world.fake.conversation("C0CENTRAL")
     assert digest["text"] == (
-        "closeloop digest: Central region, 2026-03-02 14:00 to 2026-03-03 14:00 UTC\n"
+        "closeloop digest: Central region, 2026-03-02 08:00 CST to 2026-03-03 08:00 CST\n"
         "Outstanding incoming referrals (routed, not yet accepted or declined): 1 "
         "(Heartland Residential 1). Answered in the period: 0.\n"
         "\n"
