@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.errors import UserError
 from bot.observe import observe
@@ -66,9 +68,22 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(api_router())
 
     from handlers.web import mount_web
-    from handlers.web.render import error_page
+    from handlers.web.render import error_page, http_error_page, wants_page
 
     mount_web(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_page(request) and exc.status_code >= 400:
+            return http_error_page(request, exc.status_code)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        # Starlette logs the traceback after this answer; the person gets a page, not a 500.
+        if wants_page(request):
+            return http_error_page(request, 500)
+        return JSONResponse({"error": "internal error"}, status_code=500)
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> Response:
