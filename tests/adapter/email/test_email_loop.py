@@ -277,7 +277,8 @@ def test_the_listener_reconnects_after_a_drop_mid_idle_and_applies_each_reply_on
     listener = channel.listener
     listener.idle_renew_seconds = 60
     listener.backoff_initial = 0.1
-    listener.socket_timeout = 5
+    # Generous: on a loaded machine a round trip slower than this would be a second drop.
+    listener.socket_timeout = 30
     stop = threading.Event()
     thread = threading.Thread(target=listener.run_forever, args=(stop,), daemon=True)
 
@@ -286,18 +287,39 @@ def test_the_listener_reconnects_after_a_drop_mid_idle_and_applies_each_reply_on
             "connects": listener.connects,
             "handled": listener.handled,
             "inbound": channel.inbound(),
+            "sessions": dovecot.session_count(),
         }
+
+    def idling() -> bool:
+        # Waited for, not slept for: the listener's client has sent IDLE (imapclient keeps
+        # the tag until DONE), the first reply is filed, and the only session left on the
+        # server is the listener's (the test's own append session may linger after logout).
+        client = listener._client
+        return (
+            client is not None
+            and getattr(client, "_idle_tag", None) is not None
+            and dovecot.list_folder("INBOX") == []
+            and dovecot.session_count() == 1
+        )
+
+    def all_filed() -> bool:
+        return (
+            len(channel.inbound()) == 3
+            and dovecot.list_folder("INBOX") == []
+            and len(dovecot.list_folder("Processed")) == 3
+        )
 
     thread.start()
     try:
         dovecot.append(plain_reply(notices[numbers[0]], "accept"))
         _wait(lambda: channel.inbound() == [("processed", "applied")], about=seen)
-        time.sleep(0.3)  # settled in IDLE
+        _wait(idling, about=seen)
         assert dovecot.kill_sessions() == 1
         dovecot.append(plain_reply(notices[numbers[1]], "accept"))
         dovecot.append(plain_reply(notices[numbers[2]], "decline staffing"))
-        _wait(lambda: len(channel.inbound()) == 3, about=seen)
-        time.sleep(0.5)  # room for a wrong second handling
+        _wait(all_filed, about=seen)
+        # Back in IDLE after the replies: anything handled twice would have been by now.
+        _wait(idling, about=seen)
     finally:
         stop.set()
         thread.join(timeout=10)
