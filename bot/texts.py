@@ -88,13 +88,45 @@ class EmailText:
     html: str | None
 
 
+# Emails about one referral share one subject, so that mail clients group a referral's
+# conversation (the References header does the same for clients that read it); what happened
+# is the first line of the body instead.
+REFERRAL_KINDS = frozenset(
+    {
+        "email_confirmation",
+        "email_error",
+        "program_joined",
+        "referral_assigned",
+        "referral_closed",
+        "referral_deleted",
+        "referral_published",
+        "referral_reassigned",
+        "referral_republished",
+        "response_edited",
+        "response_given",
+        "service_status_changed",
+    }
+)
+
+
+def referral_subject(number: str) -> str:
+    return f"[closeloop] Referral {number}"
+
+
 def render_email(kind: str, payload: dict[str, Any], **extra: Any) -> EmailText:
     """templates/email/<kind>.subject.txt, <kind>.txt and (optionally) <kind>.html."""
     context = {**payload, **extra}
     subject = " ".join(render(f"email/{kind}.subject.txt", **context).split())
+    event = None
+    number = context.get("number")
+    if kind in REFERRAL_KINDS and number:
+        event = subject.removeprefix("[closeloop] ")
+        subject = referral_subject(str(number))
     text = render(f"email/{kind}.txt", **context)
+    if event:
+        text = f"{event}\n\n{text}"
     try:
-        html: str | None = render(f"email/{kind}.html", **context)
+        html: str | None = render(f"email/{kind}.html", **context, event=event)
     except TemplateNotFound:
         html = None
     return EmailText(subject=subject, text=text, html=html)
