@@ -95,7 +95,10 @@ def _slack_transport(settings: Settings, sessions: sessionmaker[Session]) -> Tra
     # Imported here, and built on first use: a process without Slack never loads slack_sdk.
     from handlers.slack.client import make_web_client
     from handlers.slack.render import SlackRenderer
+    from handlers.slack.threads import ThreadedRenderer, ThreadedTransport
     from handlers.slack.transport import SlackTransport
 
     client = make_web_client(settings.slack_bot_token or "", settings.slack_api_url)
-    return SlackTransport(client, SlackRenderer(sessions))
+    # One thread per referral in each DM and channel (handlers/slack/threads.py).
+    render = ThreadedRenderer(SlackRenderer(sessions), sessions)
+    return ThreadedTransport(SlackTransport(client, render), sessions)
