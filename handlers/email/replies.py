@@ -8,7 +8,7 @@ again after a crash before it was filed) is never applied twice and never answer
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from bot.context import now
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from bot.errors import UserError
+from bot.logs import bound
 from bot.services import work
 from bot.services.bounces import mark_email_bouncing
 from bot.services.work import WorkResult
@@ -384,4 +385,16 @@ def inbox_listener(sessions: sessionmaker[Session], settings: Settings) -> Inbox
     """The IMAP listener of the worker (and of `serve`), reading IMAP_URL."""
     if not settings.imap_url:
         raise ValueError("IMAP_URL is not set")
-    return InboxListener(parse_imap_url(settings.imap_url), ReplyProcessor(sessions, settings))
+    return InboxListener(
+        parse_imap_url(settings.imap_url), _with_log_id(ReplyProcessor(sessions, settings))
+    )
+
+
+def _with_log_id(process: Callable[[int, bytes], str]) -> Callable[[int, bytes], str]:
+    """Every log line written while one message is read carries its IMAP UID (LOG_FORMAT)."""
+
+    def run(uid: int, raw: bytes) -> str:
+        with bound(message_id=f"imap:{uid}"):
+            return process(uid, raw)
+
+    return run
