@@ -135,6 +135,8 @@ def serve(runtime: Runtime) -> None:
 
 def _welcome(runtime: Runtime, server: Any) -> None:
     """Once the server listens, say where it is and whom to sign in as (the demo network)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot.demo.seed import welcome
     from storage.db import transaction
 
@@ -143,7 +145,12 @@ def _welcome(runtime: Runtime, server: Any) -> None:
         time.sleep(0.1)
     if not server.started:
         return
-    with transaction(runtime.sessions) as session:
-        text = welcome(session, runtime.settings)
+    try:
+        with transaction(runtime.sessions) as session:
+            text = welcome(session, runtime.settings)
+    except SQLAlchemyError:
+        # No welcome on a database that cannot answer: /healthz and the logs say why.
+        log.warning("no demo welcome: the database did not answer")
+        return
     if text:
         print(text, flush=True)
