@@ -12,7 +12,9 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 
 from bot.errors import UserError
+from bot.keys import refuse_development_key, with_local_key
 from bot.logs import configure_logging
+from bot.logs import install as install_log_redaction
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -22,9 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    install_log_redaction()
     settings: Settings | None = None
     try:
-        settings = load_settings(**_listen_overrides(args))
+        settings = with_local_key(load_settings(**_listen_overrides(args)))
         configure_logging(settings.log_format)
         return int(args.run(settings, args) or 0)
     except SettingsError as exc:
@@ -348,6 +351,7 @@ def _demo(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _web(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     import uvicorn
 
     from bot.app import create_app
@@ -362,6 +366,7 @@ def _web(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     from bot.processes import run_worker
 
     run_worker(_runtime(settings))
@@ -369,6 +374,7 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _clock(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     from bot.processes import run_clock
 
     run_clock(_runtime(settings))
@@ -376,6 +382,7 @@ def _clock(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     from bot.processes import serve
 
     serve(_runtime(settings))

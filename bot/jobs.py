@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.logs import bound
 from bot.metrics import JOB_NOTIFICATIONS, JOB_RUNS
 from bot.runtime import Runtime
-from bot.services import digests, expiries
+from bot.services import agreements, digests, expiries, idle
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,9 @@ def jobs(digest_time: str) -> list[Job]:
         Job("expiries_agency_mou", expiries.agency_mous, time(5, 0)),
         Job("expiries_user_mou", expiries.user_mous, time(5, 5)),
         Job("expiries_consent", expiries.consents, time(5, 10)),
-        Job("access_idle_staff", expiries.idle_staff, time(5, 15)),
+        Job("consent_lapsed", agreements.lapsed_consents, time(0, 5)),
+        Job("agency_mou_lapsed", agreements.lapsed_agency_mous, time(0, 6)),
+        Job("access_idle_staff", idle.idle_staff, time(5, 15)),
         Job("thirty_day_reminders", digests.thirty_day_reminders, time(6, 0)),
         Job("overdue_escalations", digests.overdue_escalations, time(7, 0)),
         Job("coordinator_digests", digests.daily_digests, time(hour, minute)),

@@ -1,13 +1,74 @@
-"""Logging set-up: text or JSON lines, each carrying the request, job or message it belongs to."""
+"""Logging: redaction of secrets, and the output (text or JSON lines) with the ids of the
+request, job or message each line belongs to.
+
+Redaction is installed as the logging record factory, so it covers every logger (ours, uvicorn's
+access log, libraries') whatever handlers or formats are configured later: each record's message
+and traceback are rendered once and scrubbed before any handler sees them."""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TextIO
+
+REDACTED = "[redacted]"
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Email reply tokens in plus-addresses: replies+TOKEN@host.
+    (re.compile(r"\+[a-z2-7]{40}@", re.IGNORECASE), f"+{REDACTED}@"),
+    # Signed web sign-in links (the path is the credential).
+    (re.compile(r"/sign-in/[^\s\"'?#&]+"), f"/sign-in/{REDACTED}"),
+    # API bearer tokens, Slack tokens and signing secrets.
+    (re.compile(r"\bcl_[A-Za-z0-9_-]{40,}"), REDACTED),
+    (re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+"), REDACTED),
+    (re.compile(r"(?i)(bearer\s+)[^\s\"']+"), rf"\1{REDACTED}"),
+    # Passwords in URLs: scheme://user:password@host.
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.IGNORECASE), rf"\1{REDACTED}@"),
+)
+
+_installed: Callable[..., logging.LogRecord] | None = None
+
+
+def redact(text: str) -> str:
+    """`text` with every secret-looking part replaced by [redacted]."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def install() -> None:
+    """Scrub every log record from now on (idempotent)."""
+    global _installed
+    if _installed is not None:
+        return
+    previous = logging.getLogRecordFactory()
+    formatter = logging.Formatter()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: let logging report it as it always does
+            return record
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(formatter.formatException(record.exc_info))
+        return record
+
+    _installed = previous
+    logging.setLogRecordFactory(factory)
+
+
+def uninstall() -> None:
+    """Back to the record factory before `install` (tests)."""
+    global _installed
+    if _installed is not None:
+        logging.setLogRecordFactory(_installed)
+        _installed = None
+
 
 # The ids of what the current thread or task is doing: request_id (web), job and run (clock),
 # message_id (an outbox row being delivered). A contextvar follows asyncio tasks and is
@@ -52,7 +113,15 @@ def configure_logging(
     if fmt == "json":
         from pythonjsonlogger.json import JsonFormatter
 
-        formatter = JsonFormatter(
+        class RedactedJson(JsonFormatter):
+            # It renders tracebacks itself, from exc_info: scrub them like every message.
+            def formatException(self, ei: Any) -> Any:
+                rendered = super().formatException(ei)
+                if isinstance(rendered, list):
+                    return [redact(line) for line in rendered]
+                return redact(rendered)
+
+        formatter = RedactedJson(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             reserved_attrs=[*_RESERVED, "ids"],

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str = DEV_SECRET
+    # The key before the last rotation: still accepted when verifying (reply tokens live 60
+    # days), never used to sign. docs/operations.md, "Rotating SECRET_KEY".
+    secret_key_previous: str | None = None
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_api_url: str | None = None
@@ -37,7 +40,9 @@ class Settings(BaseSettings):
     timezone: str = "America/Chicago"
     holiday_country: str = "US"
     holiday_subdivision: str | None = "MO"
-    consent_required: bool = False
+    # Unset: as the directory's `network:` section says (off unless it says otherwise).
+    consent_required: bool | None = None
+    user_mou_text: str | None = None
     # Unset, it follows HOST and PORT (`closeloop web --port 8080` links to port 8080).
     public_url: str = ""
     host: str = "127.0.0.1"
@@ -50,6 +55,9 @@ class Settings(BaseSettings):
     email_max_bytes: int = Field(default=4_000_000, ge=10_000)
     outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_base_delay_seconds: float = Field(default=30.0, gt=0)
+    # How long a worker holds claimed rows without renewing them: a dead worker's rows wait
+    # this long (docs/reliability.md); a live one renews them every quarter of it.
+    outbox_lease_seconds: float = Field(default=4.0, ge=1.0)
     outbox_log: str | None = None
     digest_time: str = "07:30"
     # Logs: `text` lines for a terminal, `json` (one object per line) for a log collector.
@@ -77,6 +85,15 @@ class Settings(BaseSettings):
     def _secret_key(cls, value: str) -> str:
         if value.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("is a placeholder; set a long random value")
+        return value
+
+    @field_validator("secret_key_previous")
+    @classmethod
+    def _secret_key_previous(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if value.strip().lower() in PLACEHOLDER_SECRETS or value == DEV_SECRET:
+            raise ValueError("is a placeholder or the development key; set the old SECRET_KEY")
         return value
 
     @field_validator("timezone")
@@ -121,6 +138,13 @@ class Settings(BaseSettings):
             host = f"[{host}]" if ":" in host else host
             self.public_url = f"http://{host}:{self.port}"
         return self
+
+    @property
+    def verifying_keys(self) -> tuple[str, ...]:
+        """The keys a signature is checked against: SECRET_KEY, then SECRET_KEY_PREVIOUS."""
+        if self.secret_key_previous and self.secret_key_previous != self.secret_key:
+            return (self.secret_key, self.secret_key_previous)
+        return (self.secret_key,)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -32,6 +32,8 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates do not change under a running process: skip a stat() per message rendered.
+        auto_reload=False,
     )
     env.filters["needs"] = lambda needs: ", ".join(f"{n['code']} ({n['name']})" for n in needs)
     env.filters["localtime"] = _localtime

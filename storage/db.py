@@ -85,3 +85,13 @@ def database_reachable(engine: Engine) -> bool:
         return True
     except Exception:  # any driver error means "not reachable" to a health check
         return False
+
+
+def database_away(error: BaseException) -> bool:
+    """True when `error` means the database could not be reached (refused, restarting, cut
+    off), as opposed to a query the database refused."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

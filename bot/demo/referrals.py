@@ -25,6 +25,8 @@ OZARK_GATEKEEPER = "olivia@ozark.example.org"
 OZARK_PROVIDER = "ben@ozark.example.org"
 RESIDENTIAL = "heartland-residential"
 DAY = "heartland-day"
+# Every program a demo referral may reach (the network requires consent for each).
+CONSENTED = (RESIDENTIAL, DAY, "ozark-behaviour", "ozark-respite")
 # The oldest story is 95 days old: the demo's agreements are signed before it.
 DEMO_HISTORY_DAYS = 120
 
@@ -205,6 +207,19 @@ def _publish(session: Session, story: Story, *, birth: date) -> str:
             "last_name": story.last_name,
             "birth_date": birth,
             "county": story.county.removesuffix(" County") or "Boone",
+        },
+        channel=Channel.CLI,
+    )
+    # The demo network requires the client's signed release of information for each program.
+    clients.sign_consent(
+        session,
+        actor=casey,
+        data={
+            "client_id": client.id,
+            "programs": list(CONSENTED),
+            "info_types": ["demographics", "service needs"],
+            "signed_by": "the client",
+            "method": "electronic",
         },
         channel=Channel.CLI,
     )

@@ -258,6 +258,20 @@ def revoke_access(
             hint="Use the email address they sign in with.",
         )
     require_may_revoke(actor, agency_id=person.agency_id, staff_id=person.id, person=person.name)
+    return remove_access(session, person, actor=actor, channel=channel, reason=reason)
+
+
+def remove_access(
+    session: Session,
+    person: Staff,
+    *,
+    actor: Actor | None,
+    channel: Channel | str,
+    reason: str | None = None,
+    idle_days: int | None = None,
+) -> RevocationResult:
+    """The one revocation, for a security officer's decision and for the idle rule (no actor,
+    `idle_days` set) alike: inactive, roles and tokens revoked, requests closed, told."""
     session.refresh(person, with_for_update=True)
     moment = now(session)
     was_active = person.active
@@ -289,7 +303,7 @@ def revoke_access(
             )
             .values(
                 status=AccessStatus.DENIED,
-                decided_by_id=actor.staff_id,
+                decided_by_id=actor.staff_id if actor else None,
                 decided_at=moment,
                 note="access removed",
             )
@@ -311,15 +325,18 @@ def revoke_access(
         session,
         actor=actor,
         channel=channel,
-        action="access_revoked",
+        action="access_removed_idle" if idle_days else "access_revoked",
         staff=person.email,
         roles=roles,
         tokens=tokens,
         requests=closed,
         reason=(reason or "").strip() or None,
+        **({"days": idle_days} if idle_days else {}),
     )
     if was_active:
-        _tell_removed(session, person, event_id=event.id, removed_on=removed_on)
+        _tell_removed(
+            session, person, event_id=event.id, removed_on=removed_on, idle_days=idle_days
+        )
     summary = (
         f"{person.name}'s access is removed from now on: {roles} role(s) and {tokens} API "
         f"token(s) revoked" + (f", {closed} waiting request(s) closed" if closed else "") + "."
@@ -442,7 +459,9 @@ def officers_of(session: Session, agency_id: int, *, besides: int | None = None)
     return list(session.scalars(query.distinct().order_by(Staff.id)))
 
 
-def _tell_removed(session: Session, person: Staff, *, event_id: int, removed_on: str) -> None:
+def _tell_removed(
+    session: Session, person: Staff, *, event_id: int, removed_on: str, idle_days: int | None
+) -> None:
     # `notify` skips inactive people, and this person just became one: told directly, once.
     agency = person.agency.name if person.agency else None
     for channel, address in addresses(session, person):
@@ -454,7 +473,12 @@ def _tell_removed(session: Session, person: Staff, *, event_id: int, removed_on:
             address=address,
             staff_id=person.id,
             referral_id=None,
-            payload={"recipient_name": person.name, "removed_on": removed_on, "agency": agency},
+            payload={
+                "recipient_name": person.name,
+                "removed_on": removed_on,
+                "agency": agency,
+                "idle_days": idle_days,
+            },
         )
 
 

@@ -136,6 +136,9 @@ def sign_consent(
         programs=[p.key for p in consent.programs],
         method=str(new.method),
     )
+    from bot.services.agreements import rejoin_consented
+
+    rejoin_consented(session, consent, actor=actor, channel=channel)
     return consent
 
 
@@ -154,5 +157,10 @@ def revoke_consent(session: Session, *, actor: Actor, consent_id: int, channel: 
         action="consent_revoked",
         client_id=consent.client_id,
         consent_id=consent.id,
+    )
+    from bot.services.agreements import withdraw_uncovered
+
+    withdraw_uncovered(
+        session, client_id=consent.client_id, actor=actor, channel=channel, why="revoked"
     )
     return consent

@@ -17,10 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.audit import record
-from bot.context import now
+from bot.context import now, today
 from bot.domain.permissions import Actor, require_may_suspend
 from bot.domain.vocab import AccessStatus, Channel, Role
 from bot.errors import InvalidInput
+from bot.network import set_network_settings
+from bot.services.agreements import mou_renewed_programs
 from bot.services.grid_rows import refresh_grid_rows
 from bot.services.lookup import program_named
 from bot.services.routing import join_open_referrals
@@ -94,8 +96,16 @@ class StaffEntry(_Entry):
     roles: list[RoleEntry] = Field(default_factory=list)
 
 
+class NetworkEntry(_Entry):
+    """Settings of the network itself (an environment variable of the same name wins)."""
+
+    consent_required: bool | None = None
+    user_mou_text: str | None = Field(default=None, min_length=20)
+
+
 class DirectoryFile(_Entry):
     version: Literal[1] = 1
+    network: NetworkEntry | None = None
     regions: list[RegionEntry] = Field(default_factory=list)
     counties: list[CountyEntry] = Field(default_factory=list)
     services: list[ServiceEntry] = Field(default_factory=list)
@@ -233,9 +243,17 @@ def import_directory(
     if progress:
         progress("counties", len(directory.regions) + len(directory.counties))
         progress("services", len(directory.services))
+    day = today(session)
+    mou_before = {a.id: a.mou_valid_on(day) for a in session.scalars(select(Agency))}
     agencies, programs, joining = _import_agencies(
         session, directory, counties, services, source, result, progress
     )
+    # A renewed agency MOU brings its programs back, like a lifted suspension.
+    joining |= mou_renewed_programs(session, mou_before)
+    if directory.network is not None:
+        changed = set_network_settings(session, directory.network.model_dump(exclude_none=True))
+        if changed:
+            result.updated["network settings"] += len(changed)
     _import_staff(session, directory, agencies, programs, counties, source, result, progress)
     session.flush()
     renamed = [p.id for p in programs.values() if names_before.get(p.id, p.name) != p.name]

@@ -19,8 +19,9 @@ from bot.context import now, settings_of, today
 from bot.domain.business_days import OVERDUE_BUSINESS_DAYS, calendar
 from bot.domain.lifecycle import age_days, is_aging
 from bot.domain.permissions import Actor
-from bot.domain.vocab import ReferralState, ResponseKind, Role
+from bot.domain.vocab import Channel, ReferralState, ResponseKind, Role
 from bot.errors import InvalidInput
+from bot.services.read_audit import record_reads
 from storage.models import (
     GRID_OPEN,
     Client,
@@ -183,7 +184,11 @@ def _narrow(actor: Actor, query: GridQuery) -> bool:
     return not (actor.is_admin or actor.has(Role.COORDINATOR))
 
 
-def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
+def search(
+    session: Session, *, actor: Actor, query: GridQuery, channel: Channel | None = None
+) -> GridPage:
+    """One page of the grid. With `channel`, the page is shown to a person with the clients'
+    names: each (referral, client) on it is recorded as a read through that channel."""
     if query.sort not in SORTS:
         raise InvalidInput(
             f'Cannot sort by "{query.sort}".',
@@ -317,6 +322,7 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
             assignee.name.label("assignee"),
             Recipient.response,
             Recipient.response_reason,
+            Referral.client_id,
             Client.first_name,
             Client.last_name,
             overdue_expr.label("overdue"),
@@ -358,6 +364,13 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         )
         for r in rows
     ]
+    if channel is not None:
+        record_reads(
+            session,
+            actor=actor,
+            channel=channel,
+            shown=[(r.referral_id, r.client_id) for r in rows],
+        )
     next_cursor = _encode(rows[-1].sort_value, rows[-1].id) if more and rows else None
     return GridPage(out, next_cursor, min(total, TOTAL_CAP), total_exact=total <= TOTAL_CAP)
 

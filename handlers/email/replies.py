@@ -116,11 +116,12 @@ class ReplyProcessor:
         except IntegrityError:
             # The same message was recorded by another worker meanwhile: that one counts.
             outcome = self._earlier(key) or Outcome(REJECTED, "repeat")
+        # The sender's domain only: an address identifies a person, and logs travel further.
         log.info(
-            "email UID %s (%s) from %s: %s, %s",
+            "email UID %s (%s) from @%s: %s, %s",
             uid,
             read.kind,
-            read.from_address,
+            (read.from_address or "").rpartition("@")[2] or "?",
             outcome.folder,
             outcome.reason,
         )
@@ -257,7 +258,7 @@ class ReplyProcessor:
 
     def _claims(self, token: str, session: Session) -> TokenClaims:
         try:
-            return check_token(self._settings.secret_key, token, now=now(session))
+            return check_token(self._settings.verifying_keys, token, now=now(session))
         except ExpiredToken as exc:
             raise Refused("expired_token", exc.message, hint=exc.hint) from None
         except TokenError as exc:

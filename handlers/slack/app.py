@@ -18,7 +18,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import UserError
+from bot.errors import DATABASE_AWAY, UserError
 from bot.runtime import Runtime
 from bot.settings import SettingsError
 from handlers.slack.blocks import REASON_BLOCK, notice_modal, reply
@@ -26,6 +26,7 @@ from handlers.slack.client import make_async_web_client
 from handlers.slack.gateway import Gateway
 from handlers.slack.listeners import actions, commands, events, views
 from handlers.slack.screens import not_linked_home
+from storage.db import database_away
 
 if TYPE_CHECKING:
     from handlers.slack.answering import AnsweringPool
@@ -173,6 +174,9 @@ async def answer_error(
     anything else is logged once with its traceback and the person gets an apology."""
     if isinstance(error, UserError):
         message = str(error)
+    elif database_away(error):
+        log.warning("Slack request while the database is unreachable: %s", body.get("type"))
+        message = str(DATABASE_AWAY)
     else:
         log.error("Slack request failed: %s", body.get("type"), exc_info=error)
         message = SORRY

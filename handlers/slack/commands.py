@@ -19,6 +19,7 @@ from bot.domain.vocab import (
 )
 from bot.errors import InvalidInput, UserError
 from bot.services.lookup import NUMBER_HINT
+from handlers.slack.agreement import Agreement, parse_agreement
 
 _NUMBER = re.compile(r"^(?:R-)?(\d{4})-(\d{1,6})$", re.IGNORECASE)
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -134,7 +135,8 @@ class AccessQueue:
 AccessCommand = AskAccess | DecideAccess | RevokeAccess | AccessQueue
 
 SlackCommand = (
-    Help
+    Agreement
+    | Help
     | ListReferrals
     | Show
     | Assign
@@ -161,6 +163,8 @@ def parse_command(text: str) -> SlackCommand:
         return Digest()
     if verb == "access":
         return _access(rest)
+    if verb == "agreement":
+        return parse_agreement(rest)
     if verb in ("suspend", "resume"):
         if not rest:
             raise InvalidInput(

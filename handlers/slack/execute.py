@@ -14,6 +14,7 @@ from bot.domain.vocab import Channel
 from bot.errors import InvalidInput, UserError
 from bot.services import access, digests, directory, grid, referrals, work
 from handlers.slack import commands as c
+from handlers.slack.agreement import Agreement, run_agreement
 from handlers.slack.blocks import access_actions, reply, text
 from handlers.slack.gateway import Gateway
 from handlers.slack.screens import PAGE_SIZE, details_reply, grid_reply, help_reply
@@ -264,4 +265,5 @@ _RUNNERS: dict[type, Callable[[Any, Gateway, AsyncWebClient, str], Awaitable[Ans
     c.DecideAccess: _decide_access,
     c.RevokeAccess: _revoke_access,
     c.AccessQueue: _access_queue,
+    Agreement: run_agreement,
 }

@@ -19,7 +19,7 @@ from bot.runtime import Runtime
 from bot.services import digests, referrals, work
 from bot.settings import Settings
 from storage.db import transaction
-from storage.models import OutboxMessage, Staff
+from storage.models import OutboxMessage
 from tests.conftest import Clock
 from tests.network import BEN, COORD, DANA, GK_HOME, GK_OZARK, STATEWIDE_COORD
 from tests.service.helpers import published
@@ -410,21 +410,3 @@ def test_digests_deal_each_referral_to_every_target_whose_counties_it_touches(
         {"program": "Ozark Respite", "count": 2},
         {"program": "Ozark Behaviour", "count": 1},
     ]
-
-
-def test_idle_staff_lose_access_and_the_security_officer_is_told(
-    network: sessionmaker[Session], clock: Clock, as_staff: AsStaff
-) -> None:
-    published(network)  # Casey acts today
-    clock.advance(days=91)
-    with transaction(network) as s:
-        from bot.services import expiries
-
-        expiries.idle_staff(s)
-    with transaction(network) as s:
-        active = {p.email for p in s.scalars(select(Staff).where(Staff.active.is_(True)))}
-    assert active == set()  # nobody else acted in 91 days, and Casey's last act was 91 days ago
-    told = _messages(network, "access_removed_idle")
-    assert sorted(
-        {(m.address, m.payload["email"]) for m in told if m.payload["email"] == DANA}
-    ) == [("helen@heartland.example.org", DANA)]

@@ -93,9 +93,11 @@ def test_an_admins_first_mistakes_get_one_line_each(tmp_path: Path) -> None:
         "(DATABASE_URL): connection failed:"
     )
     assert len(unreachable.stderr.strip().splitlines()) == 1
-    folder = _cli(["migrate"], tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'no' / 'x.db'}")
+    # A folder where the database file should be: SQLite cannot open it.
+    (tmp_path / "folder.db").mkdir()
+    folder = _cli(["migrate"], tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'folder.db'}")
     assert folder.stderr.strip() == (
-        f"closeloop: cannot use the database at sqlite:///{tmp_path / 'no' / 'x.db'} "
+        f"closeloop: cannot use the database at sqlite:///{tmp_path / 'folder.db'} "
         "(DATABASE_URL): unable to open database file"
     )
     db = {"DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}"}

@@ -30,10 +30,13 @@ def register(app: AsyncApp, gateway: Gateway, answering: AnsweringPool | None = 
         if isinstance(parsed, Help):
             await ack(**help_reply())
             return
-        # Slack gives us 3 seconds: acknowledge first, then work and answer by response_url.
-        await ack()
         user_id = str(command["user_id"])
         if answering is not None and respond.response_url:
-            await answering.answer(parsed, user_id, respond.response_url)
+            # Written down before it is acknowledged: answered even if a process dies.
+            queued = await answering.queue(parsed, user_id, respond.response_url)
+            await ack()
+            await answering.hand(queued)
             return
+        # Slack gives us 3 seconds: acknowledge first, then work and answer by response_url.
+        await ack()
         await respond(**await execute(parsed, gateway, client, user_id))

@@ -1,7 +1,7 @@
 """slack_threads: the message that starts each referral's thread in a DM or channel
 
 Revision ID: 0018
-Revises: 0017
+Revises: 0015
 Create Date: 2026-12-06 22:15:00.000000
 """
 
@@ -14,7 +14,7 @@ import storage.types
 
 
 revision = '0018'
-down_revision = '0017'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

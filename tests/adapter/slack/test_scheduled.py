@@ -283,6 +283,28 @@ SCHEDULED: dict[str, tuple[dict[str, Any], str]] = {
         {"expires_on": "2026-04-01", "numbers": ["R-2026-000042", "R-2026-000043"]},
         "behind referrals R-2026-000042, R-2026-000043 expires on 2026-04-01.",
     ),
+    "consent_withdrawn": (
+        {"referral": "R-2026-000042", "programs": ["Heartland Day"], "why": "expired"},
+        "The client's consent behind R-2026-000042 expired: Heartland Day no longer sees the client or the referral.",
+    ),
+    "mou_withdrawn": (
+        {"referral": "R-2026-000042", "programs": ["Heartland Residential"]},
+        "Their agency's MOU lapsed, so Heartland Residential no longer sees R-2026-000042 or its client.",
+    ),
+    "access_idle_warning": (
+        {"days": 90, "removal_on": "2026-07-14", "public_url": "https://closeloop.example.org"},
+        "You have not used closeloop for a long time: your access will be removed on 2026-07-14 unless you use it before then",
+    ),
+    "access_idle_held": (
+        {
+            "held": ["a@x.org", "b@x.org"],
+            "held_count": 2,
+            "removed_count": 4,
+            "bound": 4,
+            "days": 90,
+        },
+        "6 people were due to lose access after 90 idle days today, more than the idle rule's bound of 4 a run: 4 lost access, and 2 keep it for now",
+    ),
     "access_removed_idle": (
         {"person": "Lee Park", "email": "lee@heartland.example.org", "days": 90},
         "Lee Park (lee@heartland.example.org) has not used closeloop for 90 days, so their access was removed.",
