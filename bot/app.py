@@ -36,7 +36,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         for task in (warming, starting):
             if task is not None:
                 task.cancel()
-        for part in ("slack_gateway", "slack_answering"):
+        for part in ("slack_runner", "slack_answering"):
             slack = getattr(_app.state, part, None)
             if slack is not None:
                 slack.close()

@@ -259,7 +259,7 @@ def _directory_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _token_create(settings: Settings, args: argparse.Namespace) -> int:
-    from handlers.api.tokens import issue_token
+    from bot.services.api_tokens import issue_token
     from storage.db import transaction
 
     with transaction(_runtime(settings).sessions) as session:
@@ -270,7 +270,7 @@ def _token_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    from handlers.api.tokens import revoke_tokens
+    from bot.services.api_tokens import revoke_tokens
     from storage.db import transaction
 
     with transaction(_runtime(settings).sessions) as session:

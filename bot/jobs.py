@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.logs import bound
 from bot.metrics import JOB_NOTIFICATIONS, JOB_RUNS
 from bot.runtime import Runtime
-from bot.services import agreements, digests, expiries, idle
+from bot.services import agreements, digests, escalations, expiries, idle, reminders
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,8 @@ def jobs(digest_time: str) -> list[Job]:
         Job("consent_lapsed", agreements.lapsed_consents, time(0, 5)),
         Job("agency_mou_lapsed", agreements.lapsed_agency_mous, time(0, 6)),
         Job("access_idle_staff", idle.idle_staff, time(5, 15)),
-        Job("thirty_day_reminders", digests.thirty_day_reminders, time(6, 0)),
-        Job("overdue_escalations", digests.overdue_escalations, time(7, 0)),
+        Job("thirty_day_reminders", reminders.thirty_day_reminders, time(6, 0)),
+        Job("overdue_escalations", escalations.overdue_escalations, time(7, 0)),
         Job("coordinator_digests", digests.daily_digests, time(hour, minute)),
     ]
 

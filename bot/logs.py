@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TextIO
 
+from pythonjsonlogger.json import JsonFormatter
+
 REDACTED = "[redacted]"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Email reply tokens in plus-addresses: replies+TOKEN@host.
@@ -102,6 +104,17 @@ class IdsFilter(logging.Filter):
         return True
 
 
+class RedactedJson(JsonFormatter):
+    """One JSON object per line. It renders tracebacks itself, from exc_info: they are scrubbed
+    like every message."""
+
+    def formatException(self, ei: Any) -> Any:
+        rendered = super().formatException(ei)
+        if isinstance(rendered, list):
+            return [redact(line) for line in rendered]
+        return redact(rendered)
+
+
 def configure_logging(
     fmt: str = "text", level: int = logging.INFO, stream: TextIO | None = None
 ) -> None:
@@ -111,16 +124,6 @@ def configure_logging(
     handler.addFilter(IdsFilter())
     formatter: logging.Formatter
     if fmt == "json":
-        from pythonjsonlogger.json import JsonFormatter
-
-        class RedactedJson(JsonFormatter):
-            # It renders tracebacks itself, from exc_info: scrub them like every message.
-            def formatException(self, ei: Any) -> Any:
-                rendered = super().formatException(ei)
-                if isinstance(rendered, list):
-                    return [redact(line) for line in rendered]
-                return redact(rendered)
-
         formatter = RedactedJson(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},

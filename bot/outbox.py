@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import DeliveryError, Notification, Receipt, Transport
-from bot.notify import addresses, enqueue, network_admins
+from bot.notify import network_admins, tell
 from storage.db import transaction
 from storage.models import OutboxMessage
 from storage.types import utcnow
@@ -502,27 +502,23 @@ class _Writer:
 
 def alert_admins(session: Session, note: Notification, error: str) -> int:
     """Tell every admin that a notification could not be delivered (never about an alert)."""
-    admins = network_admins(session)
-    written = 0
-    for admin in admins:
-        for channel, address in addresses(session, admin):
-            if channel == note.channel and address == note.address:
-                continue
-            written += enqueue(
-                session,
-                key=f"{ALERT_KIND}:o{note.id}:s{admin.id}:{channel}",
-                channel=channel,
-                kind=ALERT_KIND,
-                address=address,
-                staff_id=admin.id,
-                referral_id=None,
-                payload={
-                    "failed_kind": note.kind,
-                    "failed_channel": note.channel,
-                    "failed_address": note.address,
-                    "number": note.payload.get("number"),
-                    "error": error[:300],
-                    "recipient_name": admin.name,
-                },
-            )
-    return written
+    payload = {
+        "failed_kind": note.kind,
+        "failed_channel": note.channel,
+        "failed_address": note.address,
+        "number": note.payload.get("number"),
+        "error": error[:300],
+    }
+    # Never on the channel and address that just failed.
+    failed = (note.channel, note.address)
+    return sum(
+        tell(
+            session,
+            admin,
+            key=f"{ALERT_KIND}:o{note.id}:s{admin.id}",
+            kind=ALERT_KIND,
+            payload=payload,
+            unless=failed,
+        )
+        for admin in network_admins(session)
+    )

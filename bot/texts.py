@@ -19,6 +19,9 @@ from jinja2 import (
 )
 from jinja2.runtime import Context
 
+from bot.commands import EXAMPLE_NUMBER, example
+from bot.domain.vocab import RESPONSE_WORDS
+
 DEFAULT_TIMEZONE = "America/Chicago"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -36,6 +39,11 @@ def environment() -> Environment:
         auto_reload=False,
     )
     env.filters["needs"] = lambda needs: ", ".join(f"{n['code']} ({n['name']})" for n in needs)
+    # "accept" -> "accepted": the words for a response exist once (bot/domain/vocab.py).
+    env.filters["answered"] = lambda response: RESPONSE_WORDS[str(response)]
+    env.globals["RESPONSE_WORDS"] = RESPONSE_WORDS
+    env.globals["example"] = example
+    env.globals["EXAMPLE_NUMBER"] = EXAMPLE_NUMBER
     env.filters["localtime"] = _localtime
     env.filters["localdate"] = _localdate
     return env

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -90,8 +91,6 @@ def database_reachable(engine: Engine) -> bool:
 def database_away(error: BaseException) -> bool:
     """True when `error` means the database could not be reached (refused, restarting, cut
     off), as opposed to a query the database refused."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
     if isinstance(error, OperationalError | InterfaceError):
         return True
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Row, or_, select
 from sqlalchemy.orm import Session
 
+from bot.actors import actor_for
 from bot.audit import record
 from bot.context import now, today
 from bot.domain.agreements import agency_mou_ends, agency_mou_valid
@@ -291,8 +292,6 @@ def sign_user_mou(session: Session, *, staff_id: int, channel: Channel) -> UserM
             field="user_mou",
         )
     staff.user_mou_signed_on = today(session)
-    from bot.actors import actor_for
-
     record(
         session,
         actor=actor_for(session, staff, check=False),

@@ -15,6 +15,7 @@ from bot.context import now
 from bot.domain.permissions import Actor, require_coordinator
 from bot.domain.vocab import Channel
 from bot.errors import Conflict, NotFound
+from bot.services.agreements import rejoin_consented, withdraw_uncovered
 from bot.services.lookup import counties_named, programs_named
 from storage.models import Client, Consent
 
@@ -136,8 +137,6 @@ def sign_consent(
         programs=[p.key for p in consent.programs],
         method=str(new.method),
     )
-    from bot.services.agreements import rejoin_consented
-
     rejoin_consented(session, consent, actor=actor, channel=channel)
     return consent
 
@@ -158,8 +157,6 @@ def revoke_consent(session: Session, *, actor: Actor, consent_id: int, channel: 
         client_id=consent.client_id,
         consent_id=consent.id,
     )
-    from bot.services.agreements import withdraw_uncovered
-
     withdraw_uncovered(
         session, client_id=consent.client_id, actor=actor, channel=channel, why="revoked"
     )

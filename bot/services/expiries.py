@@ -7,13 +7,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.audit import record
 from bot.context import today
 from bot.domain.agreements import agency_mou_ends
 from bot.domain.permissions import USER_MOU_VALID_DAYS
 from bot.domain.vocab import ACTIVE_STATES, Channel, Role
-from bot.notify import addresses, enqueue
+from bot.notify import holding, tell
 from storage.models import Agency, Consent, Program, Referral, RoleGrant, Staff
 
 WARN_DAYS = 30
@@ -22,35 +23,19 @@ WARN_DAYS = 30
 def _tell(
     session: Session, people: list[Staff], *, key: str, kind: str, payload: dict[str, Any]
 ) -> int:
-    written = 0
-    for person in people:
-        if not person.active:
-            continue
-        for channel, address in addresses(session, person):
-            written += enqueue(
-                session,
-                key=f"{key}:s{person.id}:{channel}",
-                channel=channel,
-                kind=kind,
-                address=address,
-                staff_id=person.id,
-                referral_id=None,
-                payload={**payload, "recipient_name": person.name},
-            )
-    return written
+    return sum(
+        tell(session, person, key=f"{key}:s{person.id}", kind=kind, payload=payload)
+        for person in people
+    )
 
 
 def _with_role(session: Session, role: Role, **scope: object) -> list[Staff]:
-    query = (
-        select(Staff)
-        .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-        .where(RoleGrant.role == role, RoleGrant.revoked_at.is_(None), Staff.active.is_(True))
-    )
+    where: list[ColumnElement[bool]] = []
     if "program_ids" in scope:
-        query = query.where(RoleGrant.program_id.in_(scope["program_ids"]))  # type: ignore[arg-type]
+        where.append(RoleGrant.program_id.in_(scope["program_ids"]))  # type: ignore[arg-type]
     if "agency_id" in scope:
-        query = query.where(RoleGrant.agency_id == scope["agency_id"])
-    return list(session.scalars(query.distinct().order_by(Staff.id)))
+        where.append(RoleGrant.agency_id == scope["agency_id"])
+    return holding(session, role, *where)
 
 
 def agency_mous(session: Session) -> int:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.context import now, settings_of
 from bot.domain.idle import IDLE_DAYS, WARN_DAYS, Person, plan_idle
 from bot.domain.vocab import Channel, Role
-from bot.notify import addresses, enqueue, network_admins
+from bot.notify import holding, network_admins, tell
 from bot.services.access import remove_access
 from storage.models import AuditEvent, RoleGrant, Staff
 
@@ -21,40 +21,17 @@ from storage.models import AuditEvent, RoleGrant, Staff
 def _tell(
     session: Session, people: list[Staff], *, key: str, kind: str, payload: dict[str, Any]
 ) -> int:
-    written = 0
-    for person in people:
-        for channel, address in addresses(session, person):
-            written += enqueue(
-                session,
-                key=f"{key}:s{person.id}:{channel}",
-                channel=channel,
-                kind=kind,
-                address=address,
-                staff_id=person.id,
-                referral_id=None,
-                payload={**payload, "recipient_name": person.name},
-            )
-    return written
+    return sum(
+        tell(session, person, key=f"{key}:s{person.id}", kind=kind, payload=payload)
+        for person in people
+    )
 
 
 def _officers(session: Session, agency_id: int | None) -> list[Staff]:
     """Whom to tell about a person: their agency's active security officers, else the admins."""
     found: list[Staff] = []
     if agency_id is not None:
-        found = list(
-            session.scalars(
-                select(Staff)
-                .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-                .where(
-                    RoleGrant.role == Role.SECURITY_OFFICER,
-                    RoleGrant.agency_id == agency_id,
-                    RoleGrant.revoked_at.is_(None),
-                    Staff.active.is_(True),
-                )
-                .distinct()
-                .order_by(Staff.id)
-            )
-        )
+        found = holding(session, Role.SECURITY_OFFICER, RoleGrant.agency_id == agency_id)
     return found or network_admins(session)
 
 

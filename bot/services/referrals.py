@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.audit import record
 from bot.commands import Closing, ReferralDraft, ReferralEdit, parse
-from bot.context import now
+from bot.context import now, today
 from bot.domain.lifecycle import check_transition
 from bot.domain.permissions import Actor, require_coordinator, require_owner
 from bot.domain.vocab import ACTIVE_STATES, Channel, ReferralState, Role
@@ -30,7 +30,7 @@ from bot.services.lookup import (
     staff_named,
     visible_referral,
 )
-from bot.services.routing import add_recipients, recipients_now
+from bot.services.routing import add_recipients, consented_programs, recipients_now
 from storage.models import Client, Program, Recipient, Referral, RoleGrant, Staff
 
 
@@ -41,6 +41,7 @@ class PublishResult:
     joined: list[str]
     left: list[str]
     notified: int
+    referral_id: int | None = None
 
 
 def create_referral(
@@ -256,36 +257,8 @@ def delete_referral(
             action="referral_deleted",
             referral_id=referral.id,
         )
-        return PublishResult(referral.number or number, [], [], [], 0)
+        return PublishResult(referral.number or number, [], [], [], 0, referral.id)
     return _announce(session, referral, actor, channel, "referral_deleted", joined=[], left=[])
-
-
-@dataclass(frozen=True)
-class ReferralDetails:
-    """Everything about a referral, client included: only for people with a role on it."""
-
-    referral: Referral
-    client: Client
-    recipients: list[Recipient]
-
-
-def view_referral(
-    session: Session, *, actor: Actor, number: str, channel: Channel
-) -> ReferralDetails:
-    """Read a referral with its client's details; the read itself is audited."""
-    referral = visible_referral(session, actor, number, details=True)
-    record(
-        session,
-        actor=actor,
-        channel=channel,
-        action="client_data_viewed",
-        referral_id=referral.id,
-        client_id=referral.client_id,
-    )
-    return ReferralDetails(referral, referral.client, [r for r in referral.recipients if r.active])
-
-
-# --- helpers -------------------------------------------------------------------------------------
 
 
 def _owned(session: Session, actor: Actor, number: str, *, what: str, action: str) -> Referral:
@@ -327,9 +300,6 @@ def _route_checked(session: Session, referral: Referral) -> set[int]:
     """Route, refusing what the network forbids: no consent where it is required, or a second
     active referral of the same client to the same program."""
     programs = recipients_now(session, referral)
-    from bot.context import today
-    from bot.services.routing import consented_programs
-
     consented = consented_programs(session, referral.client_id, today(session))
     if consented is not None and not consented:
         raise Conflict(
@@ -423,5 +393,8 @@ def _announce(
         skip_staff_id=actor.staff_id,
     )
     enqueue_many(session, rows)
-    notified = len(rows)
-    return PublishResult(referral.number or "", programs, joined, left, notified)
+    return PublishResult(referral.number or "", programs, joined, left, len(rows), referral.id)
+
+
+# details.py reads a referral with its client's details; these names stay importable from here.
+from bot.services.details import ReferralDetails, view_referral  # noqa: E402, F401

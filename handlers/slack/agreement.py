@@ -19,7 +19,7 @@ from bot.errors import InvalidInput
 from bot.services.agreements import sign_user_mou, user_mou_of
 from bot.texts import as_typed_in_slack as typed
 from handlers.slack.blocks import reply
-from handlers.slack.gateway import Gateway
+from handlers.slack.runner import UseCaseRunner
 from storage.db import transaction
 from storage.models import Staff
 
@@ -44,7 +44,7 @@ def parse_agreement(words: list[str]) -> Agreement:
 
 
 async def run_agreement(
-    cmd: Agreement, gw: Gateway, client: AsyncWebClient, user_id: str
+    cmd: Agreement, gw: UseCaseRunner, client: AsyncWebClient, user_id: str
 ) -> Answer:
     staff_id = await gw.link(client, user_id)
     return await asyncio.to_thread(_carry_out, gw.sessions, staff_id, cmd.sign)

@@ -18,15 +18,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import UserError
 from bot.runtime import Runtime
 from bot.settings import Settings
-from handlers.slack.app import SORRY
-from handlers.slack.blocks import reply
 from handlers.slack.client import make_async_web_client
 from handlers.slack.commands import SlackCommand
+from handlers.slack.errors import answer_of
 from handlers.slack.execute import execute
-from handlers.slack.gateway import Gateway
 from handlers.slack.queued import (
     SWEEP_SECONDS,
     claim_command,
@@ -35,6 +32,8 @@ from handlers.slack.queued import (
     queue_command,
     record_answer,
 )
+from handlers.slack.runner import UseCaseRunner
+from storage.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +97,6 @@ class AnsweringPool:
 
     def _sessions(self) -> sessionmaker[Session]:
         if self._session_factory is None:
-            from storage.db import make_engine, make_session_factory
-
             engine = make_engine(self._settings.database_url)
             self._session_factory = make_session_factory(engine, settings=self._settings)
         return self._session_factory
@@ -149,7 +146,7 @@ class _Answerer:
     """What one answering process keeps between commands."""
 
     runtime: Runtime
-    gateway: Gateway
+    runner: UseCaseRunner
     client: AsyncWebClient
     loop: asyncio.AbstractEventLoop
 
@@ -158,9 +155,9 @@ def _serve(settings: Settings, commands: Connection) -> None:
     os.nice(NICENESS)
     runtime = Runtime(settings)
     # One use case at a time: a second process, not a second thread, is how this scales.
-    gateway = Gateway(runtime.sessions, workers=1)
+    runner = UseCaseRunner(runtime.sessions, workers=1)
     client = make_async_web_client(settings.slack_bot_token, settings.slack_api_url)
-    answerer = _Answerer(runtime, gateway, client, asyncio.new_event_loop())
+    answerer = _Answerer(runtime, runner, client, asyncio.new_event_loop())
     me = f"{os.getpid()}:{uuid.uuid4().hex[:8]}"
     while True:
         try:
@@ -201,9 +198,6 @@ def _answer_one(answerer: _Answerer, me: str, command_id: int) -> None:
 async def _carry_out(answerer: _Answerer, command: SlackCommand, user_id: str) -> dict[str, Any]:
     # What the Bolt app's error handler does for commands answered in the web process.
     try:
-        return await execute(command, answerer.gateway, answerer.client, user_id)
-    except UserError as error:
-        return reply(str(error)) | {"replace_original": False}
-    except Exception:
-        log.exception("Slack command failed: %s", type(command).__name__)
-        return reply(SORRY) | {"replace_original": False}
+        return await execute(command, answerer.runner, answerer.client, user_id)
+    except Exception as error:
+        return answer_of(error, type(command).__name__)

@@ -10,13 +10,14 @@ from types import ModuleType
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from handlers.web import access, agreements, grid, reads, referral, reports, sign_in
+from handlers.web import access, agreements, grid, reads, referral, reports, sign_in, work
 from handlers.web.deps import mark_web
 
 PAGES: tuple[ModuleType, ...] = (
     sign_in,
     grid,
     referral,
+    work,
     reports,
     access,
     agreements,

@@ -15,7 +15,7 @@ from bot.actors import actor_by_email, staff_by_email
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from bot.errors import Forbidden, InvalidInput, NotFound
-from bot.services import agreements, clients, digests, referrals, work
+from bot.services import agreements, clients, escalations, referrals, reminders, work
 from bot.services.directory import import_directory, parse_directory
 from bot.services.grid import GridQuery, search
 from bot.services.routing import recipients_now
@@ -130,8 +130,8 @@ def test_a_lapsed_then_a_revoked_consent_withdraws_the_client_program_by_program
     }
     # Reminders and escalations list it for Ozark only.
     with transaction(sessions) as session:
-        digests.thirty_day_reminders(session)
-        digests.overdue_escalations(session)
+        reminders.thirty_day_reminders(session)
+        escalations.overdue_escalations(session)
     with transaction(sessions) as session:
         listed = {
             (row.kind, row.address)

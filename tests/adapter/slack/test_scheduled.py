@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import Notification
 from bot.jobs import jobs
-from bot.services import digests, expiries
+from bot.services import digests, escalations, expiries, reminders
 from handlers.slack.render import SlackRenderer
 from storage.db import transaction
 from storage.models import OutboxMessage
@@ -64,7 +64,7 @@ def test_escalations_then_a_reminder_reach_slack_users_as_one_dm_each(
     world.fake.clear()
 
     clock.now = start + timedelta(days=14)
-    assert run(world, digests.overdue_escalations) == 2
+    assert run(world, escalations.overdue_escalations) == 2
     assert world.drain() == 2
 
     assert slack_rows(world, "overdue_gatekeeper") == [(GK_HOME, "sent", 2)]
@@ -90,7 +90,7 @@ def test_escalations_then_a_reminder_reach_slack_users_as_one_dm_each(
 
     world.fake.clear()
     clock.now = start + timedelta(days=30, hours=-3)  # 06:00 local on day 30: 29 days on
-    assert run(world, digests.thirty_day_reminders) == 1
+    assert run(world, reminders.thirty_day_reminders) == 1
     assert world.drain() == 1
 
     assert slack_rows(world, "thirty_day_reminder") == [(GK_HOME, "sent", 2)]
@@ -142,7 +142,7 @@ def test_a_reminder_over_a_long_backlog_lists_ten_and_says_how_many_more(
     assert world.fake.calls("chat.postMessage") == []
 
     clock.now = start + timedelta(days=30, hours=-3)
-    assert run(world, digests.thirty_day_reminders) == 1
+    assert run(world, reminders.thirty_day_reminders) == 1
     assert world.drain() == 1
 
     assert slack_rows(world, "thirty_day_reminder") == [(GK_HOME, "sent", 150)]
