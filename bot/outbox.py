@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -47,6 +48,11 @@ class Dispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         self.batch = batch
         self.clock = clock
+        self._woken = threading.Event()
+
+    def wake(self) -> None:
+        """Look for due rows now rather than after the idle wait (rows were just committed)."""
+        self._woken.set()
 
     def claim(self) -> list[Notification]:
         moment = self.clock()
@@ -139,7 +145,17 @@ class Dispatcher:
                 log.exception("outbox dispatcher round failed")
                 busy = 0
             if not busy:
-                stop.wait(idle_seconds)
+                self._idle(stop, idle_seconds)
+
+    def _idle(self, stop: threading.Event, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and not self._woken.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            # Short slices, so a stop is noticed as promptly as a wake-up.
+            self._woken.wait(min(remaining, 0.1))
+        self._woken.clear()
 
     def _sent(self, note: Notification, receipt: Receipt) -> None:
         with transaction(self.sessions) as session:

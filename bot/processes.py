@@ -50,7 +50,7 @@ def start_worker(runtime: Runtime, stop: threading.Event) -> list[threading.Thre
     if runtime.settings.imap_url:
         from handlers.email.replies import inbox_listener
 
-        listener = inbox_listener(runtime.sessions, runtime.settings)
+        listener = inbox_listener(runtime.sessions, runtime.settings, wake=dispatcher.wake)
         threads.append(
             threading.Thread(target=listener.run_forever, args=(stop,), name="inbox", daemon=True)
         )
