@@ -112,6 +112,8 @@ class InboxListener:
         # Counters for health checks and tests.
         self.connects = 0
         self.handled = 0
+        # Set while waiting in IDLE: everything found in the folder before has been filed.
+        self.idling = threading.Event()
 
     # -- one pass ------------------------------------------------------------------------------
 
@@ -164,7 +166,7 @@ class InboxListener:
         return len(decided)
 
     def _outcomes(self, messages: list[tuple[int, bytes]]) -> list[Outcome]:
-        if self._process_batch is not None and len(messages) > 1:
+        if self._process_batch is not None:
             try:
                 answers = list(self._process_batch(messages))
                 if len(answers) != len(messages):
@@ -269,10 +271,13 @@ class InboxListener:
             return
         try:
             client.idle()
+            self.idling.set()
             self._idle_wait(client, stop)
         except _ConnectionTrouble:
             self._disconnect()
             raise
+        finally:
+            self.idling.clear()
         try:
             client.idle_done()
         except _ConnectionTrouble:
