@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean drills
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "closeloop needs Python 3.11 or newer")'
@@ -26,6 +26,11 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The fault drills (bench/drills, docs/reliability.md) against real servers; DRILLS="1 3" picks
+# some. PostgreSQL ones use TEST_DATABASE_URL, as the tests do.
+drills: $(STAMP)
+	$(BIN)/python -m bench.drills $(DRILLS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
