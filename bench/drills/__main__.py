@@ -38,7 +38,9 @@ def chosen(wanted: list[str]) -> list[str]:
             if (word.isdigit() and int(word) == number) or word in name
         ]
         if not hits:
-            raise SystemExit(f"no drill named {word!r}; there are: {', '.join(n for _, n in every)}")
+            raise SystemExit(
+                f"no drill named {word!r}; there are: {', '.join(n for _, n in every)}"
+            )
         picked.extend(hit for hit in hits if hit not in picked)
     return picked
 

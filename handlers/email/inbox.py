@@ -228,7 +228,11 @@ class InboxListener:
         try:
             while not stop.is_set():
                 try:
-                    self.run_once()
+                    # Mail that arrives while we FETCH or MOVE is announced in answer to those
+                    # commands, not again in IDLE: look until a pass finds nothing, so none
+                    # waits in the folder until the next IDLE renewal.
+                    while self.run_once() and not stop.is_set():
+                        pass
                     failures = 0
                     self._wait_for_mail(stop)
                 except (*_ConnectionTrouble, ConnectionLost, ProcessorUnavailable) as exc:
