@@ -54,6 +54,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     app.include_router(api_router())
 
+    from handlers.fhir import fhir_router
+
+    app.include_router(fhir_router())
+
     from handlers.web import mount_web
     from handlers.web.render import error_page
 

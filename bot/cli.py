@@ -63,9 +63,20 @@ def _parser() -> argparse.ArgumentParser:
     parse.set_defaults(run=_email_parse)
     directory = sub.add_parser("directory", help="the directory of agencies, programs, staff")
     dsub = directory.add_subparsers(title="directory commands")
-    imp = dsub.add_parser("import", help="import a JSON or YAML directory file (idempotent)")
-    imp.add_argument("file", type=Path)
+    imp = dsub.add_parser(
+        "import", help="import a directory file, or Open Referral HSDS 3.0 (idempotent)"
+    )
+    imp.add_argument("file", type=Path, help="the file; for HSDS a CSV package folder or JSON")
+    imp.add_argument("--format", choices=["closeloop", "hsds"], default="closeloop")
+    imp.add_argument("--overlay", type=Path, help="HSDS: roles, MOUs and mappings HSDS lacks")
+    imp.add_argument("--progress", action="store_true", help="a progress bar even off a terminal")
     imp.set_defaults(run=_directory_import)
+    exp = dsub.add_parser("export", help="write the directory as Open Referral HSDS 3.0")
+    exp.add_argument("--format", choices=["hsds"], default="hsds")
+    exp.add_argument(
+        "--out", type=Path, required=True, help="a folder (CSV data package) or a .json file"
+    )
+    exp.set_defaults(run=_directory_export)
     token = sub.add_parser("token", help="bearer tokens for the REST API")
     tsub = token.add_subparsers(title="token commands")
     create = tsub.add_parser("create", help="issue a token to a staff member (printed once)")
@@ -126,14 +137,58 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _directory_import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.interop.progress import progress_bar
     from bot.services.directory import import_directory, read_directory_file
+    from bot.services.hsds import import_hsds, read_hsds, read_overlay
     from storage.db import transaction
 
-    directory = read_directory_file(args.file)
     runtime = _runtime(settings)
-    with transaction(runtime.sessions) as session:
-        result = import_directory(session, directory=directory, source=str(args.file))
-    print(f"closeloop: {result.summary()}")
+    with progress_bar(forced=args.progress) as bar:
+        if args.format == "hsds":
+            overlay = read_overlay(args.overlay)
+            bar.phase("reading", None)
+            data = read_hsds(args.file, bar.tick)
+            bar.phase("importing", None)
+            with transaction(runtime.sessions) as session:
+                report = import_hsds(
+                    session, data=data, overlay=overlay, source=str(args.file), progress=bar.tick
+                )
+            summary = report.summary()
+        else:
+            directory = read_directory_file(args.file)
+            total = (
+                len(directory.regions)
+                + len(directory.counties)
+                + len(directory.services)
+                + sum(1 + len(a.programs) for a in directory.agencies)
+                + len(directory.staff)
+            )
+            bar.phase("importing", total)
+            with transaction(runtime.sessions) as session:
+                summary = import_directory(
+                    session, directory=directory, source=str(args.file), progress=bar.tick
+                ).summary()
+    print(f"closeloop: {summary}")
+    return 0
+
+
+def _directory_export(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from bot.interop.hsds_write import organizations_json, write_package
+    from bot.services.hsds import export_hsds
+    from storage.db import transaction
+
+    with transaction(_runtime(settings).sessions) as session:
+        data = export_hsds(session)
+    if args.out.suffix.lower() == ".json":
+        args.out.write_text(json.dumps(organizations_json(data), indent=2) + "\n", encoding="utf-8")
+    else:
+        write_package(data, args.out)
+    print(
+        f"closeloop: {len(data.organizations)} organizations, {len(data.services)} services "
+        f"written to {args.out}"
+    )
     return 0
 
 

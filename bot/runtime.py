@@ -33,6 +33,10 @@ class Runtime:
             self.engine, settings=settings, clock=clock
         )
         self._transports = transports
+        # Task changes, whichever channel makes them, reach FHIR REST-hook subscribers.
+        from bot.services.fhir_hooks import install
+
+        install(self.sessions)
 
     def transports(self) -> dict[str, Transport]:
         if self._transports is None:
@@ -66,6 +70,10 @@ def default_transports(
         transports["slack"] = _slack_transport(settings, sessions)
     if settings.smtp_url and sessions is not None:
         transports["email"] = _email_transport(settings, sessions)
+    if sessions is not None:
+        from handlers.fhir.transport import RestHookTransport
+
+        transports["fhir"] = RestHookTransport(sessions, settings.public_url)
     return transports
 
 

@@ -113,6 +113,9 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200))
     mou_signed_on: Mapped[date | None] = mapped_column(Date)
     mou_expires_on: Mapped[date | None] = mapped_column(Date)
+    # The HSDS organization this agency was imported from (the fields closeloop keeps for the
+    # export, bot/interop): None for an agency from closeloop's own directory file.
+    hsds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     programs: Mapped[list[Program]] = relationship(back_populates="agency", order_by="Program.name")
 
@@ -135,6 +138,8 @@ class Program(Base):
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     suspended_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The HSDS service (with its program, areas, terms, contacts) it was imported from.
+    hsds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     agency: Mapped[Agency] = relationship(back_populates="programs")
     counties: Mapped[list[County]] = relationship(secondary=program_counties)
@@ -613,4 +618,23 @@ class WebSession(Base):
     nonce: Mapped[str] = mapped_column(String(32), unique=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
     started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class FhirSubscription(Base):
+    """An EHR's REST-hook: told (through the outbox) when a Task it may see changes status."""
+
+    __tablename__ = "fhir_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(500))
+    # Sent as the Authorization header of each notification (the subscription's channel.header).
+    header: Mapped[str | None] = mapped_column(String(500))
+    # Task?owner=Organization/<program key>: only that program's Tasks; None: every Task the
+    # subscriber may see.
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot.audit import record
 from bot.context import now
@@ -193,8 +194,10 @@ def import_directory(
     source: str,
     actor: Actor | None = None,
     channel: Channel = Channel.CLI,
+    progress: Callable[[str, int], None] | None = None,
 ) -> ImportResult:
-    """Load the file into the database in one transaction: all of it, or (on error) none."""
+    """Load the file into the database in one transaction: all of it, or (on error) none.
+    `progress(stage, n)` is told as entries are done (the CLI's progress bar)."""
     result = ImportResult()
     names_before: dict[int, str] = {
         pid: name for pid, name in session.execute(select(Program.id, Program.name))
@@ -202,10 +205,13 @@ def import_directory(
     regions = _import_regions(session, directory, result)
     counties = _import_counties(session, directory, regions, source, result)
     services = _import_services(session, directory, result)
+    if progress:
+        progress("counties", len(directory.regions) + len(directory.counties))
+        progress("services", len(directory.services))
     agencies, programs, joining = _import_agencies(
-        session, directory, counties, services, source, result
+        session, directory, counties, services, source, result, progress
     )
-    _import_staff(session, directory, agencies, programs, counties, source, result)
+    _import_staff(session, directory, agencies, programs, counties, source, result, progress)
     session.flush()
     renamed = [p.id for p in programs.values() if names_before.get(p.id, p.name) != p.name]
     refresh_grid_rows(session, program_ids=renamed)
@@ -314,13 +320,18 @@ def _import_agencies(
     services: dict[str, ServiceCode],
     source: str,
     result: ImportResult,
+    progress: Callable[[str, int], None] | None = None,
 ) -> tuple[dict[str, Agency], dict[str, Program], set[int]]:
     agencies = {a.key: a for a in session.scalars(select(Agency))}
-    programs = {p.key: p for p in session.scalars(select(Program))}
+    # Counties and services loaded with the programs: one query each, not two per program.
+    loaded = select(Program).options(selectinload(Program.counties), selectinload(Program.services))
+    programs = {p.key: p for p in session.scalars(loaded)}
     all_counties = sorted({c.id: c for c in counties.values()}.values(), key=lambda c: c.fips)
     joining: set[int] = set()
     new_programs: list[Program] = []
     for ai, entry in enumerate(d.agencies):
+        if progress:
+            progress("agencies", 1 + len(entry.programs))
         agency = agencies.get(entry.key)
         if agency is None:
             agency = Agency(
@@ -417,10 +428,13 @@ def _import_staff(
     counties: dict[str, County],
     source: str,
     result: ImportResult,
+    progress: Callable[[str, int], None] | None = None,
 ) -> None:
     people = {s.email.lower(): s for s in session.scalars(select(Staff))}
     moment = now(session)
     for si, entry in enumerate(d.staff):
+        if progress:
+            progress("staff", 1)
         where = f'staff[{si}] (email "{entry.email}")'
         agency = None
         if entry.agency is not None:

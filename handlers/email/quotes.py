@@ -34,6 +34,7 @@ ATTRIBUTION_LEADS = (
     "den ",  # Danish, Norwegian, Swedish
     "på ",
     "w dniu ",  # Polish
+    "dnia ",
     "dne ",  # Czech
 )
 
@@ -50,6 +51,8 @@ ATTRIBUTION_VERBS = (
     "kirjoitti",
     "pisze",
     "napisał",
+    "napisał(a)",
+    "írta",  # Hungarian
     "napsal",
     "написал",
     "написала",
@@ -58,6 +61,8 @@ ATTRIBUTION_VERBS = (
 
 FROM_KEYS = frozenset(
     {"from", "von", "de", "van", "fra", "från", "od", "da", "от", "lähettäjä", "feladó", "差出人"}
+    # French webmail opens its block with the date: "Message du : 12/12/2016 13:20 / De : ..."
+    | {"message du"}
 )
 FOLLOW_KEYS = frozenset(
     {
@@ -126,11 +131,17 @@ SEPARATOR_PHRASES = frozenset(
         "originalmeddelande",
         "opprinnelig melding",
         "oprindelig meddelelse",
+        "oprindelig besked",
+        "originalnachricht",
+        "mensagem original",
         "wiadomość oryginalna",
         "исходное сообщение",
         "alkuperäinen viesti",
     }
 )
+
+# A history header some webmails frame in a rule: "==== Message du : 12/12/2016 13:20 ====".
+FRAMED_HEADER_STARTS = ("message du", "message de", "message from", "nachricht von", "mensaje de")
 
 # One alternative per client family; every repetition is separated by a literal space, so no
 # two quantifiers compete for the same characters and matching stays linear in the line length.
@@ -142,6 +153,7 @@ MOBILE_SIGNATURE = re.compile(
     r"|envoyé à partir de \w+(?: \w+){0,3}(?: ?<https?://[^>\s]*>)?"
     r"|get outlook for (?:ios|android)\b.*"
     r"|von meinem \w+(?: \w+){0,3} gesendet"
+    r"|gesendet (?:von|mit) \w+(?: \w+){0,3}(?: ?<https?://[^>\s]*>)?"
     r"|envoyé de mon \w+(?: \w+){0,3}"
     r"|enviado desde mi \w+(?: \w+){0,3}"
     r"|enviado do meu \w+(?: \w+){0,3}"
@@ -227,13 +239,146 @@ DISCLAIMER_STARTS = (
     "the information in this e-mail",
     "the information in this email",
     "this email has been scanned",
+    "confidential:",
+    "confidential information",
+    "confidentiality:",
+    "statement of confidentiality",
+    "important notice",
+    "important confidentiality",
+    "privacy notice",
+    "hipaa",
+    "if you are not the intended recipient",
+    "if you have received this",
+    "this communication",
+    "this transmission",
+    "this message may contain",
+    "this email may contain",
+    "this e-mail may contain",
+    "this message contains",
+    "this email contains",
+    "this e-mail contains",
+    "the contents of this",
+    "please consider the environment",
+    "aviso de confidencialidad",
+    "aviso legal",
+    "confidencialidad:",
+    "este mensaje y sus anexos",
+    "este mensaje y sus adjuntos",
+    "este correo electrónico y",
+    "este mensaje es confidencial",
+    "este mensaje contiene",
+    "la información contenida en",
+    "vertraulichkeitshinweis",
+    "haftungsausschluss",
+    "diese e-mail enthält",
+    "diese e-mail kann",
+    "diese nachricht enthält",
+    "diese e-mail ist vertraulich",
+    "wichtiger hinweis",
+)
+# A notice is often framed: "*** CONFIDENTIALITY NOTICE ***", "-- Disclaimer --".
+DISCLAIMER_FRAME = "*-_=~#[( "
+
+# Single capitalised words that end a reply without being a name: commands, their reasons, and
+# the short answers people give.
+NOT_NAMES = frozenset(
+    {
+        "accept",
+        "accepted",
+        "yes",
+        "no",
+        "decline",
+        "declined",
+        "tentative",
+        "provision",
+        "funding",
+        "staffing",
+        "location",
+        "other",
+        "vacancy",
+        "enrolled",
+        "note",
+        "status",
+        "thanks",
+        "cheers",
+        "best",
+        "regards",
+        "done",
+        "ok",
+        "okay",
+        "sure",
+        "agreed",
+        "confirmed",
+        "noted",
+        "great",
+        "perfect",
+        "gracias",
+        "danke",
+        "saludos",
+        "ja",
+        "nein",
+        "si",
+        "sí",
+    }
+    | frozenset(
+        [
+            "today",
+            "tomorrow",
+            "tonight",
+            "asap",
+            "urgent",
+            "pending",
+            "approved",
+            "full",
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+            "lunes",
+            "martes",
+            "jueves",
+            "viernes",
+            "sabado",
+            "domingo",
+            "hoy",
+            "mañana",
+            "montag",
+            "dienstag",
+            "mittwoch",
+            "donnerstag",
+            "freitag",
+            "samstag",
+            "sonntag",
+            "heute",
+            "morgen",
+        ]
+    )
 )
 
 RULE_CHARS = "-_=—*~"
+SEPARATOR_EDGES = frozenset("-_=*:")
+
+DIGIT = re.compile(r"\d")
 
 WORD_BREAKS = str.maketrans(dict.fromkeys(",:;<>\"'", " "))
 
-INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+INVISIBLE_CHARS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+INVISIBLE = dict.fromkeys(map(ord, INVISIBLE_CHARS), None)
 
 
 class ReadTimeout(Exception):
@@ -259,7 +404,9 @@ def is_quoted(line: str) -> bool:
 
 
 def _normalise(text: str) -> list[str]:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(INVISIBLE)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if any(ch in text for ch in INVISIBLE_CHARS):  # `in` is a fast scan; translate is not
+        text = text.translate(INVISIBLE)
     return [line.replace("\xa0", " ").rstrip() for line in text.split("\n")]
 
 
@@ -304,9 +451,13 @@ def _starts_history(lines: Sequence[str], index: int) -> bool:
 
 def _is_separator(line: str) -> bool:
     bare = line.strip()
+    if bare[:1] not in SEPARATOR_EDGES and bare[-1:] not in SEPARATOR_EDGES:
+        return False  # every separator is framed in rule characters or ends with a colon
     if len(bare) >= 10 and not bare.strip("_"):
         return True  # Outlook's row of underscores above the quoted header block
     phrase = bare.strip("-_=* ").lower()
+    if bare.startswith(("===", "---")) and phrase.startswith(FRAMED_HEADER_STARTS):
+        return True  # "==== Message du : 12/12/2016 13:20"
     return phrase in SEPARATOR_PHRASES and (bare != phrase or phrase.endswith(":"))
 
 
@@ -320,7 +471,9 @@ def _attribution_length(lines: Sequence[str], index: int) -> int:
     joined = first
     # A wrapped attribution starts with its lead word or a date ("02.04.2012 14:20 ..."); without
     # this, any sentence just above a one-line attribution would be swallowed with it.
-    may_wrap = first.startswith(ATTRIBUTION_LEADS) or any(ch.isdigit() for ch in first)
+    may_wrap = first.startswith(ATTRIBUTION_LEADS) or DIGIT.search(first) is not None
+    if not may_wrap and not first.endswith(":"):
+        return 0  # neither a one-line attribution nor the start of a wrapped one
     for span in range(1, ATTRIBUTION_SPAN + 1):
         if span > 1:
             if not may_wrap or index + span - 1 >= len(lines):
@@ -333,7 +486,9 @@ def _attribution_length(lines: Sequence[str], index: int) -> int:
             if nxt.startswith(ATTRIBUTION_LEADS):
                 return 0  # the attribution starts on that line, not this one
             joined = f"{joined} {nxt}"
-        if joined.endswith(":") and _reads_as_attribution(joined):
+        # Some clients drop the colon: "On Wed, 14 Nov 2018 08:14 -0200 Jo <jo@x.org> wrote".
+        ends = joined.endswith(":") or ("@" in joined and joined.endswith(ATTRIBUTION_VERBS))
+        if ends and _reads_as_attribution(joined):
             return span
     return 0
 
@@ -341,7 +496,7 @@ def _attribution_length(lines: Sequence[str], index: int) -> int:
 def _reads_as_attribution(line: str) -> bool:
     words = line.translate(WORD_BREAKS).split()
     has_verb = any(word in ATTRIBUTION_VERBS for word in words)
-    has_detail = "@" in line or any(ch.isdigit() for ch in line)
+    has_detail = "@" in line or DIGIT.search(line) is not None
     if has_verb and (line.startswith(ATTRIBUTION_LEADS) or has_detail):
         return True
     # Gmail's dated form without a verb: "2026-03-03 10:12 GMT-05:00 Dana <dana@x.org>:"
@@ -410,25 +565,103 @@ def _strip_signature(
             return list(lines[:index])
         if len(line) > MAX_PATTERN_LINE or index == first:
             continue
-        if MOBILE_SIGNATURE.fullmatch(bare) or bare.lower().startswith(DISCLAIMER_STARTS):
+        if MOBILE_SIGNATURE.fullmatch(bare) or _is_disclaimer(bare):
             return list(lines[:index])
         if _is_sign_off(bare, names) and _tail_is_short(lines, index):
             return list(lines[:index])
     if MOBILE_SIGNATURE.fullmatch(lines[first].strip()) and len(lines[first]) <= MAX_PATTERN_LINE:
         return []
-    return list(lines)
+    return _drop_lone_first_name(list(lines), first)
+
+
+def _drop_lone_first_name(lines: list[str], first: int) -> list[str]:
+    """A first name alone on the last line, under a finished sentence, signs the message even
+    when the From line does not carry it ("…give me a call. / Bert" from "Meyers")."""
+    texts = [i for i in range(first, len(lines)) if lines[i].strip()]
+    if len(texts) < 2:
+        return lines
+    last, above = lines[texts[-1]].strip(), lines[texts[-2]].strip()
+    name = last.rstrip(".")
+    if not (
+        2 <= len(name) <= 12
+        and name.isalpha()
+        and name[0].isupper()
+        and name[1:].islower()
+        and name.lower() not in NOT_NAMES
+        and above.endswith((".", "!", "?", "...", ")"))
+    ):
+        return lines
+    return lines[: texts[-1]]
+
+
+def name_forms(display: str) -> list[str]:
+    """The ways a sender signs off: "Dana Whitfield", "Dana", "Whitfield", "DW" ("Whitfield,
+    Dana" and Outlook's "Whitfield  Dana" too)."""
+    display = display.strip().strip("\"'").strip()
+    if not display or "@" in display:
+        return []
+    if "," in display:
+        last, _, first = display.partition(",")
+        display = f"{first.strip()} {last.strip()}".strip()
+    words = [word.strip(".") for word in display.split() if len(word.strip(".")) >= 2]
+    forms = [" ".join(display.split()), *words]
+    if len(words) >= 2:
+        forms.append(f"{words[0]} {words[-1]}")
+        forms.append("".join(word[0] for word in (words[0], words[-1])))
+    return list(dict.fromkeys(forms))
 
 
 def _is_sign_off(bare: str, names: set[str]) -> bool:
     text = bare.lower().rstrip(",.!").strip()
     if text in VALEDICTIONS:
         return True
-    return bool(names) and text.lstrip("-– ").strip() in names
+    if not names:
+        return False
+    text = text.lstrip("-–~ ").strip()
+    if text in names:
+        return True
+    head, mark, tail = text.partition(",") if "," in text else text.partition(". ")
+    if mark and head.strip() in VALEDICTIONS and tail.strip(" .") in names:
+        return True  # "Thanks, BT"
+    return _is_name_line(bare.lstrip("-–~ ").strip(), names)
+
+
+def _is_name_line(line: str, names: set[str]) -> bool:
+    """The sender's name among capitalised words, initials, a phone or an extension:
+    "Barry Tycholiz - 713-853-1587", "Todd A. Perry", "Stephane x6721", "Bert Meyers"."""
+    words = line.split()
+    if not 1 < len(words) <= 6 or not any(w.lower().rstrip(",.") in names for w in words[:3]):
+        return False
+    if not words[0][0].isupper():
+        return False
+    for word in words[1:]:
+        bare = word.strip(",.()")
+        if not bare or not bare[0].isalpha() or bare[0].isupper() or bare.lower() in names:
+            continue
+        if bare[0] == "x" and bare[1:].lstrip("-").isdigit():
+            continue
+        return False
+    return True
+
+
+def _is_disclaimer(bare: str) -> bool:
+    return bare.lower().lstrip(DISCLAIMER_FRAME).startswith(DISCLAIMER_STARTS)
 
 
 def _tail_is_short(lines: Sequence[str], index: int) -> bool:
-    tail = [line for line in lines[index + 1 :] if line.strip()]
-    return len(tail) <= SIGNATURE_TAIL and all(len(line) <= 80 for line in tail)
+    """Few short lines follow: a signature. A legal notice under it does not count, as it is
+    cut as well ("Thanks, / Dana / Intake / CONFIDENTIALITY NOTICE: ...")."""
+    count = 0
+    for line in lines[index + 1 :]:
+        bare = line.strip()
+        if not bare:
+            continue
+        if len(line) <= MAX_PATTERN_LINE and _is_disclaimer(bare):
+            break
+        count += 1
+        if count > SIGNATURE_TAIL or len(line) > 80:
+            return False  # stop here: a long message under a "Thanks" is not a signature
+    return True
 
 
 def _first_text_index(lines: Sequence[str]) -> int | None:

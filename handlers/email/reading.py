@@ -19,7 +19,8 @@ from handlers.email.classify import (
     classify,
 )
 from handlers.email.commands import ParsedCommand, parse_command
-from handlers.email.quotes import ReadTimeout, extract_reply
+from handlers.email.phrasing import choice_number, understand
+from handlers.email.quotes import ReadTimeout, extract_reply, name_forms
 
 __all__ = [
     "ParsedCommand",
@@ -96,6 +97,11 @@ class ReadMessage:
     dmarc: str | None
     bounced_recipients: list[str] = field(default_factory=list)
     truncated: bool = False
+    # The reply could be read more than one way: the readings to ask about ("Reply 1 or 2").
+    # `command` is None then, and `error` is that question.
+    choices: tuple[ParsedCommand, ...] = ()
+    # The reply is only a number: the option picked in answer to such a question.
+    choice: int | None = None
 
 
 def read_message(
@@ -128,6 +134,8 @@ def read_message(
         kind = KIND_AUTO_REPLY
 
     command: ParsedCommand | None = None
+    choices: tuple[ParsedCommand, ...] = ()
+    choice: int | None = None
     error: str | None
     body_truncated = False
     try:
@@ -145,7 +153,9 @@ def read_message(
         elif not body.strip():
             error = MSG_NO_BODY
         else:
-            command, error = parse_command(reply)
+            reading = understand(reply, *parse_command(reply))
+            command, choices, error = reading.command, reading.choices, reading.error
+            choice = choice_number(reply) if command is None and not choices else None
 
     return ReadMessage(
         kind=kind,
@@ -161,24 +171,19 @@ def read_message(
         dmarc=_dmarc(msg, trusted_authserv_id),
         bounced_recipients=bounced_recipients(msg) if kind == KIND_BOUNCE else [],
         truncated=truncated or body_truncated,
+        choices=choices,
+        choice=choice,
     )
 
 
 def to_json(msg: ReadMessage) -> dict[str, Any]:
     """The JSON-safe form `closeloop email parse FILE` prints."""
-    command = msg.command
     return {
         "kind": msg.kind,
         "reply": msg.reply,
-        "command": None
-        if command is None
-        else {
-            "verb": command.verb,
-            "reason": command.reason,
-            "argument": command.argument,
-            "comment": command.comment,
-            "number": command.number,
-        },
+        "command": None if msg.command is None else command_json(msg.command),
+        "choices": [command_json(c) for c in msg.choices],
+        "choice": msg.choice,
         "error": msg.error,
         "message_id": msg.message_id,
         "from_address": msg.from_address,
@@ -189,6 +194,17 @@ def to_json(msg: ReadMessage) -> dict[str, Any]:
         "dmarc": msg.dmarc,
         "bounced_recipients": list(msg.bounced_recipients),
         "truncated": msg.truncated,
+    }
+
+
+def command_json(command: ParsedCommand) -> dict[str, Any]:
+    """A command as JSON: what `email parse` prints and what a question remembers."""
+    return {
+        "verb": command.verb,
+        "reason": command.reason,
+        "argument": command.argument,
+        "comment": command.comment,
+        "number": command.number,
     }
 
 
@@ -253,18 +269,7 @@ def _reply_token(recipients: Iterable[str], reply_address: str) -> str | None:
 
 
 def _name_forms(display: str) -> list[str]:
-    """The ways a sender signs off: "Dana Whitfield", "Dana" ("Whitfield, Dana" too)."""
-    display = display.strip().strip('"').strip()
-    if not display or "@" in display:
-        return []
-    if "," in display:
-        last, _, first = display.partition(",")
-        display = f"{first.strip()} {last.strip()}".strip()
-    forms = [display]
-    first_name = display.split()[0]
-    if first_name != display:
-        forms.append(first_name)
-    return forms
+    return name_forms(display)
 
 
 def _dmarc(msg: Message, trusted_authserv_id: str | None) -> str | None:

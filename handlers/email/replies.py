@@ -24,7 +24,7 @@ from bot.services import work
 from bot.services.bounces import mark_email_bouncing
 from bot.services.work import WorkResult
 from bot.settings import Settings
-from handlers.email import answers, inbound
+from handlers.email import answers, inbound, questions
 from handlers.email.classify import KIND_AUTO_REPLY, KIND_BOUNCE, KIND_OTHER, KIND_REPLY
 from handlers.email.commands import EXAMPLES, ParsedCommand
 from handlers.email.inbound import Outcome
@@ -248,12 +248,31 @@ class ReplyProcessor:
         referral = self._token_referral(session, claims)
         number = referral.number if referral is not None else None
         command = read.command
-        if command is None:
+        if command is None and read.choice is not None:
+            # "2" in answer to our question "Did you mean ...? Reply 1 or 2".
+            command, reason, why, hint = questions.answered(
+                session,
+                staff=staff,
+                referral_id=referral.id if referral else None,
+                in_reply_to=read.in_reply_to,
+                choice=read.choice,
+            )
+            if command is None:
+                raise Refused(
+                    reason,
+                    why,
+                    hint=hint,
+                    number=number,
+                    referral_id=referral.id if referral else None,
+                )
+        if command is None and not read.choices:
             why = (read.error or "").removesuffix(EXAMPLES).strip() or "No command was found."
             raise Refused(
                 "no_command", why, number=number, referral_id=referral.id if referral else None
             )
-        read_as = describe(command)
+        # A reply that reads two ways is checked like a command, then asked about, not applied.
+        meant = command if command is not None else read.choices[0]
+        read_as = describe(meant)
         try:
             actor = actor_for(session, staff)
         except UserError as exc:
@@ -262,14 +281,26 @@ class ReplyProcessor:
                 reason, exc.message, hint=exc.hint, number=number, read_as=read_as
             ) from None
         try:
-            target = self._target(session, claims, staff, referral, command, read_as)
+            target = self._target(session, claims, staff, referral, meant, read_as)
+            if command is None:
+                questions.ask(
+                    session,
+                    staff=staff,
+                    message_key=key,
+                    choices=read.choices,
+                    referral_id=target.id,
+                    number=target.number,
+                    line=first_line(read.reply),
+                    in_reply_to=read.message_id,
+                )
+                return Outcome(PROCESSED, "asked", staff.id, target.id)
             result = apply_command(session, actor, target.number or "", command)
         except UserError as exc:
             raise Refused(
                 "not_applied",
                 exc.message,
                 hint=exc.hint,
-                number=number or command.number,
+                number=number or meant.number,
                 referral_id=referral.id if referral else None,
                 read_as=read_as,
             ) from None

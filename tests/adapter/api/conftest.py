@@ -41,6 +41,18 @@ class Api:
 
         return call
 
+    def as_fhir(self, email: str) -> Callable[..., Any]:
+        """The same, under /fhir (FHIR bodies as application/fhir+json)."""
+        headers = {
+            "Authorization": f"Bearer {self.token(email)}",
+            "Content-Type": "application/fhir+json",
+        }
+
+        async def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
+            return await self.http.request(method, f"/fhir{path}", headers=headers, **kwargs)
+
+        return call
+
 
 @pytest.fixture
 async def api(

@@ -89,7 +89,7 @@ KIND_EXTRAS["response_edited"] = {**KIND_EXTRAS["response_given"], "version": 2}
 
 
 # Kinds with an HTML template of their own that are about no referral (tested where they are sent).
-OTHER_HTML_KINDS = {"sign_in_link"}
+OTHER_HTML_KINDS = {"email_question", "sign_in_link"}
 
 
 def referral_kinds() -> list[str]:

@@ -369,7 +369,7 @@ def test_the_worker_runs_the_dispatcher_and_the_inbox_listener(
     from bot.processes import start_worker
 
     runtime = Runtime(settings, clock=clock)
-    assert sorted(runtime.transports()) == ["console", "email"]
+    assert sorted(runtime.transports()) == ["console", "email", "fhir"]
     number = published(network)
     stop = threading.Event()
     threads = start_worker(runtime, stop)

@@ -14,7 +14,7 @@ from tests.service.helpers import published
 
 # Sent by email (or the console) whatever channels are configured: answers to an email, and
 # the web's sign-in link.
-EMAIL_ONLY = {"email_confirmation", "email_error", "sign_in_link"}
+EMAIL_ONLY = {"email_confirmation", "email_error", "email_question", "sign_in_link"}
 
 
 def test_every_kind_with_an_email_text_has_a_slack_text() -> None:

@@ -1,4 +1,5 @@
-"""Every sample in the reply corpus reads to its recorded kind, command and comment."""
+"""Every sample in the reply corpus reads to its recorded kind, stripped text, command and
+comment (or the question it asks, or the numbered answer it gives)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ EXPECTED: dict[str, dict[str, object]] = json.loads((REPLIES / "expected.json").
 
 def test_the_corpus_is_as_large_and_varied_as_promised() -> None:
     replies = [name for name, want in EXPECTED.items() if want["kind"] == "reply"]
-    assert len(replies) >= 40
+    assert len(replies) >= 75
+    assert all("reply" in EXPECTED[name] for name in replies)
+    # In people's own words, in English, Spanish and German, from every common client.
+    natural = [name for name in replies if name.startswith("natural_")]
+    assert len(natural) >= 24
+    for client in ("gmail", "outlook", "owa", "apple_mail", "iphone", "yahoo", "thunderbird"):
+        assert any(name.startswith(f"natural_{client}") for name in natural), client
+    assert any("_es_" in name for name in natural) and any("_de_" in name for name in natural)
     assert {want["kind"] for want in EXPECTED.values()} == {
         "reply",
         "auto_reply",
@@ -44,6 +52,9 @@ def test_sample_reads_as_expected(name: str) -> None:
     if "error_contains" in want:
         assert msg.error is not None
         assert str(want["error_contains"]) in msg.error
+    if "reply" in want:
+        assert msg.reply == want["reply"]
+    assert msg.choice == want.get("choice")
     if "bounced_recipients" in want:
         assert msg.bounced_recipients == want["bounced_recipients"]
     if msg.kind == "reply":

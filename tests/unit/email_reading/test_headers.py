@@ -204,6 +204,8 @@ def test_to_json_is_what_the_cli_prints() -> None:
             "comment": "full until June",
             "number": None,
         },
+        "choices": [],
+        "choice": None,
         "error": None,
         "message_id": "<reply-1@riverbend-supports.org>",
         "from_address": "maria.lopez@riverbend-supports.org",
