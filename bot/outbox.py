@@ -145,9 +145,9 @@ class Dispatcher:
                 log.exception("outbox dispatcher round failed")
                 busy = 0
             if not busy:
-                self._idle(stop, idle_seconds)
+                self._wait_idle(stop, idle_seconds)
 
-    def _idle(self, stop: threading.Event, seconds: float) -> None:
+    def _wait_idle(self, stop: threading.Event, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while not stop.is_set() and not self._woken.is_set():
             remaining = deadline - time.monotonic()
