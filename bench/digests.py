@@ -22,8 +22,10 @@ from sqlalchemy import insert, select, text
 
 from bot.demo.seed import demo_directory
 from bot.jobs import jobs
-from bot.services.digests import daily_digests, overdue_escalations, thirty_day_reminders
+from bot.services.digests import daily_digests
 from bot.services.directory import import_directory, parse_directory
+from bot.services.escalations import overdue_escalations
+from bot.services.reminders import thirty_day_reminders
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.activity import touch
 from bot.context import settings_of, today
 from bot.domain.permissions import Actor, Grant, require_may_act
 from bot.errors import NotFound
@@ -38,6 +39,8 @@ def actor_for(session: Session, staff: Staff, *, check: bool = True) -> Actor:
     )
     if check:
         require_may_act(actor, today(session))
+        # Every channel resolves its actor here: this is the one place use is counted.
+        touch(session, staff.id)
     return actor
 
 

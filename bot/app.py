@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 
-from bot.errors import UserError
+from bot.errors import DATABASE_AWAY, UserError
 from bot.runtime import Runtime
 from bot.settings import Settings
-from storage.db import database_reachable
+from storage.db import database_away, database_reachable
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
@@ -28,7 +32,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         for task in (warming, starting):
             if task is not None:
                 task.cancel()
-        for part in ("slack_gateway", "slack_answering"):
+        for part in ("slack_runner", "slack_answering"):
             slack = getattr(_app.state, part, None)
             if slack is not None:
                 slack.close()
@@ -69,5 +73,16 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             return error_page(request, exc)
         body = {"error": exc.message, "field": exc.field, "hint": exc.hint}
         return JSONResponse(body, status_code=exc.status)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        # The database restarting is not a bug: a clear 503 the client may retry (the
+        # transaction was rolled back, so nothing is half-written), without a traceback.
+        if not database_away(exc):
+            raise exc
+        log.warning("database unreachable: %s %s", request.method, request.url.path)
+        answer = await user_error(request, DATABASE_AWAY)
+        answer.headers["Retry-After"] = "30"
+        return answer
 
     return app

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.errors import UserError
+from bot.keys import refuse_development_key, with_local_key
+from bot.logs import install as install_log_redaction
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -22,8 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    install_log_redaction()
     try:
-        settings = load_settings()
+        settings = with_local_key(load_settings())
         return int(args.run(settings, args) or 0)
     except SettingsError as exc:
         print(f"closeloop: {exc}", file=sys.stderr)
@@ -193,7 +196,7 @@ def _directory_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _token_create(settings: Settings, args: argparse.Namespace) -> int:
-    from handlers.api.tokens import issue_token
+    from bot.services.api_tokens import issue_token
     from storage.db import transaction
 
     with transaction(_runtime(settings).sessions) as session:
@@ -204,7 +207,7 @@ def _token_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    from handlers.api.tokens import revoke_tokens
+    from bot.services.api_tokens import revoke_tokens
     from storage.db import transaction
 
     with transaction(_runtime(settings).sessions) as session:
@@ -252,6 +255,7 @@ def _demo(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _web(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     import uvicorn
 
     from bot.app import create_app
@@ -265,6 +269,7 @@ def _web(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     from bot.processes import run_worker
 
     run_worker(_runtime(settings))
@@ -272,6 +277,7 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _clock(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     from bot.processes import run_clock
 
     run_clock(_runtime(settings))
@@ -279,6 +285,7 @@ def _clock(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+    refuse_development_key(settings)
     from bot.processes import serve
 
     serve(_runtime(settings))

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from bot.domain.lifecycle import MAX_NEEDS
-from bot.domain.vocab import ConsentMethod, NeedOutcome, Urgency
+from bot.domain.vocab import (
+    ConsentMethod,
+    NeedOutcome,
+    ResponseKind,
+    ServiceStatus,
+    Urgency,
+    match_choice,
+    read_reason,
+)
 from bot.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
@@ -82,6 +98,162 @@ class NewConsent(Command):
 class Closing(Command):
     outcome: NeedOutcome
     reason: str | None = None
+
+
+# The work verbs: what a person does to a referral, whichever channel they do it from. Every
+# channel's parser builds one of these and `bot.services.verbs.apply` carries it out, so the same
+# words read the same way in Slack, email, the web and the API (the validators below are the one
+# reader of choices: the prefix rule and spelling variants of `match_choice`).
+
+_NUMBER = re.compile(r"^(?:R-)?(\d{4})-(\d{1,6})$", re.IGNORECASE)
+
+
+class Verb(Command):
+    """A work verb on one referral; `program` names the recipient program acted for when the
+    person works at more than one."""
+
+    number: str = Field(min_length=1, max_length=40)
+    program: str | None = Field(default=None, max_length=200)
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        # "2026-42" and "r-2026-000042" name R-2026-000042; anything else is refused on lookup.
+        match = _NUMBER.match(value)
+        return f"R-{match.group(1)}-{int(match.group(2)):06d}" if match else value
+
+    @field_validator("program")
+    @classmethod
+    def _program(cls, value: str | None) -> str | None:
+        return value or None
+
+    def arguments(self) -> dict[str, Any]:
+        """The command's fields as its use case's keyword arguments."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name != "verb"}
+
+
+class Assign(Verb):
+    """Give the referral to a provider (a gatekeeper), or hand it on (`reassign`): a gatekeeper
+    moving it, or the provider holding it handing it back to another provider of the program."""
+
+    verb: Literal["assign"] = "assign"
+    provider: int | str
+    reassign: bool = False
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, value: int | str) -> int | str:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("say who to assign the referral to")
+        return value
+
+
+class Respond(Verb):
+    """Accept, tentatively accept with a provision, or decline with a reason."""
+
+    verb: Literal["respond"] = "respond"
+    kind: ResponseKind
+    reason: str | None = None
+    comment: str | None = None
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: object) -> ResponseKind:
+        return match_choice(str(value), ResponseKind, field="response")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        return read_reason(kind, value) if kind is not None else value
+
+    @field_validator("comment")
+    @classmethod
+    def _comment(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class SetStatus(Verb):
+    verb: Literal["status"] = "status"
+    status: ServiceStatus
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: object) -> ServiceStatus:
+        return match_choice(str(value), ServiceStatus, field="service status")
+
+
+class AddNote(Verb):
+    verb: Literal["note"] = "note"
+    text: str
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if not value:
+            raise InvalidInput(
+                "The note is empty.",
+                field="text",
+                hint="Write what happened, e.g. note left a voicemail.",
+            )
+        return value
+
+
+class MarkPending(Verb):
+    verb: Literal["pending"] = "pending"
+
+
+class Close(Verb):
+    """Close the loop with the need's outcome (and why, unless fully met)."""
+
+    verb: Literal["close"] = "close"
+    outcome: NeedOutcome
+    reason: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _outcome(cls, value: object) -> NeedOutcome:
+        return match_choice(str(value), NeedOutcome, field="need outcome")
+
+    @field_validator("reason")
+    @classmethod
+    def _why(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class Republish(Verb):
+    verb: Literal["republish"] = "republish"
+
+
+WorkCommand = Assign | Respond | SetStatus | AddNote | MarkPending | Close | Republish
+# For a body that may be any of them (the `verb` field says which).
+TaggedWorkCommand = Annotated[WorkCommand, Field(discriminator="verb")]
+# One example of each work verb as a person writes it: what follows the verb word (an email
+# reply) or the referral number (Slack). Every text that shows how to write a command takes its
+# examples from here (`example`, a template global too).
+EXAMPLES: dict[str, str] = {
+    "accept": "",
+    "provision": "funding: waiting on approval",
+    "decline": "no vacancy: full until June",
+    "assign": "dana@agency.org",
+    "status": "enrolled",
+    "note": "called the family",
+    "pending": "",
+    "close": "partially met: moved away",
+    "republish": "",
+}
+EXAMPLE_NUMBER = "R-2026-000042"
+
+
+def example(verb: str, number: str | None = None, *, slash: bool = False) -> str:
+    """ "decline no vacancy: full until June"; with a number, after the verb (a reply to a
+    message listing several, or Slack); `slash`: as a /referral command."""
+    words = [verb, number or "", EXAMPLES[verb]]
+    said = " ".join(w for w in words if w)
+    return f"/referral {said}" if slash else said
+
+
+WORK_COMMANDS = (Assign, Respond, SetStatus, AddNote, MarkPending, Close, Republish)
 
 
 def parse(model: type[M], data: dict[str, Any] | M) -> M:

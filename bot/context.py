@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from bot.settings import Settings
 from storage.types import utcnow
-
-if TYPE_CHECKING:
-    from bot.settings import Settings
 
 
 def now(session: Session) -> datetime:
@@ -25,11 +22,14 @@ def today(session: Session) -> date:
     return moment.astimezone(settings.zone).date()
 
 
+def local_date(session: Session, moment: datetime) -> date:
+    """The network's local date at `moment`."""
+    return moment.astimezone(settings_of(session).zone).date()
+
+
 def settings_of(session: Session) -> Settings:
     settings = session.info.get("settings")
     if settings is None:
-        from bot.settings import Settings
-
         settings = Settings()
         session.info["settings"] = settings
     return settings

@@ -35,17 +35,28 @@ class Receipt:
 
 class DeliveryError(Exception):
     """A delivery failed. `retry_after` (seconds) is honoured when the far side gave one;
-    `permanent` failures go dead at once instead of being retried."""
+    `permanent` failures go dead at once instead of being retried. `unreachable` says the far
+    side itself could not be reached or is failing (no connection, a 5xx from Slack, SMTP 421):
+    no fault of this message, so the channel pauses instead of the row using up its attempts."""
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, permanent: bool = False
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.unreachable = unreachable
 
 
 class Transport(Protocol):
-    """Delivers one notification; raises DeliveryError when it could not."""
+    """Delivers one notification; raises DeliveryError when it could not.
+
+    A transport may also have `prepare(notifications)`, called with each claimed batch before
+    its rows are delivered one by one (the email renderer looks up every thread at once)."""
 
     def deliver(self, notification: Notification) -> Receipt: ...

@@ -46,3 +46,15 @@ class Conflict(UserError):
     """A domain rule refuses the change in the current state (already assigned, closed...)."""
 
     status = 409
+
+
+class Unavailable(UserError):
+    """closeloop cannot reach its database (a restart, a network cut): nothing was changed."""
+
+    status = 503
+
+
+DATABASE_AWAY = Unavailable(
+    "closeloop cannot reach its database right now, so nothing was changed.",
+    hint="Please try again in a minute.",
+)

@@ -10,7 +10,7 @@ from datetime import datetime, time
 from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
-from bot.services import digests, expiries
+from bot.services import agreements, digests, escalations, expiries, idle, reminders
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,11 @@ def jobs(digest_time: str) -> list[Job]:
         Job("expiries_agency_mou", expiries.agency_mous, time(5, 0)),
         Job("expiries_user_mou", expiries.user_mous, time(5, 5)),
         Job("expiries_consent", expiries.consents, time(5, 10)),
-        Job("access_idle_staff", expiries.idle_staff, time(5, 15)),
-        Job("thirty_day_reminders", digests.thirty_day_reminders, time(6, 0)),
-        Job("overdue_escalations", digests.overdue_escalations, time(7, 0)),
+        Job("consent_lapsed", agreements.lapsed_consents, time(0, 5)),
+        Job("agency_mou_lapsed", agreements.lapsed_agency_mous, time(0, 6)),
+        Job("access_idle_staff", idle.idle_staff, time(5, 15)),
+        Job("thirty_day_reminders", reminders.thirty_day_reminders, time(6, 0)),
+        Job("overdue_escalations", escalations.overdue_escalations, time(7, 0)),
         Job("coordinator_digests", digests.daily_digests, time(hour, minute)),
     ]
 

@@ -48,22 +48,50 @@ def gatekeepers_of(session: Session, program_ids: Iterable[int]) -> list[Staff]:
     ids = set(program_ids)
     if not ids:
         return []
-    return _holding(session, Role.GATEKEEPER, RoleGrant.program_id.in_(ids))
+    return holding(session, Role.GATEKEEPER, RoleGrant.program_id.in_(ids))
+
+
+def gatekeepers_by_program(session: Session, program_ids: Iterable[int]) -> dict[int, list[Staff]]:
+    """Each program's active gatekeepers (unrevoked), in id order: one query for them all."""
+    ids = set(program_ids)
+    found: dict[int, list[Staff]] = {pid: [] for pid in ids}
+    if not ids:
+        return found
+    rows = session.execute(
+        select(RoleGrant.program_id, Staff)
+        .join(RoleGrant, RoleGrant.staff_id == Staff.id)
+        .where(
+            RoleGrant.role == Role.GATEKEEPER,
+            RoleGrant.revoked_at.is_(None),
+            RoleGrant.program_id.in_(ids),
+            Staff.active.is_(True),
+        )
+        .order_by(RoleGrant.program_id, Staff.id)
+    ).all()
+    for program_id, staff in rows:
+        people = found.setdefault(program_id or 0, [])
+        if not people or people[-1].id != staff.id:
+            people.append(staff)
+    return found
 
 
 def network_admins(session: Session) -> list[Staff]:
     """The network's active admins: told what no one else is there to handle."""
-    return _holding(session, Role.ADMIN)
+    return holding(session, Role.ADMIN)
 
 
-def _holding(session: Session, role: Role, *where: ColumnElement[bool]) -> list[Staff]:
-    """Active staff holding `role` (unrevoked), once each, in id order."""
+def holding(
+    session: Session, role: Role | Iterable[Role], *where: ColumnElement[bool]
+) -> list[Staff]:
+    """Active staff holding `role` (unrevoked) where the grant matches `where` (its program,
+    agency or county), once each, in id order: the one "who holds role R in scope S" query."""
+    roles = [role] if isinstance(role, Role) else list(role)
     return list(
         session.scalars(
             select(Staff)
             .join(RoleGrant, RoleGrant.staff_id == Staff.id)
             .where(
-                RoleGrant.role == role,
+                RoleGrant.role.in_(roles),
                 RoleGrant.revoked_at.is_(None),
                 Staff.active.is_(True),
                 *where,
@@ -76,19 +104,14 @@ def _holding(session: Session, role: Role, *where: ColumnElement[bool]) -> list[
 
 def coordinators_for(session: Session, referral: Referral) -> list[Staff]:
     """Coordinators of the referral's counties; every coordinator when it is statewide."""
-    query = (
-        select(Staff)
-        .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-        .where(
-            RoleGrant.role == Role.COORDINATOR,
-            RoleGrant.revoked_at.is_(None),
-            Staff.active.is_(True),
-        )
+    if referral.statewide:
+        return holding(session, Role.COORDINATOR)
+    county_ids = [c.id for c in referral.counties]
+    return holding(
+        session,
+        Role.COORDINATOR,
+        RoleGrant.county_id.in_(county_ids) | RoleGrant.county_id.is_(None),
     )
-    if not referral.statewide:
-        county_ids = [c.id for c in referral.counties]
-        query = query.where((RoleGrant.county_id.in_(county_ids)) | (RoleGrant.county_id.is_(None)))
-    return list(session.scalars(query.distinct().order_by(Staff.id)))
 
 
 def addresses(session: Session, staff: Staff) -> list[tuple[str, str]]:
@@ -116,24 +139,102 @@ def notify(
 ) -> int:
     """One outbox row per person and channel (and `scope`, e.g. the program, when one event
     concerns a person twice); nobody is told of their own action."""
-    written = 0
+    rows = outbox_rows(
+        session,
+        event=event,
+        kind=kind,
+        people=people,
+        payload=payload,
+        referral_id=referral_id,
+        skip_staff_id=skip_staff_id,
+        scope=scope,
+    )
+    enqueue_many(session, rows)
+    return len(rows)
+
+
+def outbox_rows(
+    session: Session,
+    *,
+    event: AuditEvent,
+    kind: str,
+    people: Iterable[Staff],
+    payload: dict[str, Any],
+    referral_id: int | None = None,
+    skip_staff_id: int | None = None,
+    scope: str = "",
+) -> list[dict[str, Any]]:
+    """The rows `notify` writes, for callers that gather several audiences into one INSERT."""
+    at = now(session)
+    rows: list[dict[str, Any]] = []
     seen: set[int] = set()
     for person in people:
         if person.id in seen or person.id == skip_staff_id or not person.active:
             continue
         seen.add(person.id)
         for channel, address in addresses(session, person):
-            enqueue(
-                session,
-                key=f"{kind}:e{event.id}{scope}:s{person.id}:{channel}",
-                channel=channel,
-                kind=kind,
-                address=address,
-                staff_id=person.id,
-                referral_id=referral_id,
-                payload={**payload, "recipient_name": person.name},
+            rows.append(
+                {
+                    "key": f"{kind}:e{event.id}{scope}:s{person.id}:{channel}",
+                    "channel": channel,
+                    "kind": kind,
+                    "address": address,
+                    "staff_id": person.id,
+                    "referral_id": referral_id,
+                    "payload": {**payload, "recipient_name": person.name},
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "created_at": at,
+                }
             )
-            written += 1
+    return rows
+
+
+def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Add these rows (from `outbox_rows`), skipping keys that exist: one INSERT ... ON CONFLICT
+    DO NOTHING executed for all of them instead of one use per row (a statewide referral: 3,000)."""
+    if not rows:
+        return
+    # One statement compiled once, executed for many rows: the driver sends them in batches.
+    statement = insert(session, OutboxMessage.__table__).on_conflict_do_nothing(
+        index_elements=["key"]
+    )
+    session.connection().execute(statement, list(rows))
+
+
+def tell(
+    session: Session,
+    person: Staff,
+    *,
+    key: str,
+    kind: str,
+    payload: dict[str, Any],
+    referral_id: int | None = None,
+    inactive_too: bool = False,
+    unless: tuple[str, str] | None = None,
+) -> int:
+    """One outbox row for each channel and address the person is reached on (the key gets the
+    channel added), addressed to them by name; nothing for an inactive person unless
+    `inactive_too` (telling them their access was removed). Returns the number of rows added
+    (a row already there under the key is not written again). `unless` is a (channel, address)
+    left out. (`notify` writes many people's rows in one INSERT: `outbox_rows`.)"""
+    if not person.active and not inactive_too:
+        return 0
+    written = 0
+    for channel, address in addresses(session, person):
+        if (channel, address) == unless:
+            continue
+        written += enqueue(
+            session,
+            key=f"{key}:{channel}",
+            channel=channel,
+            kind=kind,
+            address=address,
+            staff_id=person.id,
+            referral_id=referral_id,
+            payload={**payload, "recipient_name": person.name},
+        )
     return written
 
 

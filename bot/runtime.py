@@ -49,6 +49,7 @@ class Runtime:
             self.transports(),
             max_attempts=self.settings.outbox_max_attempts,
             base_delay=self.settings.outbox_base_delay_seconds,
+            lease_seconds=self.settings.outbox_lease_seconds,
             clock=self.clock,
         )
 

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str = DEV_SECRET
+    # The key before the last rotation: still accepted when verifying (reply tokens live 60
+    # days), never used to sign. docs/operations.md, "Rotating SECRET_KEY".
+    secret_key_previous: str | None = None
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_api_url: str | None = None
@@ -37,7 +40,9 @@ class Settings(BaseSettings):
     timezone: str = "America/Chicago"
     holiday_country: str = "US"
     holiday_subdivision: str | None = "MO"
-    consent_required: bool = False
+    # Unset: as the directory's `network:` section says (off unless it says otherwise).
+    consent_required: bool | None = None
+    user_mou_text: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -49,6 +54,9 @@ class Settings(BaseSettings):
     email_max_bytes: int = Field(default=4_000_000, ge=10_000)
     outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_base_delay_seconds: float = Field(default=30.0, gt=0)
+    # How long a worker holds claimed rows without renewing them: a dead worker's rows wait
+    # this long (docs/reliability.md); a live one renews them every quarter of it.
+    outbox_lease_seconds: float = Field(default=4.0, ge=1.0)
     outbox_log: str | None = None
     digest_time: str = "07:30"
     # The web pages: how long an emailed sign-in link works, and a signed-in session lasts.
@@ -71,6 +79,15 @@ class Settings(BaseSettings):
     def _secret_key(cls, value: str) -> str:
         if value.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("is a placeholder; set a long random value")
+        return value
+
+    @field_validator("secret_key_previous")
+    @classmethod
+    def _secret_key_previous(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if value.strip().lower() in PLACEHOLDER_SECRETS or value == DEV_SECRET:
+            raise ValueError("is a placeholder or the development key; set the old SECRET_KEY")
         return value
 
     @field_validator("timezone")
@@ -106,6 +123,13 @@ class Settings(BaseSettings):
         if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
             raise ValueError("must be HH:MM")
         return value
+
+    @property
+    def verifying_keys(self) -> tuple[str, ...]:
+        """The keys a signature is checked against: SECRET_KEY, then SECRET_KEY_PREVIOUS."""
+        if self.secret_key_previous and self.secret_key_previous != self.secret_key:
+            return (self.secret_key, self.secret_key_previous)
+        return (self.secret_key,)
 
     @property
     def zone(self) -> ZoneInfo:

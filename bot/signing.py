@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 # Each purpose signs under its own context, so a value signed for one is never valid for another.
 _CONTEXT = b"closeloop-signed\x00"
@@ -32,19 +33,33 @@ def sign(secret: str, purpose: str, *fields: str) -> str:
     return f"{body}.{_mac(secret, purpose, body)}"
 
 
-def unsign(secret: str, purpose: str, value: str, *, count: int) -> list[str]:
-    """The `count` fields of a value we signed for `purpose`; BadSignature otherwise."""
+def unsign(keys: str | Sequence[str], purpose: str, value: str, *, count: int) -> list[str]:
+    """The `count` fields of a value signed for `purpose` with one of `keys` (the current
+    SECRET_KEY, then the previous one during a rotation); BadSignature otherwise."""
     body, _, mac = value.strip().rpartition(".")
     fields = body.split(".")
     if (
         not body
         or len(fields) != count
-        or not hmac.compare_digest(
-            mac.encode("ascii", "replace"), _mac(secret, purpose, body).encode("ascii")
-        )
+        or not any(verify_mac(key, purpose, body, mac) for key in _keys(keys))
     ):
         raise BadSignature(purpose)
     return fields
+
+
+def verify_mac(keys: str | Sequence[str], purpose: str, value: str, mac: str) -> bool:
+    """Whether `mac` is the signature of `value` under one of `keys`."""
+    sent = mac.encode("ascii", "replace")
+    return any(
+        hmac.compare_digest(sent, _mac(key, purpose, value).encode("ascii")) for key in _keys(keys)
+    )
+
+
+def _keys(keys: str | Sequence[str]) -> tuple[str, ...]:
+    found = (keys,) if isinstance(keys, str) else tuple(keys)
+    if not found or not all(found):
+        raise ValueError("the signing secret is empty")
+    return found
 
 
 def mac_of(secret: str, purpose: str, value: str) -> str:

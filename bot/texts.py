@@ -15,6 +15,9 @@ from jinja2 import (
     select_autoescape,
 )
 
+from bot.commands import EXAMPLE_NUMBER, example
+from bot.domain.vocab import RESPONSE_WORDS
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -27,8 +30,15 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates do not change under a running process: skip a stat() per message rendered.
+        auto_reload=False,
     )
     env.filters["needs"] = lambda needs: ", ".join(f"{n['code']} ({n['name']})" for n in needs)
+    # "accept" -> "accepted": the words for a response exist once (bot/domain/vocab.py).
+    env.filters["answered"] = lambda response: RESPONSE_WORDS[str(response)]
+    env.globals["RESPONSE_WORDS"] = RESPONSE_WORDS
+    env.globals["example"] = example
+    env.globals["EXAMPLE_NUMBER"] = EXAMPLE_NUMBER
     return env
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import TextIO
@@ -32,7 +33,5 @@ class ConsoleTransport:
                 with self.path.open("a", encoding="utf-8") as out:
                     out.write(block)
             else:
-                import sys
-
                 (self.stream or sys.stdout).write(block)
         return Receipt(external_ref=f"console:{notification.id}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -90,3 +91,11 @@ def database_reachable(engine: Engine) -> bool:
         return True
     except Exception:  # any driver error means "not reachable" to a health check
         return False
+
+
+def database_away(error: BaseException) -> bool:
+    """True when `error` means the database could not be reached (refused, restarting, cut
+    off), as opposed to a query the database refused."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

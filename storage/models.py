@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -26,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.domain.agreements import agency_mou_valid
 from bot.domain.vocab import (
     ACTIVE_STATES,
     AccessStatus,
@@ -120,11 +122,7 @@ class Agency(Base):
     programs: Mapped[list[Program]] = relationship(back_populates="agency", order_by="Program.name")
 
     def mou_valid_on(self, day: date) -> bool:
-        return (
-            self.mou_signed_on is not None
-            and self.mou_signed_on <= day
-            and (self.mou_expires_on is None or day <= self.mou_expires_on)
-        )
+        return agency_mou_valid(self.mou_signed_on, self.mou_expires_on, day)
 
 
 class Program(Base):
@@ -146,6 +144,16 @@ class Program(Base):
     services: Mapped[list[ServiceCode]] = relationship(secondary=program_services)
 
 
+class NetworkSetting(Base):
+    """A setting the network keeps in its directory (e.g. whether consent is required, the
+    user MOU's text); the environment variable of the same name, when set, wins."""
+
+    __tablename__ = "network_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
 class Staff(Base):
     __tablename__ = "staff"
 
@@ -164,6 +172,9 @@ class Staff(Base):
     # When access was last removed (by a security officer or after 90 idle days): the refusal
     # every channel gives names the day.
     access_removed_at: Mapped[datetime | None]
+    # When the idle rule last warned this person that their access would go (the rule removes
+    # no one it has not warned at least 14 days before, since their last use).
+    idle_warned_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     agency: Mapped[Agency | None] = relationship()
@@ -506,11 +517,18 @@ class AuditEvent(Base):
     actor: Mapped[Staff | None] = relationship()
 
 
+# An officer lists the reads of one client, newest first.
+Index("ix_audit_events_client_at", AuditEvent.client_id, AuditEvent.at)
+
+
 class OutboxMessage(Base):
     """A notification waiting for, or done with, delivery. The key makes each one unique."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_waiting_on", "waiting_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)
@@ -524,6 +542,11 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     leased_until: Mapped[datetime | None]
+    # The claim of the dispatcher holding the row (a token per claimed batch): its final write
+    # matches on it, so a dispatcher that lost its lease cannot mark a row another one holds.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # After the far side could not be reached: the channel whose next success brings it forward.
+    waiting_on: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     external_ref: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
@@ -544,6 +567,28 @@ event.listen(
     "after_create",
     DDL(OUTBOX_PAYLOAD_LZ4).execute_if(dialect="postgresql"),
 )
+
+
+class QueuedCommand(Base):
+    """A `/referral` command acknowledged to Slack and handed to the answering processes
+    (SLACK_ANSWER_PROCESSES): written before the acknowledgement, so a process that dies does
+    not lose it. queued -> answered (carried out; the answer kept) -> deleted once posted to
+    response_url (handlers/slack/queued.py).
+    """
+
+    __tablename__ = "slack_commands"
+    __table_args__ = (Index("ix_slack_commands_open", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The parsed command, pickled by the web process that parsed it (never from outside).
+    command: Mapped[bytes] = mapped_column(LargeBinary)
+    user_id: Mapped[str] = mapped_column(String(32))
+    response_url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    leased_until: Mapped[datetime | None]
+    answer: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
 
 
 class Escalation(Base):

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.actors import actor_by_email
 from bot.context import today
 from bot.demo.seed import seed_demo
+from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from bot.runtime import Runtime
 from bot.services import clients, referrals, work
@@ -36,6 +38,22 @@ def run_demo(out: TextIO) -> None:
             _run(runtime, out)
         finally:
             runtime.close()
+
+
+def _consent(session: Session, actor: Actor, client_id: int, programs: list[str]) -> None:
+    """The demo network requires consent: the client's release of information, signed."""
+    clients.sign_consent(
+        session,
+        actor=actor,
+        data={
+            "client_id": client_id,
+            "programs": programs,
+            "info_types": ["demographics", "service needs"],
+            "signed_by": "the client",
+            "method": "electronic",
+        },
+        channel=Channel.CLI,
+    )
 
 
 def _step(out: TextIO, runtime: Runtime, title: str) -> None:
@@ -64,6 +82,7 @@ def _run(runtime: Runtime, out: TextIO) -> None:
             },
             channel=Channel.CLI,
         )
+        _consent(s, casey, client.id, ["heartland-residential", "heartland-day"])
         county = referrals.create_referral(
             s,
             actor=casey,
@@ -93,6 +112,7 @@ def _run(runtime: Runtime, out: TextIO) -> None:
             },
             channel=Channel.CLI,
         )
+        _consent(s, casey, other.id, ["ozark-behaviour"])
         statewide = referrals.create_referral(
             s,
             actor=casey,

@@ -25,6 +25,8 @@ def demo_directory(today: date) -> dict[str, Any]:
         agency.setdefault("mou_expires_on", (today + timedelta(days=365)).isoformat())
     for person in data["staff"]:
         person.setdefault("user_mou_signed_on", today.isoformat())
+    # Consent enforcement on, so a newcomer sees a referral go only where the client agreed.
+    data.setdefault("network", {}).setdefault("consent_required", True)
     return data
 
 

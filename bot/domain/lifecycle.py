@@ -39,6 +39,10 @@ _ACTION_WORDS = {
 }
 
 
+def allows(state: ReferralState, action: str) -> bool:
+    return state in _ALLOWED[action]
+
+
 def check_transition(number: str, state: ReferralState, action: str) -> None:
     """Raise Conflict, in words for a person, when `action` is not allowed in `state`."""
     if state not in _ALLOWED[action]:

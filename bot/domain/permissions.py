@@ -71,7 +71,8 @@ def require_may_act(actor: Actor, today: date) -> None:
     if signed is None or today - signed > timedelta(days=USER_MOU_VALID_DAYS):
         raise Forbidden(
             "Your yearly user agreement (user MOU) is not signed.",
-            hint="Sign it with your agency's security officer, then try again.",
+            hint="Sign it with /referral agreement sign in Slack, or on the web at /agreement, "
+            "then try again.",
         )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
 from bot.errors import InvalidInput
@@ -101,6 +102,13 @@ FHIR_TASK_STATUS: dict[ServiceStatus, str] = {
     ServiceStatus.OTHER: "in-progress",
 }
 
+# How a response is said: "Heartland Residential declined R-2026-000042" (every channel's texts).
+RESPONSE_WORDS: dict[str, str] = {
+    ResponseKind.ACCEPT: "accepted",
+    ResponseKind.TENTATIVE: "tentatively accepted",
+    ResponseKind.DECLINE: "declined",
+}
+
 # FHIR Task.status of a recipient program before any service status is set.
 FHIR_TASK_STATUS_BY_RESPONSE: dict[ResponseKind | None, str] = {
     None: "requested",
@@ -136,6 +144,20 @@ class Channel(enum.StrEnum):
 E = TypeVar("E", bound=enum.StrEnum)
 
 
+# The vocabulary is spelt the British way; the people writing to us mostly are not.
+SPELLINGS = {"behavioral": "behavioural", "behavior": "behaviour"}
+_SPELLING = re.compile(r"\b(" + "|".join(SPELLINGS) + r")\b", re.IGNORECASE)
+
+# The longest reason, status or outcome runs to seven words ("not completed - moved out of
+# area"); a longer leading run of words is never needed to name one.
+MAX_CHOICE_WORDS = 8
+
+
+def respell(text: str) -> str:
+    """`text` with American spellings of the vocabulary's words in the British form it uses."""
+    return _SPELLING.sub(lambda m: SPELLINGS[m.group(1).lower()], text)
+
+
 def _normalise(text: str) -> str:
     return " ".join(text.lower().replace("_", " ").replace("–", "-").split())
 
@@ -151,7 +173,7 @@ def match_choice(text: str, choices: Iterable[E], *, field: str) -> E:
     "NOT-STARTED - DECL" both name the same status). Raises InvalidInput listing the choices.
     """
     options = list(choices)
-    wanted = _squash(text)
+    wanted = _squash(respell(text))
     if not wanted:
         raise InvalidInput(
             f"No {field} given.", field=field, hint=f"Choose one of: {_listing(options)}."
@@ -177,6 +199,50 @@ def match_choice(text: str, choices: Iterable[E], *, field: str) -> E:
         field=field,
         hint=f"Say which: {_listing(prefixed)}.",
     )
+
+
+def leading_choice(words: Sequence[str], choices: Iterable[E], *, field: str) -> tuple[E, int]:
+    """The choice named by the longest leading run of `words`, and how many words it took.
+
+    "no vac beds full" -> (no vacancy, 2). When no run names one, the error for the first word
+    is raised, which lists the valid choices (or says which ones it could be).
+    """
+    options = list(choices)
+    if not words:
+        match_choice("", options, field=field)
+    for count in range(min(len(words), MAX_CHOICE_WORDS), 0, -1):
+        try:
+            return match_choice(" ".join(words[:count]), options, field=field), count
+        except InvalidInput:
+            continue
+    match_choice(words[0], options, field=field)
+    raise AssertionError("unreachable: match_choice raised for the first word")  # pragma: no cover
+
+
+def read_reason(kind: ResponseKind, reason: str | None) -> str | None:
+    """The reason a response carries: none for an acceptance, one from the list otherwise."""
+    if kind == ResponseKind.ACCEPT:
+        if reason and reason.strip():
+            raise InvalidInput(
+                "An acceptance takes no reason.",
+                field="reason",
+                hint="To accept with a condition, use tentative (a provision) instead.",
+            )
+        return None
+    choices: type[ProvisionReason] | type[DeclineReason] = (
+        ProvisionReason if kind == ResponseKind.TENTATIVE else DeclineReason
+    )
+    if not reason or not reason.strip():
+        raise InvalidInput(
+            f"A {_RESPONSE_NOUNS[kind]} needs a reason.",
+            field="reason",
+            hint="Choose one of: " + ", ".join(c.value for c in choices) + ".",
+        )
+    field = "provision reason" if kind == ResponseKind.TENTATIVE else "decline reason"
+    return match_choice(reason, choices, field=field).value
+
+
+_RESPONSE_NOUNS = {ResponseKind.TENTATIVE: "tentative acceptance", ResponseKind.DECLINE: "decline"}
 
 
 def _listing(options: Iterable[enum.StrEnum]) -> str:

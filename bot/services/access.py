@@ -1,5 +1,5 @@
-"""Access: staff ask for a role on a program, the agency's security officer decides, and
-officers (or admins) remove a person's access at once."""
+"""Access: staff ask for a role on a program, the agency's security officer decides and
+reviews the agency's roles (removing a person's access: revocation.py)."""
 
 from __future__ import annotations
 
@@ -7,28 +7,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.actors import staff_by_email
 from bot.audit import record
-from bot.context import now, settings_of
+from bot.context import local_date, now
 from bot.domain.access import (
     require_may_decide,
     require_may_review,
-    require_may_revoke,
     require_program_role,
     require_same_agency,
 )
 from bot.domain.permissions import Actor
 from bot.domain.vocab import AccessStatus, Channel, Role, match_choice
 from bot.errors import Conflict, Forbidden, InvalidInput, NotFound
-from bot.notify import addresses, enqueue, network_admins, notify
+from bot.notify import holding, network_admins, notify
 from bot.services.lookup import program_matching
 from storage.models import (
     AccessRequest,
     Agency,
-    ApiToken,
     Program,
     RoleGrant,
     Staff,
@@ -57,18 +54,6 @@ class AccessRequestResult:
     decided_by: str | None = None
     decided_at: datetime | None = None
     note: str | None = None
-
-
-@dataclass(frozen=True)
-class RevocationResult:
-    staff: str
-    email: str
-    changed: bool
-    removed_at: datetime | None
-    roles_revoked: int
-    requests_closed: int
-    tokens_revoked: int
-    summary: str
 
 
 @dataclass(frozen=True)
@@ -239,128 +224,6 @@ def decide_access_request(
     return _result(session, request, changed=True, summary=_decided_line(session, request))
 
 
-def revoke_access(
-    session: Session,
-    *,
-    actor: Actor,
-    staff_email: str,
-    channel: Channel | str,
-    reason: str | None = None,
-) -> RevocationResult:
-    """Remove a person's access at once: the account is made inactive (every channel's actor
-    check refuses it from this moment), every role grant and API token is revoked, their
-    waiting requests are closed, and they are told."""
-    person = staff_by_email(session, staff_email)
-    if person is None:
-        raise NotFound(
-            f"No staff member has the address {staff_email.strip()}.",
-            field="staff_email",
-            hint="Use the email address they sign in with.",
-        )
-    require_may_revoke(actor, agency_id=person.agency_id, staff_id=person.id, person=person.name)
-    session.refresh(person, with_for_update=True)
-    moment = now(session)
-    was_active = person.active
-    if was_active:
-        person.active = False
-        person.access_removed_at = moment
-    elif person.access_removed_at is None:
-        person.access_removed_at = moment
-    roles = _count(
-        session.execute(
-            update(RoleGrant)
-            .where(RoleGrant.staff_id == person.id, RoleGrant.revoked_at.is_(None))
-            .values(revoked_at=moment)
-        )
-    )
-    tokens = _count(
-        session.execute(
-            update(ApiToken)
-            .where(ApiToken.staff_id == person.id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=moment)
-        )
-    )
-    closed = _count(
-        session.execute(
-            update(AccessRequest)
-            .where(
-                AccessRequest.staff_id == person.id,
-                AccessRequest.status == AccessStatus.PENDING,
-            )
-            .values(
-                status=AccessStatus.DENIED,
-                decided_by_id=actor.staff_id,
-                decided_at=moment,
-                note="access removed",
-            )
-        )
-    )
-    removed_on = _day(session, person.access_removed_at or moment)
-    if not (was_active or roles or tokens or closed):
-        return RevocationResult(
-            person.name,
-            person.email,
-            False,
-            person.access_removed_at,
-            0,
-            0,
-            0,
-            f"{person.name}'s access was already removed on {removed_on}.",
-        )
-    event = record(
-        session,
-        actor=actor,
-        channel=channel,
-        action="access_revoked",
-        staff=person.email,
-        roles=roles,
-        tokens=tokens,
-        requests=closed,
-        reason=(reason or "").strip() or None,
-    )
-    if was_active:
-        _tell_removed(session, person, event_id=event.id, removed_on=removed_on)
-    summary = (
-        f"{person.name}'s access is removed from now on: {roles} role(s) and {tokens} API "
-        f"token(s) revoked" + (f", {closed} waiting request(s) closed" if closed else "") + "."
-    )
-    return RevocationResult(
-        person.name, person.email, True, person.access_removed_at, roles, closed, tokens, summary
-    )
-
-
-def restore_access(session: Session, *, staff_email: str, channel: Channel | str) -> str:
-    """An operator gives removed access back (the person's roles return with the next
-    directory import, or by asking again). No channel for staff offers this: a removal is
-    undone on purpose, by someone with the server's command line, and audited."""
-    person = staff_by_email(session, staff_email)
-    if person is None:
-        raise NotFound(
-            f"No staff member has the address {staff_email.strip()}.",
-            field="staff",
-            hint="Use the email address they sign in with.",
-        )
-    session.refresh(person, with_for_update=True)
-    if person.active and person.access_removed_at is None:
-        return f"{person.name} has access; nothing changed."
-    removed_at = person.access_removed_at
-    person.active = True
-    person.access_removed_at = None
-    person.last_active_at = now(session)
-    record(
-        session,
-        actor=None,
-        channel=channel,
-        action="access_restored",
-        staff=person.email,
-        removed_at=removed_at.isoformat() if removed_at else None,
-    )
-    return (
-        f"{person.name}'s access is restored; their roles return with the next directory "
-        "import or when a security officer approves a request."
-    )
-
-
 def pending_access_requests(session: Session, *, actor: Actor) -> list[AccessRequestResult]:
     """The requests a security officer may decide: their agencies', not their own, oldest first."""
     agencies = {g.agency_id for g in actor.grants if g.role == Role.SECURITY_OFFICER}
@@ -427,35 +290,8 @@ def agency_roles(session: Session, *, actor: Actor, agency: str) -> list[RoleRow
 
 def officers_of(session: Session, agency_id: int, *, besides: int | None = None) -> list[Staff]:
     """The agency's active security officers (but `besides`, who cannot decide for themselves)."""
-    query = (
-        select(Staff)
-        .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-        .where(
-            RoleGrant.role == Role.SECURITY_OFFICER,
-            RoleGrant.agency_id == agency_id,
-            RoleGrant.revoked_at.is_(None),
-            Staff.active.is_(True),
-        )
-    )
-    if besides is not None:
-        query = query.where(Staff.id != besides)
-    return list(session.scalars(query.distinct().order_by(Staff.id)))
-
-
-def _tell_removed(session: Session, person: Staff, *, event_id: int, removed_on: str) -> None:
-    # `notify` skips inactive people, and this person just became one: told directly, once.
-    agency = person.agency.name if person.agency else None
-    for channel, address in addresses(session, person):
-        enqueue(
-            session,
-            key=f"access_removed:e{event_id}:s{person.id}:{channel}",
-            channel=channel,
-            kind="access_removed",
-            address=address,
-            staff_id=person.id,
-            referral_id=None,
-            payload={"recipient_name": person.name, "removed_on": removed_on, "agency": agency},
-        )
+    officers = holding(session, Role.SECURITY_OFFICER, RoleGrant.agency_id == agency_id)
+    return [s for s in officers if s.id != besides]
 
 
 def _holds(session: Session, request: AccessRequest) -> bool:
@@ -539,8 +375,13 @@ def _role_name(role: Role) -> str:
 
 
 def _day(session: Session, moment: datetime) -> str:
-    return moment.astimezone(settings_of(session).zone).date().isoformat()
+    return local_date(session, moment).isoformat()
 
 
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
+# Removing access lives in revocation.py; these names stay importable from here.
+from bot.services.revocation import (  # noqa: E402, F401
+    RevocationResult,
+    remove_access,
+    restore_access,
+    revoke_access,
+)

@@ -15,6 +15,7 @@ from bot.context import now
 from bot.domain.permissions import Actor, require_coordinator
 from bot.domain.vocab import Channel
 from bot.errors import Conflict, NotFound
+from bot.services.agreements import rejoin_consented, withdraw_uncovered
 from bot.services.lookup import counties_named, programs_named
 from storage.models import Client, Consent
 
@@ -136,6 +137,7 @@ def sign_consent(
         programs=[p.key for p in consent.programs],
         method=str(new.method),
     )
+    rejoin_consented(session, consent, actor=actor, channel=channel)
     return consent
 
 
@@ -154,5 +156,8 @@ def revoke_consent(session: Session, *, actor: Actor, consent_id: int, channel: 
         action="consent_revoked",
         client_id=consent.client_id,
         consent_id=consent.id,
+    )
+    withdraw_uncovered(
+        session, client_id=consent.client_id, actor=actor, channel=channel, why="revoked"
     )
     return consent

@@ -5,52 +5,37 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.audit import record
-from bot.context import now, today
+from bot.context import today
+from bot.domain.agreements import agency_mou_ends
 from bot.domain.permissions import USER_MOU_VALID_DAYS
 from bot.domain.vocab import ACTIVE_STATES, Channel, Role
-from bot.notify import addresses, enqueue
+from bot.notify import holding, tell
 from storage.models import Agency, Consent, Program, Referral, RoleGrant, Staff
 
 WARN_DAYS = 30
-IDLE_DAYS = 90
 
 
 def _tell(
     session: Session, people: list[Staff], *, key: str, kind: str, payload: dict[str, Any]
 ) -> int:
-    written = 0
-    for person in people:
-        if not person.active:
-            continue
-        for channel, address in addresses(session, person):
-            written += enqueue(
-                session,
-                key=f"{key}:s{person.id}:{channel}",
-                channel=channel,
-                kind=kind,
-                address=address,
-                staff_id=person.id,
-                referral_id=None,
-                payload={**payload, "recipient_name": person.name},
-            )
-    return written
+    return sum(
+        tell(session, person, key=f"{key}:s{person.id}", kind=kind, payload=payload)
+        for person in people
+    )
 
 
 def _with_role(session: Session, role: Role, **scope: object) -> list[Staff]:
-    query = (
-        select(Staff)
-        .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-        .where(RoleGrant.role == role, RoleGrant.revoked_at.is_(None), Staff.active.is_(True))
-    )
+    where: list[ColumnElement[bool]] = []
     if "program_ids" in scope:
-        query = query.where(RoleGrant.program_id.in_(scope["program_ids"]))  # type: ignore[arg-type]
+        where.append(RoleGrant.program_id.in_(scope["program_ids"]))  # type: ignore[arg-type]
     if "agency_id" in scope:
-        query = query.where(RoleGrant.agency_id == scope["agency_id"])
-    return list(session.scalars(query.distinct().order_by(Staff.id)))
+        where.append(RoleGrant.agency_id == scope["agency_id"])
+    return holding(session, role, *where)
 
 
 def agency_mous(session: Session) -> int:
@@ -58,8 +43,9 @@ def agency_mous(session: Session) -> int:
     routing (routing checks the MOU), and its gatekeepers and the admins are told, once."""
     day = today(session)
     written = 0
-    for agency in session.scalars(select(Agency).where(Agency.mou_expires_on.is_not(None))):
-        expires = agency.mou_expires_on
+    for agency in session.scalars(select(Agency).where(Agency.mou_signed_on.is_not(None))):
+        # Without an expiry date, an MOU lapses a year after signing.
+        expires = agency_mou_ends(agency.mou_signed_on, agency.mou_expires_on)
         assert expires is not None
         program_ids = [p.id for p in agency.programs]
         gatekeepers = _with_role(session, Role.GATEKEEPER, program_ids=program_ids)
@@ -159,52 +145,4 @@ def consents(session: Session) -> int:
     return written
 
 
-def idle_staff(session: Session) -> int:
-    """Staff idle for 90 days lose access; their agency's security officers are told."""
-    moment = now(session)
-    threshold = moment - timedelta(days=IDLE_DAYS)
-    idle = session.scalars(
-        select(Staff)
-        .where(
-            Staff.active.is_(True),
-            func.coalesce(Staff.last_active_at, Staff.created_at) < threshold,
-        )
-        .order_by(Staff.id)
-    ).all()
-    written = 0
-    for person in idle:
-        # Two clocks at once: only the one whose UPDATE flips the flag goes on to tell anyone.
-        flipped = session.execute(
-            update(Staff)
-            .where(Staff.id == person.id, Staff.active.is_(True))
-            .values(active=False, access_removed_at=moment)
-            .returning(Staff.id)
-        ).scalar()
-        if flipped is None:
-            continue
-        record(
-            session,
-            actor=None,
-            channel=Channel.SCHEDULER,
-            action="access_removed_idle",
-            staff=person.email,
-            days=IDLE_DAYS,
-        )
-        officers = (
-            _with_role(session, Role.SECURITY_OFFICER, agency_id=person.agency_id)
-            if person.agency_id
-            else []
-        )
-        if not officers:
-            officers = _with_role(session, Role.ADMIN)
-        written += _tell(
-            session,
-            officers,
-            key=f"access_removed_idle:p{person.id}:{moment.date()}",
-            kind="access_removed_idle",
-            payload={"person": person.name, "email": person.email, "days": IDLE_DAYS},
-        )
-    return written
-
-
-__all__ = ["Program", "agency_mous", "consents", "idle_staff", "user_mous"]
+__all__ = ["Program", "agency_mous", "consents", "user_mous"]

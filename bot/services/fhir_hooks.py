@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.actors import actor_for
 from bot.audit import record
 from bot.context import now
 from bot.domain.permissions import Actor
@@ -17,7 +18,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.interop import fhir
 from bot.notify import enqueue
 from bot.services.fhir_intake import check_resource
-from storage.models import FhirSubscription, Program, Recipient, Referral
+from storage.models import FhirSubscription, Program, Recipient, Referral, Staff
 
 CHANNEL = "fhir"
 KIND = "fhir_task_changed"
@@ -173,9 +174,6 @@ def _may_hear(
     an admin; and the one program named in the criteria."""
     if sub.program_id is not None and sub.program_id != recipient.program_id:
         return False
-    from bot.actors import actor_for
-    from storage.models import Staff
-
     staff = session.get(Staff, sub.staff_id)
     if staff is None or not staff.active:
         return False

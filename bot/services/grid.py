@@ -4,14 +4,12 @@ grid all read it."""
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, exists, func, literal, or_, select, true, tuple_
+from sqlalchemy import and_, exists, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -19,8 +17,10 @@ from bot.context import now, settings_of, today
 from bot.domain.business_days import OVERDUE_BUSINESS_DAYS, calendar
 from bot.domain.lifecycle import age_days, is_aging
 from bot.domain.permissions import Actor
-from bot.domain.vocab import ReferralState, ResponseKind, Role
+from bot.domain.vocab import Channel, ReferralState, Role
 from bot.errors import InvalidInput
+from bot.services.grid_keys import after_key, decode_cursor, encode_cursor, order_by_key
+from bot.services.read_audit import record_reads
 from storage.models import (
     GRID_OPEN,
     Client,
@@ -183,7 +183,11 @@ def _narrow(actor: Actor, query: GridQuery) -> bool:
     return not (actor.is_admin or actor.has(Role.COORDINATOR))
 
 
-def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
+def search(
+    session: Session, *, actor: Actor, query: GridQuery, channel: Channel | None = None
+) -> GridPage:
+    """One page of the grid. With `channel`, the page is shown to a person with the clients'
+    names: each (referral, client) on it is recorded as a read through that channel."""
     if query.sort not in SORTS:
         raise InvalidInput(
             f'Cannot sort by "{query.sort}".',
@@ -291,12 +295,12 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         grid = keys.subquery()
     page_query = select(grid)
     if query.cursor:
-        value, last_id = _decode(query.cursor)
+        value, last_id = decode_cursor(query.cursor)
         page_query = page_query.where(
-            _after(grid.c.sort_value, grid.c.id, value, last_id, query.descending, nullable)
+            after_key(grid.c.sort_value, grid.c.id, value, last_id, query.descending, nullable)
         )
     page = (
-        page_query.order_by(*_order(grid.c.sort_value, grid.c.id, query.descending, nullable))
+        page_query.order_by(*order_by_key(grid.c.sort_value, grid.c.id, query.descending, nullable))
         .limit(limit + 1)
         .subquery()
     )
@@ -316,6 +320,7 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
             assignee.name.label("assignee"),
             Recipient.response,
             Recipient.response_reason,
+            Referral.client_id,
             Client.first_name,
             Client.last_name,
             overdue_expr.label("overdue"),
@@ -325,7 +330,7 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         .join(Program, Program.id == Recipient.program_id)
         .join(Client, Client.id == Referral.client_id)
         .outerjoin(assignee, assignee.id == Recipient.assignee_id)
-        .order_by(*_order(page.c.sort_value, page.c.id, query.descending, nullable))
+        .order_by(*order_by_key(page.c.sort_value, page.c.id, query.descending, nullable))
     ).all()
     if narrow and rows:
         total = rows[0].matching
@@ -357,68 +362,15 @@ def search(session: Session, *, actor: Actor, query: GridQuery) -> GridPage:
         )
         for r in rows
     ]
-    next_cursor = _encode(rows[-1].sort_value, rows[-1].id) if more and rows else None
-    return GridPage(out, next_cursor, min(total, TOTAL_CAP), total_exact=total <= TOTAL_CAP)
-
-
-def _order(column: Any, id_column: Any, descending: bool, nullable: bool) -> tuple[Any, Any]:
-    """The grid's order: the key then the row id, NULLs last. A key that is never NULL is
-    ordered without NULLS LAST, so that PostgreSQL can walk its (key, id) index backwards."""
-    if descending:
-        key = column.desc().nulls_last() if nullable else column.desc()
-        return key, id_column.desc()
-    key = column.asc().nulls_last() if nullable else column.asc()
-    return key, id_column.asc()
-
-
-def _after(
-    column: Any, id_column: Any, value: Any, last_id: int, descending: bool, nullable: bool
-) -> ColumnElement[bool]:
-    """Keyset paging: rows after (value, id) in the sort order, NULLs last. A key that is
-    never NULL compares as a row value, which the database reads as an index range."""
-    if not nullable and value is not None:
-        if descending:
-            return tuple_(column, id_column) < tuple_(value, last_id)
-        return tuple_(column, id_column) > tuple_(value, last_id)
-    if value is None:
-        return and_(
-            column.is_(None), (id_column < last_id) if descending else (id_column > last_id)
+    if channel is not None:
+        record_reads(
+            session,
+            actor=actor,
+            channel=channel,
+            shown=[(r.referral_id, r.client_id) for r in rows],
         )
-    if descending:
-        return or_(column < value, and_(column == value, id_column < last_id), column.is_(None))
-    return or_(column > value, and_(column == value, id_column > last_id), column.is_(None))
-
-
-def _encode(value: Any, last_id: int) -> str:
-    if isinstance(value, datetime):
-        packed: Any = {"t": value.isoformat()}
-    elif isinstance(value, date):
-        packed = {"d": value.isoformat()}
-    elif isinstance(value, (ResponseKind, ReferralState)) or hasattr(value, "value"):
-        packed = {"s": str(value.value)}
-    else:
-        packed = {"v": value}
-    raw = json.dumps([packed, last_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[Any, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        packed, last_id = json.loads(raw)
-        if "t" in packed:
-            return datetime.fromisoformat(packed["t"]), int(last_id)
-        if "d" in packed:
-            return date.fromisoformat(packed["d"]), int(last_id)
-        if "s" in packed:
-            return packed["s"], int(last_id)
-        return packed["v"], int(last_id)
-    except (ValueError, TypeError, KeyError, json.JSONDecodeError):
-        raise InvalidInput(
-            "That page cursor is not one I gave out.",
-            field="cursor",
-            hint="Start again from the first page.",
-        ) from None
+    next_cursor = encode_cursor(rows[-1].sort_value, rows[-1].id) if more and rows else None
+    return GridPage(out, next_cursor, min(total, TOTAL_CAP), total_exact=total <= TOTAL_CAP)
 
 
 def _counties(session: Session, referral_ids: set[int]) -> dict[int, list[str]]:

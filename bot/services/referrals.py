@@ -10,12 +10,18 @@ from sqlalchemy.orm import Session
 
 from bot.audit import record
 from bot.commands import Closing, ReferralDraft, ReferralEdit, parse
-from bot.context import now
+from bot.context import now, today
 from bot.domain.lifecycle import check_transition
 from bot.domain.permissions import Actor, require_coordinator, require_owner
 from bot.domain.vocab import ACTIVE_STATES, Channel, ReferralState, Role
 from bot.errors import Conflict, InvalidInput, NotFound
-from bot.notify import coordinators_for, gatekeepers_of, notify, referral_brief
+from bot.notify import (
+    coordinators_for,
+    enqueue_many,
+    gatekeepers_by_program,
+    outbox_rows,
+    referral_brief,
+)
 from bot.services.grid_rows import refresh_grid_rows
 from bot.services.lookup import (
     check_service_codes,
@@ -24,7 +30,7 @@ from bot.services.lookup import (
     staff_named,
     visible_referral,
 )
-from bot.services.routing import add_recipient, recipients_now
+from bot.services.routing import add_recipients, consented_programs, recipients_now
 from storage.models import Client, Program, Recipient, Referral, RoleGrant, Staff
 
 
@@ -35,6 +41,7 @@ class PublishResult:
     joined: list[str]
     left: list[str]
     notified: int
+    referral_id: int | None = None
 
 
 def create_referral(
@@ -147,8 +154,7 @@ def publish_referral(
     referral = _owned(session, actor, number, what="publish", action="publish")
     moment = now(session)
     programs = _route_checked(session, referral)
-    for program_id in sorted(programs):
-        add_recipient(session, referral, program_id, "published")
+    add_recipients(session, referral, programs, "published")
     referral.state = ReferralState.OPEN
     referral.first_published_at = moment
     referral.last_published_at = moment
@@ -171,8 +177,7 @@ def republish_referral(
         if recipient.program_id in left_ids:
             recipient.active = False
             recipient.left_at = now(session)
-    for program_id in sorted(joined_ids):
-        add_recipient(session, referral, program_id, "republished")
+    add_recipients(session, referral, joined_ids, "republished")
     referral.state = ReferralState.OPEN
     referral.pending_at = None
     referral.last_published_at = now(session)
@@ -252,36 +257,8 @@ def delete_referral(
             action="referral_deleted",
             referral_id=referral.id,
         )
-        return PublishResult(referral.number or number, [], [], [], 0)
+        return PublishResult(referral.number or number, [], [], [], 0, referral.id)
     return _announce(session, referral, actor, channel, "referral_deleted", joined=[], left=[])
-
-
-@dataclass(frozen=True)
-class ReferralDetails:
-    """Everything about a referral, client included: only for people with a role on it."""
-
-    referral: Referral
-    client: Client
-    recipients: list[Recipient]
-
-
-def view_referral(
-    session: Session, *, actor: Actor, number: str, channel: Channel
-) -> ReferralDetails:
-    """Read a referral with its client's details; the read itself is audited."""
-    referral = visible_referral(session, actor, number, details=True)
-    record(
-        session,
-        actor=actor,
-        channel=channel,
-        action="client_data_viewed",
-        referral_id=referral.id,
-        client_id=referral.client_id,
-    )
-    return ReferralDetails(referral, referral.client, [r for r in referral.recipients if r.active])
-
-
-# --- helpers -------------------------------------------------------------------------------------
 
 
 def _owned(session: Session, actor: Actor, number: str, *, what: str, action: str) -> Referral:
@@ -323,9 +300,6 @@ def _route_checked(session: Session, referral: Referral) -> set[int]:
     """Route, refusing what the network forbids: no consent where it is required, or a second
     active referral of the same client to the same program."""
     programs = recipients_now(session, referral)
-    from bot.context import today
-    from bot.services.routing import consented_programs
-
     consented = consented_programs(session, referral.client_id, today(session))
     if consented is not None and not consented:
         raise Conflict(
@@ -376,8 +350,14 @@ def _announce(
     extra: dict[str, Any] | None = None,
 ) -> PublishResult:
     """Audit the change and tell recipients' gatekeepers and the referral's coordinators."""
-    active = [r for r in referral.recipients if r.active]
-    programs = sorted(r.program.name for r in active)
+    # Set-based: a statewide referral has thousands of recipients (docs/benchmarks.md).
+    active = session.execute(
+        select(Program.id, Program.name, Program.key)
+        .join(Recipient, Recipient.program_id == Program.id)
+        .where(Recipient.referral_id == referral.id, Recipient.active.is_(True))
+        .order_by(Program.id)
+    ).all()
+    programs = sorted(name for _, name, _ in active)
     event = record(
         session,
         actor=actor,
@@ -390,24 +370,20 @@ def _announce(
         **(extra or {}),
     )
     payload = {**referral_brief(session, referral), **(extra or {})}
-    notified = 0
-    for recipient in active:
-        notified += notify(
+    gatekeepers = gatekeepers_by_program(session, [pid for pid, _, _ in active])
+    rows: list[dict[str, Any]] = []
+    for program_id, name, key in active:
+        rows += outbox_rows(
             session,
             event=event,
             kind=kind,
-            people=gatekeepers_of(session, [recipient.program_id]),
-            payload={
-                **payload,
-                "program": recipient.program.name,
-                "program_key": recipient.program.key,
-                "audience": "gatekeeper",
-            },
+            people=gatekeepers[program_id],
+            payload={**payload, "program": name, "program_key": key, "audience": "gatekeeper"},
             referral_id=referral.id,
             skip_staff_id=actor.staff_id,
-            scope=f":p{recipient.program_id}",
+            scope=f":p{program_id}",
         )
-    notified += notify(
+    rows += outbox_rows(
         session,
         event=event,
         kind=kind,
@@ -416,4 +392,9 @@ def _announce(
         referral_id=referral.id,
         skip_staff_id=actor.staff_id,
     )
-    return PublishResult(referral.number or "", programs, joined, left, notified)
+    enqueue_many(session, rows)
+    return PublishResult(referral.number or "", programs, joined, left, len(rows), referral.id)
+
+
+# details.py reads a referral with its client's details; these names stay importable from here.
+from bot.services.details import ReferralDetails, view_referral  # noqa: E402, F401

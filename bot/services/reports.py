@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.context import now, settings_of
 from bot.domain.lifecycle import AGING_DAYS
 from bot.domain.permissions import Actor
-from bot.domain.vocab import ACTIVE_STATES, ReferralState, ResponseKind, Role
+from bot.domain.vocab import ACTIVE_STATES, RESPONSE_WORDS, ReferralState, ResponseKind, Role
 from bot.errors import Forbidden, InvalidInput
 from storage.models import Agency, Program, Recipient, Referral, Staff
 
@@ -27,12 +27,13 @@ AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (
     (f"over {AGING_DAYS} days", None),
 )
 # Where a referral stands at one program, from waiting to answered.
-STAGES = ("unassigned", "assigned, no response", "tentatively accepted", "accepted", "declined")
-RESPONSE_WORDS = {
-    ResponseKind.ACCEPT: "accepted",
-    ResponseKind.TENTATIVE: "tentatively accepted",
-    ResponseKind.DECLINE: "declined",
-}
+STAGES = (
+    "unassigned",
+    "assigned, no response",
+    RESPONSE_WORDS[ResponseKind.TENTATIVE],
+    RESPONSE_WORDS[ResponseKind.ACCEPT],
+    RESPONSE_WORDS[ResponseKind.DECLINE],
+)
 MAX_PERIOD_DAYS = 3 * 366
 
 
@@ -251,9 +252,9 @@ def _flow(
 
 def _stage() -> Any:
     return case(
-        (Recipient.response == ResponseKind.DECLINE, "declined"),
-        (Recipient.response == ResponseKind.ACCEPT, "accepted"),
-        (Recipient.response == ResponseKind.TENTATIVE, "tentatively accepted"),
+        (Recipient.response == ResponseKind.DECLINE, RESPONSE_WORDS[ResponseKind.DECLINE]),
+        (Recipient.response == ResponseKind.ACCEPT, RESPONSE_WORDS[ResponseKind.ACCEPT]),
+        (Recipient.response == ResponseKind.TENTATIVE, RESPONSE_WORDS[ResponseKind.TENTATIVE]),
         (Recipient.assignee_id.is_not(None), "assigned, no response"),
         else_="unassigned",
     )

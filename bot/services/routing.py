@@ -6,14 +6,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.audit import record
-from bot.context import now, settings_of, today
+from bot.context import now, today
+from bot.domain.agreements import agency_mou_valid
 from bot.domain.permissions import Actor
 from bot.domain.routing import ProgramFacts, ReferralFacts, route
 from bot.domain.vocab import ACTIVE_STATES, Channel, ReferralState, Role
+from bot.network import consent_required
 from bot.notify import gatekeepers_of, notify, referral_brief
 from bot.services.grid_rows import refresh_grid_rows
 from storage.models import (
@@ -65,7 +67,7 @@ def program_facts(
         ProgramFacts(
             id=pid,
             suspended=suspended,
-            mou_valid=signed is not None and signed <= day and (expires is None or day <= expires),
+            mou_valid=agency_mou_valid(signed, expires, day),
             has_active_contact=pid in contacts,
             county_ids=frozenset(counties[pid]),
             services=frozenset(services[pid]),
@@ -76,7 +78,7 @@ def program_facts(
 
 def consented_programs(session: Session, client_id: int, day: date) -> frozenset[int] | None:
     """Programs covered by the client's active consents; None when consent is not required."""
-    if not settings_of(session).consent_required:
+    if not consent_required(session):
         return None
     covered: set[int] = set()
     for consent in session.scalars(select(Consent).where(Consent.client_id == client_id)):
@@ -115,6 +117,31 @@ def add_recipient(session: Session, referral: Referral, program_id: int, how: st
     return recipient
 
 
+def add_recipients(
+    session: Session, referral: Referral, program_ids: Iterable[int], how: str
+) -> None:
+    """Make these programs active recipients (again, for those that left): the new ones in one
+    set-based INSERT, since a statewide referral reaches thousands of programs at once."""
+    wanted = set(program_ids)
+    existing = {r.program_id: r for r in referral.recipients}
+    for program_id in wanted & existing.keys():
+        existing[program_id].active = True
+        existing[program_id].left_at = None
+    new = sorted(wanted - existing.keys())
+    if not new:
+        return
+    session.flush()
+    moment = now(session)
+    session.execute(
+        insert(Recipient),
+        [
+            {"referral_id": referral.id, "program_id": pid, "joined_at": moment, "joined_how": how}
+            for pid in new
+        ],
+    )
+    session.expire(referral, ["recipients"])
+
+
 def join_open_referrals(
     session: Session,
     program_ids: Iterable[int],
@@ -122,9 +149,11 @@ def join_open_referrals(
     how: str,
     actor: Actor | None,
     channel: Channel,
+    client_id: int | None = None,
 ) -> int:
-    """Programs that are new, widened or unsuspended join the open referrals they now match,
-    and their gatekeepers are told at once. Returns how many (referral, program) pairs joined."""
+    """Programs that are new, widened or unsuspended join the open referrals they now match
+    (of one client only, with `client_id`: a new consent), and their gatekeepers are told at
+    once. Returns how many (referral, program) pairs joined."""
     ids = set(program_ids)
     if not ids:
         return 0
@@ -132,9 +161,10 @@ def join_open_referrals(
     facts = program_facts(session, day, ids)
     joined = 0
     grown: list[int] = []
-    open_referrals = session.scalars(
-        select(Referral).where(Referral.state.in_(ACTIVE_STATES)).order_by(Referral.id)
-    ).all()
+    wanted = select(Referral).where(Referral.state.in_(ACTIVE_STATES))
+    if client_id is not None:
+        wanted = wanted.where(Referral.client_id == client_id)
+    open_referrals = session.scalars(wanted.order_by(Referral.id)).all()
     for referral in open_referrals:
         current = {r.program_id for r in referral.recipients if r.active}
         new = route(facts, referral_facts(session, referral, day)) - current

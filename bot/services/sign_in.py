@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from bot.actors import actor_for, staff_by_email
 from bot.audit import record
-from bot.context import now, settings_of
-from bot.domain.permissions import Actor
+from bot.context import now, settings_of, today
+from bot.domain.permissions import Actor, require_may_act
 from bot.domain.vocab import Channel
-from bot.errors import InvalidInput, UserError
+from bot.errors import Forbidden, InvalidInput, UserError
 from bot.notify import enqueue
 from bot.signing import BadSignature, new_nonce, sign, unsign
 from storage.db import insert
@@ -54,6 +54,8 @@ class Started:
 
     cookie: str
     staff_id: int
+    # The yearly user MOU has lapsed: the person is sent to sign it first.
+    needs_agreement: bool = False
 
 
 def request_sign_in(session: Session, *, email: str) -> bool:
@@ -145,13 +147,22 @@ def complete_sign_in(session: Session, *, token: str) -> Started:
     ).scalar()
     if added is None:
         _refuse_used(session, nonce)
-    actor = actor_for(session, staff)
+    # Removed access is refused here; a lapsed user MOU is not, so that the person can reach
+    # the one page where it is signed again (every other page still refuses them).
+    if not staff.active:
+        actor_for(session, staff)
+    actor = actor_for(session, staff, check=False)
     record(session, actor=actor, channel=Channel.WEB, action="signed_in")
     settings = settings_of(session)
     cookie = sign(
         settings.secret_key, SESSION_PURPOSE, str(staff.id), nonce, str(int(started.timestamp()))
     )
-    return Started(cookie=cookie, staff_id=staff.id)
+    try:
+        require_may_act(actor, today(session))
+        lapsed = False
+    except Forbidden:
+        lapsed = True
+    return Started(cookie=cookie, staff_id=staff.id, needs_agreement=lapsed)
 
 
 def session_actor(session: Session, *, cookie: str | None) -> Actor:
@@ -162,6 +173,18 @@ def session_actor(session: Session, *, cookie: str | None) -> Actor:
     if staff is None:  # pragma: no cover - staff rows are deactivated, not deleted
         raise SignedOut("Please sign in.")
     return actor_for(session, staff)
+
+
+def session_staff(session: Session, *, cookie: str | None) -> Staff:
+    """The signed-in person, not yet checked for a lapsed user MOU: the one page that lets
+    them sign it again. An account whose access was removed is still refused."""
+    row = _live_session(session, cookie)
+    staff = session.get(Staff, row.staff_id)
+    if staff is None:  # pragma: no cover - staff rows are deactivated, not deleted
+        raise SignedOut("Please sign in.")
+    if not staff.active:
+        actor_for(session, staff)  # raises the usual refusal, naming the day
+    return staff
 
 
 def end_session(session: Session, *, cookie: str | None) -> None:
@@ -184,7 +207,7 @@ def end_session(session: Session, *, cookie: str | None) -> None:
 def _link(session: Session, token: str) -> tuple[Staff, str]:
     settings = settings_of(session)
     try:
-        staff_id, nonce, issued = unsign(settings.secret_key, LINK_PURPOSE, token, count=3)
+        staff_id, nonce, issued = unsign(settings.verifying_keys, LINK_PURPOSE, token, count=3)
         issued_at = datetime.fromtimestamp(int(issued), UTC)
         staff = session.get(Staff, int(staff_id))
     except (BadSignature, ValueError):
@@ -221,7 +244,9 @@ def _live_session(session: Session, cookie: str | None) -> WebSession:
         raise SignedOut("Please sign in.")
     settings = settings_of(session)
     try:
-        staff_id, nonce, _started = unsign(settings.secret_key, SESSION_PURPOSE, cookie, count=3)
+        staff_id, nonce, _started = unsign(
+            settings.verifying_keys, SESSION_PURPOSE, cookie, count=3
+        )
         wanted = int(staff_id)
     except (BadSignature, ValueError):
         raise SignedOut("Please sign in.") from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.audit import record
@@ -13,16 +12,16 @@ from bot.domain.lifecycle import check_transition
 from bot.domain.permissions import Actor, require_gatekeeper, require_may_work
 from bot.domain.vocab import (
     FHIR_TASK_STATUS,
+    RESPONSE_WORDS,
     Channel,
-    DeclineReason,
-    ProvisionReason,
     ResponseKind,
     Role,
     ServiceStatus,
     match_choice,
+    read_reason,
 )
-from bot.errors import Conflict, InvalidInput
-from bot.notify import notify, referral_brief
+from bot.errors import Conflict, Forbidden, InvalidInput
+from bot.notify import holding, notify, referral_brief
 from bot.services.lookup import staff_named, visible_referral
 from storage.models import Note, Recipient, Referral, ResponseVersion, RoleGrant, Staff
 
@@ -36,23 +35,13 @@ class WorkResult:
     program: str
     changed: bool
     summary: str
+    referral_id: int | None = None
 
 
 def providers_of(session: Session, program_id: int) -> list[Staff]:
-    return list(
-        session.scalars(
-            select(Staff)
-            .join(RoleGrant, RoleGrant.staff_id == Staff.id)
-            .where(
-                RoleGrant.role.in_([Role.PROVIDER, Role.GATEKEEPER]),
-                RoleGrant.program_id == program_id,
-                RoleGrant.revoked_at.is_(None),
-                Staff.active.is_(True),
-            )
-            .distinct()
-            .order_by(Staff.name)
-        )
-    )
+    """Who may be assigned the program's referrals: its providers and gatekeepers, by name."""
+    people = holding(session, (Role.PROVIDER, Role.GATEKEEPER), RoleGrant.program_id == program_id)
+    return sorted(people, key=lambda s: s.name)
 
 
 def recipient_for(
@@ -105,8 +94,6 @@ def _workable(
 
 
 def _no_program(referral: Referral, active: list[Recipient]) -> Recipient:
-    from bot.errors import Forbidden
-
     raise Forbidden(f"None of your programs receives {referral.number}, so you cannot act on it.")
 
 
@@ -156,7 +143,11 @@ def assign_referral(
         )
     if holder is not None and holder.id == person.id:
         return WorkResult(
-            number, program_name, False, f"{number} is already assigned to {person.name}."
+            number,
+            program_name,
+            False,
+            f"{number} is already assigned to {person.name}.",
+            referral.id,
         )
     if holder is not None and not reassign:
         raise Conflict(
@@ -203,7 +194,11 @@ def assign_referral(
     )
     verb = "reassigned" if holder is not None else "assigned"
     return WorkResult(
-        number, program_name, True, f"{number} {verb} to {person.name} at {program_name}."
+        number,
+        program_name,
+        True,
+        f"{number} {verb} to {person.name} at {program_name}.",
+        referral.id,
     )
 
 
@@ -222,7 +217,7 @@ def respond_to_referral(
     response = match_choice(str(kind), ResponseKind, field="response")
     referral, recipient = _workable(session, actor, number, program)
     number = referral.number or number
-    reason_value = _reason(response, reason)
+    reason_value = read_reason(response, reason)
     text = (comment or "").strip() or None
     if (
         recipient.response == response
@@ -230,7 +225,7 @@ def respond_to_referral(
         and (recipient.response_comment or None) == text
     ):
         return WorkResult(
-            number, recipient.program.name, False, "That response is already recorded."
+            number, recipient.program.name, False, "That response is already recorded.", referral.id
         )
     edited = recipient.response is not None
     moment = now(session)
@@ -280,35 +275,14 @@ def respond_to_referral(
         referral_id=referral.id,
         skip_staff_id=actor.staff_id,
     )
-    words = {"accept": "accepted", "tentative": "tentatively accepted", "decline": "declined"}
-    said = words[response.value] + (f" ({reason_value})" if reason_value else "")
+    said = RESPONSE_WORDS[response] + (f" ({reason_value})" if reason_value else "")
     return WorkResult(
-        number, recipient.program.name, True, f"{number} {said} for {recipient.program.name}."
+        number,
+        recipient.program.name,
+        True,
+        f"{number} {said} for {recipient.program.name}.",
+        referral.id,
     )
-
-
-_RESPONSE_NOUNS = {ResponseKind.TENTATIVE: "tentative acceptance", ResponseKind.DECLINE: "decline"}
-
-
-def _reason(response: ResponseKind, reason: str | None) -> str | None:
-    if response == ResponseKind.ACCEPT:
-        if reason:
-            raise InvalidInput(
-                "An acceptance takes no reason.",
-                field="reason",
-                hint="To accept with a condition, use tentative (a provision) instead.",
-            )
-        return None
-    if not reason or not reason.strip():
-        choices = ProvisionReason if response == ResponseKind.TENTATIVE else DeclineReason
-        raise InvalidInput(
-            f"A {_RESPONSE_NOUNS[response]} needs a reason.",
-            field="reason",
-            hint="Choose one of: " + ", ".join(c.value for c in choices) + ".",
-        )
-    if response == ResponseKind.TENTATIVE:
-        return match_choice(reason, ProvisionReason, field="provision reason").value
-    return match_choice(reason, DeclineReason, field="decline reason").value
 
 
 def set_service_status(
@@ -325,7 +299,11 @@ def set_service_status(
     number = referral.number or number
     if recipient.service_status == value:
         return WorkResult(
-            number, recipient.program.name, False, f"{number} is already {value.value}."
+            number,
+            recipient.program.name,
+            False,
+            f"{number} is already {value.value}.",
+            referral.id,
         )
     recipient.service_status = value
     recipient.service_status_at = now(session)
@@ -358,6 +336,7 @@ def set_service_status(
         recipient.program.name,
         True,
         f"{number} at {recipient.program.name}: {value.value}.",
+        referral.id,
     )
 
 
@@ -397,4 +376,4 @@ def add_note(
         referral_id=referral.id,
         program_id=recipient.program_id,
     )
-    return WorkResult(number, recipient.program.name, True, f"Note added to {number}.")
+    return WorkResult(number, recipient.program.name, True, f"Note added to {number}.", referral.id)

@@ -64,7 +64,7 @@ def search(
 ) -> GridPageOut:
     """The referral grid: one row per referral and recipient program you may see, paged."""
     with acting(request, staff_id) as (session, actor):
-        return GridPageOut.of(grid.search(session, actor=actor, query=query))
+        return GridPageOut.of(grid.search(session, actor=actor, query=query, channel=Channel.API))
 
 
 @router.post("", status_code=201, response_model=ReferralOut)

@@ -1,50 +1,21 @@
-"""API bearer tokens: issued to a staff member, shown once, stored as a sha256 hash, revocable."""
+"""Who an API bearer token belongs to (issuing and revoking: bot/services/api_tokens.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.actors import staff_by_email
 from bot.context import now
-from bot.errors import NotFound
+from bot.services.api_tokens import issue_token, revoke_tokens, token_hash
 from storage.models import ApiToken, Staff
 
-PREFIX = "cl_"
-
-
-def token_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _staff(session: Session, email: str) -> Staff:
-    staff = staff_by_email(session, email)
-    if staff is None:
-        raise NotFound(f"No staff member has the address {email}.", field="staff")
-    return staff
-
-
-def issue_token(session: Session, *, email: str) -> str:
-    """A new token for the staff member; the returned secret is the only copy there will be."""
-    staff = _staff(session, email)
-    secret = PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(staff_id=staff.id, token_hash=token_hash(secret), created_at=now(session)))
-    session.flush()
-    return secret
-
-
-def revoke_tokens(session: Session, *, email: str) -> int:
-    """Revoke every live token of the staff member; returns how many there were."""
-    staff = _staff(session, email)
-    result = session.execute(
-        update(ApiToken)
-        .where(ApiToken.staff_id == staff.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now(session))
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+__all__ = [
+    "issue_token",
+    "removed_staff_for_token",
+    "revoke_tokens",
+    "staff_for_token",
+    "token_hash",
+]
 
 
 def staff_for_token(session: Session, secret: str) -> Staff | None:

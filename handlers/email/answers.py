@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.context import settings_of, today
 from bot.notify import enqueue
-from bot.services.work import WorkResult
+from bot.services.verbs import Applied
 from storage.models import Staff
 
 CONFIRMATION = "email_confirmation"
@@ -27,7 +27,7 @@ def confirm(
     *,
     staff: Staff,
     message_key: str,
-    result: WorkResult,
+    result: Applied,
     referral_id: int | None,
     line: str,
     in_reply_to: str | None,

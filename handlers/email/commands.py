@@ -6,7 +6,25 @@ import enum
 import re
 from dataclasses import dataclass, replace
 
-from bot.domain.vocab import DeclineReason, ProvisionReason, ServiceStatus, match_choice
+from bot.commands import (
+    AddNote,
+    Assign,
+    Close,
+    MarkPending,
+    Republish,
+    Respond,
+    SetStatus,
+    WorkCommand,
+    example,
+    parse,
+)
+from bot.domain.vocab import (
+    DeclineReason,
+    NeedOutcome,
+    ProvisionReason,
+    ServiceStatus,
+    leading_choice,
+)
 from bot.errors import InvalidInput
 
 
@@ -37,18 +55,16 @@ VERB_WORDS: tuple[tuple[str, str], ...] = (
     ("reassign", "reassign"),
     ("status", "status"),
     ("note", "note"),
+    ("pending", "pending"),
+    ("close", "close"),
+    ("closed", "close"),
+    ("republish", "republish"),
 )
 
 # Shorter prefixes of a verb are ordinary words at the start of a sentence ("a", "no", "as");
 # "not" opens a negative sentence far more often than it abbreviates "note".
 MIN_VERB_PREFIX = 3
 NOT_VERB_PREFIXES = frozenset({"not"})
-
-# The vocabulary is spelt the British way; the people replying mostly are not.
-SPELLINGS = {"behavioral": "behavioural", "behavior": "behaviour"}
-
-# Reasons and statuses run to five words; a longer run is never needed.
-MAX_REASON_WORDS = 6
 
 GREETINGS = (
     "hi",
@@ -67,9 +83,12 @@ MAX_GREETING_WORDS = 5
 
 # Human-facing text: what we tell a sender whose reply we could not act on.
 EXAMPLES = (
-    'Start your reply with one of these lines: "accept", "tentative funding: waiting on approval", '
-    '"decline no vacancy: full until June", "assign dana@agency.org", "status enrolled", '
-    '"note called the family".'
+    "Start your reply with one of these lines: "
+    + ", ".join(
+        f'"{example(verb)}"'
+        for verb in ("accept", "provision", "decline", "assign", "status", "note")
+    )
+    + "."
 )
 MSG_EMPTY = "Your reply had no text above the quoted message, so there was nothing to act on. "
 MSG_NO_COMMAND = 'I could not read a command in the first line of your reply ("{line}"). '
@@ -90,6 +109,7 @@ REASON_CHOICES: dict[str, tuple[type[enum.StrEnum], str]] = {
     "tentative": (ProvisionReason, "provision"),
     "decline": (DeclineReason, "decline reason"),
     "status": (ServiceStatus, "service status"),
+    "close": (NeedOutcome, "need outcome"),
 }
 
 
@@ -141,6 +161,8 @@ def _parse_verb(
 ) -> tuple[ParsedCommand | None, str | None]:
     if verb == "accept":
         return ParsedCommand("accept", None, None, _comment(rest, following)), None
+    if verb in ("pending", "republish"):
+        return ParsedCommand(verb, None, None, _comment(rest, following)), None
     if verb in ("assign", "reassign"):
         person = rest.strip(" :-,")
         if not person:
@@ -163,25 +185,43 @@ def _parse_reasoned(
     # No reason or status contains a colon or comma, so either one ends the reason.
     cut = min((i for i in (rest.find(":"), rest.find(",")) if i >= 0), default=len(rest))
     spans = [m.span() for m in WORD.finditer(rest, 0, cut)]
-    words = [SPELLINGS.get(rest[a:b].lower(), rest[a:b]) for a, b in spans]
+    words = [rest[a:b] for a, b in spans]
     if not words:
         listing = ", ".join(c.value for c in choices)
         message = MSG_NEEDS_REASON.format(
             word=word.lower(), verb=verb, field=field, choices=listing
         )
         return None, message + EXAMPLES
-    problem = ""
-    for count in range(min(len(words), MAX_REASON_WORDS), 0, -1):
-        try:
-            reason = match_choice(" ".join(words[:count]), choices, field=field)
-        except InvalidInput as exc:
-            if count == 1:
-                problem = str(exc)
-            continue
-        remainder = rest[spans[count - 1][1] :].strip().lstrip(":-,").strip()
-        return ParsedCommand(verb, reason.value, None, _comment(remainder, following)), None
-    message = MSG_BAD_REASON.format(word=word.lower(), verb=verb, field=field, problem=problem)
-    return None, message + EXAMPLES
+    try:
+        reason, count = leading_choice(words, choices, field=field)
+    except InvalidInput as exc:
+        message = MSG_BAD_REASON.format(word=word.lower(), verb=verb, field=field, problem=exc)
+        return None, message + EXAMPLES
+    remainder = rest[spans[count - 1][1] :].strip().lstrip(":-,").strip()
+    return ParsedCommand(verb, reason.value, None, _comment(remainder, following)), None
+
+
+def work_command(parsed: ParsedCommand, number: str) -> WorkCommand:
+    """The work verb a reply's command names, on the referral `number`."""
+    verb = parsed.verb
+    comment = parsed.comment or None
+    if verb in ("accept", "tentative", "decline"):
+        said = {"number": number, "kind": verb, "reason": parsed.reason, "comment": comment}
+        return parse(Respond, said)
+    if verb in ("assign", "reassign"):
+        who = {"number": number, "provider": parsed.argument, "reassign": verb == "reassign"}
+        return parse(Assign, who)
+    if verb == "status":
+        return parse(SetStatus, {"number": number, "status": parsed.reason})
+    if verb == "note":
+        return parse(AddNote, {"number": number, "text": parsed.argument or ""})
+    if verb == "close":
+        return parse(Close, {"number": number, "outcome": parsed.reason, "reason": comment})
+    if verb == "pending":
+        return parse(MarkPending, {"number": number})
+    if verb == "republish":
+        return parse(Republish, {"number": number})
+    raise AssertionError(f"no work verb for the email command {verb!r}")
 
 
 def _split_verb(line: str) -> tuple[str, str]:

@@ -20,6 +20,9 @@ HEADER_BLOCK_SPAN = 5
 # A name or valediction only starts a signature when this few lines (or fewer) follow it.
 SIGNATURE_TAIL = 7
 
+# A closing paragraph of this many lines or fewer may be a signature without a name we know.
+SIGNATURE_BLOCK = 4
+
 # Checked every this many lines against the deadline: cheap enough, fine enough.
 DEADLINE_STRIDE = 512
 
@@ -58,6 +61,8 @@ ATTRIBUTION_VERBS = (
     "написала",
     "написал(а)",
 )
+
+VERB_SET = frozenset(ATTRIBUTION_VERBS)
 
 FROM_KEYS = frozenset(
     {"from", "von", "de", "van", "fra", "från", "od", "da", "от", "lähettäjä", "feladó", "差出人"}
@@ -279,6 +284,14 @@ DISCLAIMER_STARTS = (
 # A notice is often framed: "*** CONFIDENTIALITY NOTICE ***", "-- Disclaimer --".
 DISCLAIMER_FRAME = "*-_=~#[( "
 
+# The first letters of MOBILE_SIGNATURE's lines ("sent …", "envoyé …", "get …", "von …", …).
+MOBILE_INITIALS = frozenset("segviwо")
+MOBILE_FIRST_PAIRS = frozenset({"se", "en", "ge", "vo", "in", "ve", "sk", "wy", "от"})
+# A line that ends the reply by itself starts with a frame or rule character, or with the
+# first two letters of a mobile line or a notice; any other line is passed over at once.
+CUT_FIRST_CHARS = frozenset(DISCLAIMER_FRAME.strip() + "—")
+CUT_FIRST_PAIRS = MOBILE_FIRST_PAIRS | frozenset(start[:2] for start in DISCLAIMER_STARTS)
+
 # Single capitalised words that end a reply without being a name: commands, their reasons, and
 # the short answers people give.
 NOT_NAMES = frozenset(
@@ -371,9 +384,17 @@ NOT_NAMES = frozenset(
 )
 
 RULE_CHARS = "-_=—*~"
+
+# Words that join two names on a signature line ("Christian and Steve").
+NAME_JOINERS = frozenset({"and", "&", "und", "y", "et"})
 SEPARATOR_EDGES = frozenset("-_=*:")
 
 DIGIT = re.compile(r"\d")
+
+# A quoted line or a rule starts with one of these; a rule may also end with one of RULE_EDGES.
+OPENING_STARTS = frozenset(">-_=*")
+RULE_EDGES = frozenset("-_=*")
+
 
 WORD_BREAKS = str.maketrans(dict.fromkeys(",:;<>\"'", " "))
 
@@ -404,10 +425,14 @@ def is_quoted(line: str) -> bool:
 
 
 def _normalise(text: str) -> list[str]:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if any(ch in text for ch in INVISIBLE_CHARS):  # `in` is a fast scan; translate is not
+    # `in` is a fast scan, and most bodies need none of these rewrites
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\xa0" in text:
+        text = text.replace("\xa0", " ")
+    if any(ch in text for ch in INVISIBLE_CHARS):  # translate is not a fast scan
         text = text.translate(INVISIBLE)
-    return [line.replace("\xa0", " ").rstrip() for line in text.split("\n")]
+    return [line.rstrip() for line in text.split("\n")]
 
 
 def _drop_banner(lines: list[str]) -> list[str]:
@@ -428,12 +453,37 @@ def _check(deadline: float | None, index: int) -> None:
 
 
 def _first_boundary(lines: Sequence[str], start: int, deadline: float | None) -> int:
-    """Index of the first line where quoted history begins (len(lines) when there is none)."""
+    """Index of the first line where quoted history begins (len(lines) when there is none).
+
+    Only the lines that could end a history opening (_may_end_opening: a few substring and
+    character tests) and the lines up to two above them are tested in full."""
+    checked = start
     for index in range(start, len(lines)):
-        _check(deadline, index)
+        if deadline is not None and index % DEADLINE_STRIDE == 0:
+            _check(deadline, index)
+        if not _may_end_opening(lines[index]):
+            continue
+        # a line above that has none of the marks can only open an attribution ending here
+        for above in range(max(index - ATTRIBUTION_SPAN + 1, checked), index):
+            line = lines[above]
+            if line and len(line) <= MAX_PATTERN_LINE and _attribution_length(lines, above):
+                return above
         if _starts_history(lines, index):
             return index
+        checked = index + 1
     return len(lines)
+
+
+def _may_end_opening(line: str) -> bool:
+    """Every line that starts quoted history, or ends an attribution opened up to two lines
+    above, has one of these: a quote mark or a rule at its start, a rule at its end, a colon (a
+    header key; an attribution's end) or an at sign (an attribution without its colon)."""
+    return bool(line) and (
+        ":" in line
+        or "@" in line
+        or line[-1] in RULE_EDGES
+        or (line.lstrip()[:1] if line[0].isspace() else line[0]) in OPENING_STARTS
+    )
 
 
 def _starts_history(lines: Sequence[str], index: int) -> bool:
@@ -494,8 +544,7 @@ def _attribution_length(lines: Sequence[str], index: int) -> int:
 
 
 def _reads_as_attribution(line: str) -> bool:
-    words = line.translate(WORD_BREAKS).split()
-    has_verb = any(word in ATTRIBUTION_VERBS for word in words)
+    has_verb = not VERB_SET.isdisjoint(line.translate(WORD_BREAKS).split())
     has_detail = "@" in line or DIGIT.search(line) is not None
     if has_verb and (line.startswith(ATTRIBUTION_LEADS) or has_detail):
         return True
@@ -557,27 +606,112 @@ def _strip_signature(
     first = _first_text_index(lines)
     if first is None:
         return []
-    for index in range(first, len(lines)):
-        _check(deadline, index)
+    # A separator, a mobile line or a notice ends the reply wherever it is; a sign-off only
+    # where few lines follow it, so only the lines from `window` on can be one.
+    cut = _first_cut(lines, first, deadline)
+    window = _short_tail_from(lines, first, cut)
+    for index in range(window, cut):
         line = lines[index]
-        bare = line.strip()
-        if line in ("-- ", "--") or (bare and not bare.strip("—")):
-            return list(lines[:index])
+        if not line:
+            continue
+        if _is_signature_rule(lines, index):
+            return list(lines[:index])  # a row of hyphens set apart over a short signature
         if len(line) > MAX_PATTERN_LINE or index == first:
             continue
-        if MOBILE_SIGNATURE.fullmatch(bare) or _is_disclaimer(bare):
-            return list(lines[:index])
-        if _is_sign_off(bare, names) and _tail_is_short(lines, index):
-            return list(lines[:index])
+        if _is_sign_off(line.strip(), names):
+            kept = list(lines[:index])
+            # a team line right above may head the signature: "ENA Human Resources / Julie K."
+            return _drop_closing_block(kept, first) if lines[index - 1].strip() else kept
+    if cut < len(lines):
+        return list(lines[:cut])
     if MOBILE_SIGNATURE.fullmatch(lines[first].strip()) and len(lines[first]) <= MAX_PATTERN_LINE:
         return []
-    return _drop_lone_first_name(list(lines), first)
+    return _drop_closing_block(_drop_lone_first_name(list(lines), first), first)
+
+
+def _first_cut(lines: Sequence[str], first: int, deadline: float | None) -> int:
+    """The first line from `first` on that ends the reply by itself: "-- ", a rule of em dashes,
+    a mobile client's line or a legal notice (len(lines) when there is none)."""
+    for index in range(first, len(lines)):
+        if deadline is not None and index % DEADLINE_STRIDE == 0:
+            _check(deadline, index)
+        line = lines[index]
+        if not line:
+            continue
+        bare = line.strip() if line[0].isspace() else line
+        if not bare:
+            continue
+        if bare[0] in CUT_FIRST_CHARS:  # "--", a rule of em dashes, a framed notice
+            if line in ("-- ", "--") or not bare.strip("—"):
+                return index
+        elif bare[:2].lower() not in CUT_FIRST_PAIRS:
+            continue  # most lines: no mobile line or notice starts this way
+        if index == first or len(line) > MAX_PATTERN_LINE:
+            continue
+        if bare[:1].lower() in MOBILE_INITIALS and MOBILE_SIGNATURE.fullmatch(bare):
+            return index
+        if _is_disclaimer(bare):
+            return index
+    return len(lines)
+
+
+def _short_tail_from(lines: Sequence[str], first: int, cut: int) -> int:
+    """The first index in [first, cut] from which on every line up to `cut` has a short tail:
+    few short lines follow it (see _tail_count), so it may start a signature. A tail only grows
+    the higher the line. Above `cut` there is no notice, so each tail runs past `cut` to the
+    first notice at or after it."""
+    count, failed = _tail_count(lines, cut)
+    window = cut
+    for index in range(cut - 1, first - 1, -1):
+        if failed or count > SIGNATURE_TAIL:
+            break
+        window = index
+        line = lines[index]
+        bare = line.strip()
+        if bare and not _is_contact(bare):
+            count += 1
+            failed = len(line) > 80
+    return window
+
+
+def _tail_count(lines: Sequence[str], begin: int) -> tuple[int, bool]:
+    """The lines of a signature's tail from `begin` on, and whether the tail is already too long.
+
+    At most SIGNATURE_TAIL lines of 80 characters or less make a short tail: a long message
+    under a "Thanks" is not a signature. Blank lines and contact lines (phone, email, web) are
+    not counted, and the tail ends at a legal notice, which is cut as well ("Thanks, / Dana /
+    Intake / CONFIDENTIALITY NOTICE: ...")."""
+    count = 0
+    for index in range(begin, len(lines)):
+        line = lines[index]
+        bare = line.strip()
+        if not bare:
+            continue
+        if len(line) <= MAX_PATTERN_LINE and _is_disclaimer(bare):
+            break
+        if _is_contact(bare):
+            continue
+        count += 1
+        if count > SIGNATURE_TAIL or len(line) > 80:
+            return count, True
+    return count, False
+
+
+def _is_signature_rule(lines: Sequence[str], index: int) -> bool:
+    """A long row of hyphens with a blank line above it (a heading's underline has none)."""
+    bare = lines[index].strip()
+    return len(bare) >= 8 and not bare.strip("-") and not lines[index - 1].strip()
 
 
 def _drop_lone_first_name(lines: list[str], first: int) -> list[str]:
     """A first name alone on the last line, under a finished sentence, signs the message even
     when the From line does not carry it ("…give me a call. / Bert" from "Meyers")."""
-    texts = [i for i in range(first, len(lines)) if lines[i].strip()]
+    texts: list[int] = []  # the last two lines with text, from the bottom
+    for index in range(len(lines) - 1, first - 1, -1):
+        if lines[index].strip():
+            texts.insert(0, index)
+            if len(texts) == 2:
+                break
     if len(texts) < 2:
         return lines
     last, above = lines[texts[-1]].strip(), lines[texts[-2]].strip()
@@ -594,6 +728,68 @@ def _drop_lone_first_name(lines: list[str], first: int) -> list[str]:
     return lines[: texts[-1]]
 
 
+def _drop_closing_block(lines: list[str], first: int) -> list[str]:
+    """A last paragraph of at most SIGNATURE_BLOCK short lines that reads as a signature: a name
+    or a team in capitalised words with titles and numbers under it ("Stella Yu / Manager - Rate
+    Systems / (713)215-3381", "ENA Human Resources", "Bert"), or contact lines only. It must be
+    set off by a blank line under a paragraph of several words, so a greeting and a lone word
+    ("Hi / there / Bob") or a two-line answer stays whole."""
+    end = len(lines)
+    while end > first and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start > first and lines[start - 1].strip():
+        start -= 1
+    if start <= first or end - start > 2 * SIGNATURE_BLOCK:
+        return lines
+    block = [line.strip() for line in lines[start:end]]
+    if any(len(line) > 50 for line in block):
+        return lines
+    above, words = "", 0  # the last line of text above the block; words up to four
+    for index in range(start - 1, first - 1, -1):
+        bare = lines[index].strip()
+        if bare:
+            above = above or bare
+            words += len(bare.split())
+            if words >= 4:
+                break
+    if words < 4 or above.endswith((",", ":")):
+        return lines
+    contacts = [_is_contact(line) for line in block]
+    if all(contacts):
+        if len(block) < 2 or any(line.lower().startswith(("www.", "http")) for line in block):
+            return lines  # links closing a message are part of it ("Please read: / http://...")
+        return lines[:start]  # "a@b.org / 503-833-4350"
+    if len(contacts) - sum(contacts) > SIGNATURE_BLOCK:
+        return lines
+    if contacts[0]:
+        return lines
+    if not all(c or _is_title_line(line) for c, line in zip(contacts, block, strict=True)):
+        return lines
+    heading = block[0].split()
+    if len(heading) > 4 or any(w.strip(",.()").lower() in NOT_NAMES for w in heading):
+        return lines  # "No Vacancy", "Monday": an answer; a longer line is not a name or team
+    if _is_title_line(above):
+        return lines  # a list of headings or attachments, not a message and its signature
+    return lines[:start]
+
+
+def _is_title_line(line: str) -> bool:
+    """Capitalised words, initials, joiners and numbers only ("J. E. McGrath", "Manager - Rate
+    Systems", "Parking & Transportation Desk / 3-7060"); no sentence punctuation at its end."""
+    if line.endswith(("!", "?", ":", ";", ",")) or not any(ch.isalnum() for ch in line):
+        return False
+    for word in line.split():
+        bare = word.strip(",.()/")
+        if not bare or bare in NAME_JOINERS or bare in ("-", "–", "|"):
+            continue
+        if not (bare[0].isupper() or bare[0].isdigit()):
+            return False
+        if len(bare) > 4 and "." in bare:
+            return False  # a file name ("ATT09176.jpg"), not a name or a title
+    return True
+
+
 def name_forms(display: str) -> list[str]:
     """The ways a sender signs off: "Dana Whitfield", "Dana", "Whitfield", "DW" ("Whitfield,
     Dana" and Outlook's "Whitfield  Dana" too)."""
@@ -608,6 +804,7 @@ def name_forms(display: str) -> list[str]:
     if len(words) >= 2:
         forms.append(f"{words[0]} {words[-1]}")
         forms.append("".join(word[0] for word in (words[0], words[-1])))
+        forms.append(f"{words[0]}{words[-1]}")  # "JohnAnderson", as some sign with no space
     return list(dict.fromkeys(forms))
 
 
@@ -621,8 +818,10 @@ def _is_sign_off(bare: str, names: set[str]) -> bool:
     if text in names:
         return True
     head, mark, tail = text.partition(",") if "," in text else text.partition(". ")
-    if mark and head.strip() in VALEDICTIONS and tail.strip(" .") in names:
-        return True  # "Thanks, BT"
+    if mark and tail.strip(" .") in names:
+        head = head.strip()
+        if head in VALEDICTIONS or (mark == "," and _is_short_closing(head)):
+            return True  # "Thanks, BT", "Your pal, Craig."
     return _is_name_line(bare.lstrip("-–~ ").strip(), names)
 
 
@@ -635,33 +834,41 @@ def _is_name_line(line: str, names: set[str]) -> bool:
     if not words[0][0].isupper():
         return False
     for word in words[1:]:
+        if len(word) > 1 and not word.strip(RULE_CHARS):
+            return False  # "---- Load Schedule ----" is a framed heading, not a signature
         bare = word.strip(",.()")
         if not bare or not bare[0].isalpha() or bare[0].isupper() or bare.lower() in names:
             continue
+        if bare in NAME_JOINERS:
+            continue  # "Christian and Steve"
         if bare[0] == "x" and bare[1:].lstrip("-").isdigit():
             continue
         return False
     return True
 
 
+def _is_short_closing(head: str) -> bool:
+    """A closing of up to three plain words before the sender's name ("your pal", "talk soon")."""
+    words = head.split()
+    return 0 < len(words) <= 3 and all(word.isalpha() for word in words)
+
+
+def _is_contact(bare: str) -> bool:
+    """An email address, a phone or fax number, or a web address alone on its line: the
+    contact lines of a signature ("Phone:  406-497-2806", "pm@navistaff.com", "www.x.com")."""
+    if len(bare) > 60:
+        return False
+    if "@" in bare:
+        return " " not in bare
+    if " " not in bare and bare.lower().startswith(("www.", "http://", "https://")):
+        return True
+    if DIGIT.search(bare) is None:
+        return False  # most lines: no number at all, so no need to count
+    return sum(map(str.isdigit, bare)) >= 7 and sum(map(str.isalpha, bare)) <= 12
+
+
 def _is_disclaimer(bare: str) -> bool:
     return bare.lower().lstrip(DISCLAIMER_FRAME).startswith(DISCLAIMER_STARTS)
-
-
-def _tail_is_short(lines: Sequence[str], index: int) -> bool:
-    """Few short lines follow: a signature. A legal notice under it does not count, as it is
-    cut as well ("Thanks, / Dana / Intake / CONFIDENTIALITY NOTICE: ...")."""
-    count = 0
-    for line in lines[index + 1 :]:
-        bare = line.strip()
-        if not bare:
-            continue
-        if len(line) <= MAX_PATTERN_LINE and _is_disclaimer(bare):
-            break
-        count += 1
-        if count > SIGNATURE_TAIL or len(line) > 80:
-            return False  # stop here: a long message under a "Thanks" is not a signature
-    return True
 
 
 def _first_text_index(lines: Sequence[str]) -> int | None:
@@ -672,7 +879,12 @@ def _first_text_index(lines: Sequence[str]) -> int | None:
 
 
 def _only_salutation(lines: Sequence[str]) -> bool:
-    text = [line.strip() for line in lines if line.strip()]
+    text: list[str] = []
+    for line in lines:
+        if line.strip():
+            text.append(line.strip())
+            if len(text) > 1:
+                return False
     return len(text) == 1 and len(text[0].split()) <= 4 and text[0].endswith((",", "!", ":"))
 
 

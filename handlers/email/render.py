@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from email.utils import parseaddr
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.context import now
 from bot.delivery import Notification
 from bot.settings import Settings
 from bot.texts import render, render_email
@@ -17,6 +17,7 @@ from handlers.email.smtp import RenderedEmail
 from handlers.email.tokens import make_token, reply_address
 from storage.db import transaction
 from storage.models import OutboxMessage
+from storage.types import utcnow
 
 # Mail clients only need the recent part of a thread; a References header stays short.
 MAX_REFERENCES = 20
@@ -29,12 +30,35 @@ class EmailRenderer:
         self._sessions = sessions
         self._settings = settings
         self._domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
+        self._clock = sessions.kw.get("info", {}).get("clock") or utcnow
+        self._reply_base = settings.reply_base
+        # Threads of the batch being delivered (prepare), by outbox row id.
+        self._threads: dict[int, list[str]] = {}
+
+    def prepare(self, notes: Sequence[Notification]) -> None:
+        """Look up the threads of a whole claimed batch in one query (SmtpTransport.prepare).
+
+        A row that follows another of the batch in the same thread (one person, one referral)
+        answers that one too: its Message-ID is known before it is sent (`message_id`), so the
+        batch can be rendered ahead of the sends."""
+        with transaction(self._sessions) as session:
+            found = threads(session, notes)
+        earlier: dict[tuple[int, str], list[str]] = {}
+        for note in notes:
+            if note.referral_id is None or note.channel != "email":
+                continue
+            before = earlier.setdefault((note.referral_id, note.address), [])
+            found[note.id] = [*found[note.id], *before]
+            before.append(message_id(note, self._domain))
+        self._threads = found
 
     def __call__(self, note: Notification) -> RenderedEmail:
         texts = render_email(note.kind, note.payload, public_url=self._settings.public_url)
-        with transaction(self._sessions) as session:
-            thread = self._thread(session, note)
-            moment = now(session)
+        thread = self._threads.pop(note.id, None)
+        if thread is None:
+            with transaction(self._sessions) as session:
+                thread = threads(session, [note])[note.id]
+        moment = self._clock()
         answering = note.payload.get("in_reply_to")
         if isinstance(answering, str) and answering:
             thread = [*thread, answering]
@@ -62,26 +86,40 @@ class EmailRenderer:
             issued=issued,
             ttl_days=self._settings.reply_token_ttl_days,
         )
-        return reply_address(self._settings.reply_base, token)
+        return reply_address(self._reply_base, token)
 
-    @staticmethod
-    def _thread(session: Session, note: Notification) -> list[str]:
-        """Message-IDs of the earlier emails about this referral to this address, oldest first."""
-        if note.referral_id is None:
-            return []
-        refs = session.scalars(
-            select(OutboxMessage.external_ref)
-            .where(
-                OutboxMessage.referral_id == note.referral_id,
-                OutboxMessage.address == note.address,
-                OutboxMessage.channel == "email",
-                OutboxMessage.status == "sent",
-                OutboxMessage.external_ref.is_not(None),
-                OutboxMessage.id != note.id,
-            )
-            .order_by(OutboxMessage.id)
-        ).all()
-        return [ref for ref in refs if ref]
+
+def threads(session: Session, notes: Sequence[Notification]) -> dict[int, list[str]]:
+    """For each row: Message-IDs of the earlier emails about its referral to its address,
+    oldest first (one query for the lot)."""
+    found: dict[int, list[str]] = {note.id: [] for note in notes}
+    about = [note for note in notes if note.referral_id is not None]
+    if not about:
+        return found
+    sent = session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.referral_id,
+            OutboxMessage.address,
+            OutboxMessage.external_ref,
+        )
+        .where(
+            OutboxMessage.referral_id.in_({note.referral_id for note in about}),
+            OutboxMessage.address.in_({note.address for note in about}),
+            OutboxMessage.channel == "email",
+            OutboxMessage.status == "sent",
+            OutboxMessage.external_ref.is_not(None),
+        )
+        .order_by(OutboxMessage.id)
+    ).all()
+    earlier: dict[tuple[int | None, str], list[tuple[int, str]]] = {}
+    for row_id, referral_id, address, ref in sent:
+        if ref:
+            earlier.setdefault((referral_id, address), []).append((row_id, ref))
+    for note in about:
+        before = earlier.get((note.referral_id, note.address), [])
+        found[note.id] = [ref for row_id, ref in before if row_id != note.id]
+    return found
 
 
 def message_id(note: Notification, domain: str) -> str:

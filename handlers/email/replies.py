@@ -17,16 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actors import actor_for, staff_by_email
 from bot.context import now
-from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from bot.errors import UserError
-from bot.services import work
 from bot.services.bounces import mark_email_bouncing
-from bot.services.work import WorkResult
+from bot.services.verbs import apply
 from bot.settings import Settings
 from handlers.email import answers, inbound, questions
 from handlers.email.classify import KIND_AUTO_REPLY, KIND_BOUNCE, KIND_OTHER, KIND_REPLY
-from handlers.email.commands import EXAMPLES, ParsedCommand
+from handlers.email.commands import EXAMPLES, ParsedCommand, work_command
 from handlers.email.inbound import Outcome
 from handlers.email.inbox import InboxListener, ProcessorUnavailable
 from handlers.email.reading import ReadMessage, read_message
@@ -139,11 +137,12 @@ class ReplyProcessor:
         if self._wake is not None:
             self._wake()
         for read, (uid, _raw), outcome in zip(reads, messages, outcomes, strict=True):
+            # The sender's domain only: an address identifies a person, and logs travel further.
             log.info(
-                "email UID %s (%s) from %s: %s, %s",
+                "email UID %s (%s) from @%s: %s, %s",
                 uid,
                 read.kind,
-                read.from_address,
+                (read.from_address or "").rpartition("@")[2] or "?",
                 outcome.folder,
                 outcome.reason,
             )
@@ -294,7 +293,8 @@ class ReplyProcessor:
                     in_reply_to=read.message_id,
                 )
                 return Outcome(PROCESSED, "asked", staff.id, target.id)
-            result = apply_command(session, actor, target.number or "", command)
+            work = work_command(command, target.number or "")
+            result = apply(session, actor=actor, command=work, channel=EMAIL)
         except UserError as exc:
             raise Refused(
                 "not_applied",
@@ -317,7 +317,7 @@ class ReplyProcessor:
 
     def _claims(self, token: str, session: Session) -> TokenClaims:
         try:
-            return check_token(self._settings.secret_key, token, now=now(session))
+            return check_token(self._settings.verifying_keys, token, now=now(session))
         except ExpiredToken as exc:
             raise Refused("expired_token", exc.message, hint=exc.hint) from None
         except TokenError as exc:
@@ -397,41 +397,6 @@ class ReplyProcessor:
             kind=read.kind,
             outcome=outcome,
         )
-
-
-def apply_command(
-    session: Session, actor: Actor, number: str, command: ParsedCommand
-) -> WorkResult:
-    """The one use case a reply's command names."""
-    verb = command.verb
-    if verb in ("accept", "tentative", "decline"):
-        return work.respond_to_referral(
-            session,
-            actor=actor,
-            number=number,
-            kind=verb,
-            reason=command.reason,
-            comment=command.comment or None,
-            channel=EMAIL,
-        )
-    if verb in ("assign", "reassign"):
-        return work.assign_referral(
-            session,
-            actor=actor,
-            number=number,
-            provider=command.argument or "",
-            reassign=verb == "reassign",
-            channel=EMAIL,
-        )
-    if verb == "status":
-        return work.set_service_status(
-            session, actor=actor, number=number, status=command.reason or "", channel=EMAIL
-        )
-    if verb == "note":
-        return work.add_note(
-            session, actor=actor, number=number, text=command.argument or "", channel=EMAIL
-        )
-    raise AssertionError(f"no use case for the email command {verb!r}")
 
 
 def describe(command: ParsedCommand) -> str:

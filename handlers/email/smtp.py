@@ -8,12 +8,12 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 from bot.delivery import DeliveryError, Notification, Receipt
+from handlers.email import mime
 from handlers.email.urls import SmtpUrl
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ class SmtpTransport:
             raise ValueError(f"MAIL_FROM must be an email address, not {mail_from!r}")
         self._url = url
         self._mail_from = mail_from
+        name = parseaddr(mail_from)[0]
+        self._from_header = mime.header("From", formataddr((name, envelope_from), "utf-8"))
         self._envelope_from = envelope_from
         self._domain = envelope_from.rpartition("@")[2]
         self._render = render
@@ -66,43 +68,48 @@ class SmtpTransport:
         self._last_used = 0.0
         # The dispatcher may share one transport between threads; SMTP sessions are sequential.
         self._lock = threading.Lock()
+        self._ahead = RenderAhead(self.compose)
 
     def deliver(self, notification: Notification) -> Receipt:
-        message = self.build_message(notification)
-        message_id = str(message["Message-ID"])
+        raw, message_id = self._ahead.take(notification) or self.compose(notification)
         with self._lock:
-            self._send(message, notification.address)
+            self._send(raw, notification.address)
         return Receipt(external_ref=message_id)
 
-    def build_message(self, notification: Notification) -> EmailMessage:
-        """The message that `deliver` sends for this notification."""
+    def prepare(self, notifications: Sequence[Notification]) -> None:
+        """Before a batch: the renderer looks up what it needs for all of it at once, then the
+        messages are written in a helper thread while the ones before them are being sent
+        (sending is mostly waiting for the server's replies, rendering is Python)."""
+        prepare = getattr(self._render, "prepare", None)
+        if prepare is not None:
+            prepare(notifications)
+        self._ahead.start(notifications)
+
+    def compose(self, notification: Notification) -> tuple[bytes, str]:
+        """The message `deliver` sends for this notification, and its Message-ID."""
         rendered = self._render(notification)
-        message = EmailMessage()
-        message["From"] = self._mail_from
-        message["To"] = notification.address
-        message["Subject"] = rendered.subject
-        message["Date"] = format_datetime(datetime.now(UTC))
-        message["Message-ID"] = rendered.message_id or make_msgid(domain=self._domain)
-        # RFC 3834: tells well-behaved responders not to send out-of-office replies to us.
-        message["Auto-Submitted"] = "auto-generated"
-        # Exchange ignores Auto-Submitted for its own auto-replies but honours this.
-        message["X-Auto-Response-Suppress"] = "All"
+        message_id = rendered.message_id or make_msgid(domain=self._domain)
+        head = [
+            self._from_header,
+            mime.header("To", notification.address),
+            mime.header("Subject", rendered.subject),
+            mime.header("Date", formatdate(usegmt=True)),
+            mime.header("Message-ID", message_id),
+            # RFC 3834: tells well-behaved responders not to send out-of-office replies to us.
+            b"Auto-Submitted: auto-generated\r\n",
+            # Exchange ignores Auto-Submitted for its own auto-replies but honours this.
+            b"X-Auto-Response-Suppress: All\r\n",
+        ]
         if rendered.reply_to:
-            message["Reply-To"] = rendered.reply_to
+            head.append(mime.header("Reply-To", rendered.reply_to))
         if rendered.in_reply_to:
-            message["In-Reply-To"] = rendered.in_reply_to
+            head.append(mime.header("In-Reply-To", rendered.in_reply_to))
         if rendered.references:
-            message["References"] = " ".join(rendered.references)
-        message.set_content(rendered.text)
-        if rendered.html is not None:
-            message.add_alternative(rendered.html, subtype="html")
-        # Headers are folded when the message is written out. At 78 columns the email package
-        # moves a subject that starts with "[" to a continuation line, which clients then show
-        # with a leading space; RFC 5322 allows 998. The bodies were encoded above, at 78.
-        message.policy = message.policy.clone(max_line_length=998)
-        return message
+            head.append(mime.id_list("References", rendered.references))
+        return mime.compose(b"".join(head), rendered.text, rendered.html), message_id
 
     def close(self) -> None:
+        self._ahead.close()
         with self._lock:
             self._disconnect(polite=True)
 
@@ -112,28 +119,33 @@ class SmtpTransport:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _send(self, message: EmailMessage, recipient: str) -> None:
+    def _send(self, message: bytes, recipient: str) -> None:
         reused = self._smtp is not None and self._alive()
         try:
             self._send_once(message, recipient)
-        except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._disconnect(polite=False)
             if not reused:
-                raise DeliveryError(f"SMTP server {self._where()} closed the connection") from exc
+                raise self._gone() from exc
             # A reused connection can have been closed by the server since the last check.
             # Resending once is safe enough: a disconnect after the server took the message but
             # before its reply could duplicate it, and the outbox is at-least-once anyway.
             logger.info("SMTP connection to %s was closed; reconnecting", self._where())
             try:
                 self._send_once(message, recipient)
-            except (smtplib.SMTPServerDisconnected, ConnectionError) as again:
+            except (smtplib.SMTPServerDisconnected, OSError) as again:
                 self._disconnect(polite=False)
-                raise DeliveryError(f"SMTP server {self._where()} closed the connection") from again
+                raise self._gone() from again
 
-    def _send_once(self, message: EmailMessage, recipient: str) -> None:
+    def _gone(self) -> DeliveryError:
+        return DeliveryError(f"SMTP server {self._where()} closed the connection", unreachable=True)
+
+    def _send_once(self, message: bytes, recipient: str) -> None:
         smtp = self._connection()
+        # An address outside ASCII needs SMTPUTF8, which the server must offer.
+        options = ["SMTPUTF8"] if not recipient.isascii() else []
         try:
-            refused = smtp.send_message(message, self._envelope_from, [recipient])
+            refused = smtp.sendmail(self._envelope_from, [recipient], message, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = exc.recipients.get(recipient, (0, b""))
             raise _refusal(f"recipient {recipient} refused", code, reply) from None
@@ -146,11 +158,13 @@ class SmtpTransport:
         except smtplib.SMTPDataError as exc:
             raise _refusal("message refused", exc.smtp_code, exc.smtp_error) from None
         except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code == 421:
+            closing = exc.smtp_code == 421
+            if closing:
                 # 421: the server is closing the session; the next delivery must reconnect.
                 self._disconnect(polite=False)
             raise DeliveryError(
-                f"SMTP server {self._where()} answered {exc.smtp_code} {_text(exc.smtp_error)}"
+                f"SMTP server {self._where()} answered {exc.smtp_code} {_text(exc.smtp_error)}",
+                unreachable=closing,
             ) from None
         if refused:
             code, reply = next(iter(refused.values()))
@@ -197,7 +211,9 @@ class SmtpTransport:
                 f"SMTP server {url.redacted()} answered {exc.smtp_code} {_text(exc.smtp_error)}"
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryError(f"cannot connect to SMTP server {url.redacted()}: {exc}") from None
+            raise DeliveryError(
+                f"cannot connect to SMTP server {url.redacted()}: {exc}", unreachable=True
+            ) from None
         self._smtp = smtp
         self._last_used = time.monotonic()
         return smtp
@@ -232,6 +248,62 @@ class SmtpTransport:
 
     def _where(self) -> str:
         return f"{self._url.host}:{self._url.port}"
+
+
+class RenderAhead:
+    """Composes a batch's messages in order in one helper thread; `take` hands each over.
+
+    `take` returns None for a notification that is not in the current batch (a delivery
+    without `prepare`), and re-raises what composing it raised, so errors surface where they
+    did before: in `deliver`, for that one message."""
+
+    def __init__(self, compose: Callable[[Notification], tuple[bytes, str]]) -> None:
+        self._compose = compose
+        self._done: dict[int, tuple[bytes, str] | BaseException] = {}
+        self._wanted: set[int] = set()
+        self._changed = threading.Condition()
+        self._generation = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp-render")
+
+    def start(self, notes: Sequence[Notification]) -> None:
+        with self._changed:
+            self._generation += 1
+            self._done = {}
+            self._wanted = {note.id for note in notes}
+        self._pool.submit(self._run, list(notes), self._generation)
+
+    def _run(self, notes: list[Notification], generation: int) -> None:
+        for note in notes:
+            if generation != self._generation:
+                return  # a newer batch replaced this one
+            result: tuple[bytes, str] | BaseException
+            try:
+                result = self._compose(note)
+            except BaseException as exc:  # handed to deliver(), which raises it for this note
+                result = exc
+            with self._changed:
+                if generation != self._generation:
+                    return
+                self._done[note.id] = result
+                self._changed.notify_all()
+
+    def take(self, note: Notification) -> tuple[bytes, str] | None:
+        with self._changed:
+            if note.id not in self._wanted:
+                return None
+            self._wanted.discard(note.id)
+            while note.id not in self._done:
+                self._changed.wait()
+            result = self._done.pop(note.id)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def close(self) -> None:
+        with self._changed:
+            self._generation += 1
+            self._done, self._wanted = {}, set()
+        self._pool.shutdown(wait=False)
 
 
 def _refusal(what: str, code: int, reply: bytes | str) -> DeliveryError:

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import re
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -94,9 +95,11 @@ def make_token(
     return base64.b32encode(raw).decode("ascii").lower()
 
 
-def check_token(secret: str, token: str, *, now: datetime) -> TokenClaims:
-    """The claims of a token we signed and that has not expired; raises a TokenError otherwise."""
-    if not secret:
+def check_token(keys: str | Sequence[str], token: str, *, now: datetime) -> TokenClaims:
+    """The claims of a token signed with one of `keys` (SECRET_KEY, then the previous key during
+    a rotation) that has not expired; raises a TokenError otherwise."""
+    secrets = (keys,) if isinstance(keys, str) else tuple(keys)
+    if not secrets or not all(secrets):
         raise ValueError("the signing secret is empty")
     text = token.strip().upper()
     if len(text) != TOKEN_LENGTH:
@@ -112,7 +115,7 @@ def check_token(secret: str, token: str, *, now: datetime) -> TokenClaims:
             hint="Reply to the notification itself, keeping its Reply-To address unchanged.",
         ) from None
     payload, signature = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
-    if not hmac.compare_digest(signature, _mac(secret, payload)):
+    if not any(hmac.compare_digest(signature, _mac(key, payload)) for key in secrets):
         raise BadSignature(
             "The reply address of your message is not one this referral network gave out.",
             hint="Reply to a notification you received from us, or use Slack.",

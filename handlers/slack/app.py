@@ -2,46 +2,38 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import UserError
 from bot.runtime import Runtime
 from bot.settings import SettingsError
-from handlers.slack.blocks import REASON_BLOCK, notice_modal, reply
+from handlers.slack.answering import AnsweringPool
 from handlers.slack.client import make_async_web_client
-from handlers.slack.gateway import Gateway
+from handlers.slack.errors import answer_error
 from handlers.slack.listeners import actions, commands, events, views
-from handlers.slack.screens import not_linked_home
-
-if TYPE_CHECKING:
-    from handlers.slack.answering import AnsweringPool
+from handlers.slack.runner import UseCaseRunner
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-SORRY = "Something went wrong on closeloop's side. It has been logged; please try again later."
-_REASON_FIELDS = {"reason", "provision reason", "decline reason"}
 
 
 def build_slack_app(
     runtime: Runtime,
     *,
     client: AsyncWebClient | None = None,
-    gateway: Gateway | None = None,
+    runner: UseCaseRunner | None = None,
     answering: AnsweringPool | None = None,
 ) -> AsyncApp:
     """The Bolt app for this runtime. Nothing is called at build time: Bolt checks the token
@@ -59,27 +51,24 @@ def build_slack_app(
         name="closeloop",
     )
     app.closeloop_authorization = authorization  # type: ignore[attr-defined]
-    gateway = gateway or Gateway(runtime.sessions)
+    runner = runner or UseCaseRunner(runtime.sessions)
     app.middleware(drop_retries)
     app.middleware(keep_acknowledgements)
     app.error(answer_error)
-    commands.register(app, gateway, answering)
+    commands.register(app, runner, answering)
     for module in (actions, views, events):
-        module.register(app, gateway)
+        module.register(app, runner)
     return app
 
 
 def mount_slack(api: FastAPI, runtime: Runtime, **kwargs: Any) -> AsyncApp:
-    """Serve the Bolt app at POST /slack/events; close `api.state.slack_gateway` (and
+    """Serve the Bolt app at POST /slack/events; close `api.state.slack_runner` (and
     `slack_answering`, with SLACK_ANSWER_PROCESSES) at shutdown."""
-    gateway = kwargs.pop("gateway", None) or Gateway(runtime.sessions)
+    runner = kwargs.pop("runner", None) or UseCaseRunner(runtime.sessions)
     answering = None
     if runtime.settings.slack_answer_processes:
-        # Imported here: answering.py builds on this module.
-        from handlers.slack.answering import AnsweringPool
-
         answering = AnsweringPool(runtime.settings, runtime.settings.slack_answer_processes)
-    bolt = build_slack_app(runtime, gateway=gateway, answering=answering, **kwargs)
+    bolt = build_slack_app(runtime, runner=runner, answering=answering, **kwargs)
     handler = AsyncSlackRequestHandler(bolt)
 
     @api.post(EVENTS_PATH, include_in_schema=False)
@@ -87,7 +76,7 @@ def mount_slack(api: FastAPI, runtime: Runtime, **kwargs: Any) -> AsyncApp:
         return await handler.handle(request)
 
     api.state.slack = bolt
-    api.state.slack_gateway = gateway
+    api.state.slack_runner = runner
     api.state.slack_answering = answering
     api.state.slack_authorization = bolt.closeloop_authorization  # type: ignore[attr-defined]
     return bolt
@@ -160,48 +149,3 @@ async def keep_acknowledgements(
 ) -> BoltResponse | None:
     request.context["ack"] = StickyAck()
     return await next()
-
-
-async def answer_error(
-    error: Exception,
-    body: dict[str, Any],
-    response: BoltResponse | None,
-    respond: AsyncRespond | None,
-    client: AsyncWebClient,
-) -> BoltResponse | None:
-    """The one place errors are translated: a UserError is told to the person who acted,
-    anything else is logged once with its traceback and the person gets an apology."""
-    if isinstance(error, UserError):
-        message = str(error)
-    else:
-        log.error("Slack request failed: %s", body.get("type"), exc_info=error)
-        message = SORRY
-    kind = body.get("type")
-    if kind == "view_submission" and response is not None:
-        return _modal_answer(error, message)
-    if kind == "event_callback":
-        event = body.get("event") or {}
-        if event.get("type") == "app_home_opened" and event.get("user"):
-            await client.views_publish(user_id=event["user"], view=not_linked_home(message))
-        return None
-    if response is not None:
-        # Not acknowledged yet: the answer goes in the acknowledgement itself.
-        return BoltResponse(status=200, body=json.dumps(reply(message)), headers=_json_headers())
-    if respond is not None and respond.response_url:
-        await respond(**reply(message), replace_original=False)
-    return None
-
-
-def _modal_answer(error: Exception, message: str) -> BoltResponse:
-    if isinstance(error, UserError) and error.field in _REASON_FIELDS:
-        answer: dict[str, Any] = {
-            "response_action": "errors",
-            "errors": {REASON_BLOCK: message},
-        }
-    else:
-        answer = {"response_action": "update", "view": notice_modal("Not sent", message)}
-    return BoltResponse(status=200, body=json.dumps(answer), headers=_json_headers())
-
-
-def _json_headers() -> dict[str, str | Sequence[str]]:
-    return {"content-type": "application/json;charset=utf-8"}

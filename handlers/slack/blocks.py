@@ -7,7 +7,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain.vocab import DeclineReason, ProvisionReason, ResponseKind
+from bot.domain.vocab import (
+    DeclineReason,
+    ProvisionReason,
+    ResponseKind,
+    ServiceStatus,
+)
 from bot.errors import InvalidInput
 
 Block = dict[str, Any]
@@ -17,6 +22,10 @@ ACCEPT = "referral.accept"
 TENTATIVE = "referral.tentative"
 DECLINE = "referral.decline"
 VIEW = "referral.view"
+STATUS = "referral.status"
+NOTE = "referral.note"
+NOTE_MODAL = "referral.note_form"
+NOTE_BLOCK = "note"
 MORE = "grid.more"
 APPROVE_ACCESS = "access.approve"
 DENY_ACCESS = "access.deny"
@@ -25,14 +34,19 @@ ACTIONS_BLOCK = "referral_actions"
 REASON_BLOCK = "reason"
 COMMENT_BLOCK = "comment"
 
-LABELS = {ACCEPT: "Accept", TENTATIVE: "Tentative", DECLINE: "Decline", VIEW: "View"}
+LABELS = {
+    ACCEPT: "Accept",
+    TENTATIVE: "Tentative",
+    DECLINE: "Decline",
+    VIEW: "View",
+    NOTE: "Add note",
+}
 KIND_OF_ACTION = {
     ACCEPT: ResponseKind.ACCEPT,
     TENTATIVE: ResponseKind.TENTATIVE,
     DECLINE: ResponseKind.DECLINE,
 }
 ACTION_OF_KIND = {kind: action for action, kind in KIND_OF_ACTION.items()}
-RESPONSE_WORDS = {"accept": "accepted", "tentative": "tentatively accepted", "decline": "declined"}
 STALE_BUTTON = "That button belongs to a message closeloop can no longer read."
 
 
@@ -43,6 +57,8 @@ class Target:
     number: str
     program: str | None = None
     staff_id: int | None = None
+    # A choice the element stands for (a service status's name in the Status select).
+    choice: str | None = None
 
 
 def encode(target: Target) -> str:
@@ -51,6 +67,8 @@ def encode(target: Target) -> str:
         data["p"] = target.program
     if target.staff_id is not None:
         data["s"] = target.staff_id
+    if target.choice is not None:
+        data["v"] = target.choice
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -58,7 +76,9 @@ def decode(value: str | None) -> Target:
     try:
         data = json.loads(value or "")
         staff = data.get("s")
-        return Target(str(data["n"]), data.get("p"), int(staff) if staff is not None else None)
+        staff_id = int(staff) if staff is not None else None
+        choice = data.get("v")
+        return Target(str(data["n"]), data.get("p"), staff_id, str(choice) if choice else None)
     except (ValueError, KeyError, TypeError, AttributeError):
         raise InvalidInput(STALE_BUTTON, hint="Use /referral instead.") from None
 
@@ -133,18 +153,39 @@ def provider_select(target: Target, providers: Sequence[tuple[int, str]]) -> Blo
     }
 
 
+def status_select(target: Target) -> Block:
+    """The 13 service statuses, for a referral the program is working."""
+    return {
+        "type": "static_select",
+        "action_id": STATUS,
+        "placeholder": plain("Service status…"),
+        "options": [
+            {
+                "text": plain(status.value),
+                "value": encode(Target(target.number, target.program, choice=status.name)),
+            }
+            for status in ServiceStatus
+        ],
+    }
+
+
 def work_actions(
     target: Target,
     *,
     providers: Sequence[tuple[int, str]] = (),
     respond: Iterable[str] = (ACCEPT, TENTATIVE, DECLINE),
+    follow_up: bool = False,
     block_id: str = ACTIONS_BLOCK,
 ) -> Block:
+    """The buttons on a referral: assign, respond, and once answered (`follow_up`) the service
+    status and a note; View always."""
     elements: list[Block] = []
     if providers:
         elements.append(provider_select(target, providers))
     styles = {ACCEPT: "primary", DECLINE: "danger"}
     elements += [button(a, target, style=styles.get(a)) for a in respond]
+    if follow_up:
+        elements += [status_select(target), button(NOTE, target)]
     elements.append(button(VIEW, target))
     return {"type": "actions", "block_id": block_id, "elements": elements}
 
@@ -205,6 +246,32 @@ def respond_modal(kind: ResponseKind, metadata: str, number: str) -> Block:
                 "element": {
                     "type": "plain_text_input",
                     "action_id": COMMENT_BLOCK,
+                    "multiline": True,
+                    "max_length": 2000,
+                },
+            },
+        ],
+    }
+
+
+def note_modal(metadata: str, number: str) -> Block:
+    """A note for the program's call log."""
+    return {
+        "type": "modal",
+        "callback_id": NOTE_MODAL,
+        "private_metadata": metadata,
+        "title": plain("Add a note"),
+        "submit": plain("Add"),
+        "close": plain("Cancel"),
+        "blocks": [
+            text(f"A note on *{number}* for your program's call log."),
+            {
+                "type": "input",
+                "block_id": NOTE_BLOCK,
+                "label": plain("Note"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": NOTE_BLOCK,
                     "multiline": True,
                     "max_length": 2000,
                 },

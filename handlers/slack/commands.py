@@ -8,17 +8,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from bot.commands import (
+    AddNote,
+    Assign,
+    Close,
+    MarkPending,
+    Republish,
+    Respond,
+    SetStatus,
+    WorkCommand,
+    parse,
+)
+from bot.domain import vocab
 from bot.domain.vocab import (
     DeclineReason,
     NeedOutcome,
     ProvisionReason,
     ResponseKind,
     Role,
-    ServiceStatus,
     match_choice,
 )
-from bot.errors import InvalidInput, UserError
+from bot.errors import InvalidInput
 from bot.services.lookup import NUMBER_HINT
+from handlers.slack.agreement import Agreement, parse_agreement
 
 _NUMBER = re.compile(r"^(?:R-)?(\d{4})-(\d{1,6})$", re.IGNORECASE)
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -44,55 +56,6 @@ class ListReferrals:
 
 @dataclass(frozen=True)
 class Show:
-    number: str
-
-
-@dataclass(frozen=True)
-class Assign:
-    number: str
-    person: str
-    slack_user: str | None
-    reassign: bool
-    program: str | None = None
-
-
-@dataclass(frozen=True)
-class Respond:
-    number: str
-    kind: ResponseKind
-    reason: str | None = None
-    comment: str | None = None
-    program: str | None = None
-
-
-@dataclass(frozen=True)
-class SetStatus:
-    number: str
-    status: ServiceStatus
-    program: str | None = None
-
-
-@dataclass(frozen=True)
-class AddNote:
-    number: str
-    text: str
-    program: str | None = None
-
-
-@dataclass(frozen=True)
-class Pending:
-    number: str
-
-
-@dataclass(frozen=True)
-class Close:
-    number: str
-    outcome: NeedOutcome
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Republish:
     number: str
 
 
@@ -134,19 +97,7 @@ class AccessQueue:
 AccessCommand = AskAccess | DecideAccess | RevokeAccess | AccessQueue
 
 SlackCommand = (
-    Help
-    | ListReferrals
-    | Show
-    | Assign
-    | Respond
-    | SetStatus
-    | AddNote
-    | Pending
-    | Close
-    | Republish
-    | Digest
-    | Suspension
-    | AccessCommand
+    Agreement | Help | ListReferrals | Show | Digest | Suspension | AccessCommand | WorkCommand
 )
 
 
@@ -161,6 +112,8 @@ def parse_command(text: str) -> SlackCommand:
         return Digest()
     if verb == "access":
         return _access(rest)
+    if verb == "agreement":
+        return parse_agreement(rest)
     if verb in ("suspend", "resume"):
         if not rest:
             raise InvalidInput(
@@ -189,19 +142,11 @@ def mentioned_user(text: str) -> str | None:
 def leading_choice(words: list[str], choices: type[E], *, field: str) -> tuple[E, str | None]:
     """The choice named by the longest leading run of words, and the words after it.
 
-    "no vac beds full" -> (no vacancy, "beds full"). When no run names one, the error for the
-    first word is raised, which lists the valid choices.
+    "no vac beds full" -> (no vacancy, "beds full"); the one reader of every channel
+    (`bot.domain.vocab.leading_choice`).
     """
-    if not words:
-        match_choice("", choices, field=field)
-    for end in range(len(words), 0, -1):
-        try:
-            choice = match_choice(" ".join(words[:end]), choices, field=field)
-        except UserError:
-            continue
-        return choice, " ".join(words[end:]) or None
-    match_choice(words[0], choices, field=field)
-    raise AssertionError("unreachable: match_choice raised for the first word")  # pragma: no cover
+    choice, count = vocab.leading_choice(words, choices, field=field)
+    return choice, " ".join(words[count:]) or None
 
 
 def _list(words: list[str]) -> ListReferrals:
@@ -308,37 +253,43 @@ def _assign(reassign: bool) -> Callable[[str, str | None, list[str]], Assign]:
                 hint=f"/referral {verb} {number} @person",
             )
         person = " ".join(rest)
-        return Assign(number, person, mentioned_user(person), reassign, program)
+        data = {"number": number, "provider": person, "reassign": reassign, "program": program}
+        return parse(Assign, data)
 
     return build
 
 
-def _accept(number: str, program: str | None, rest: list[str]) -> Respond:
-    return Respond(number, ResponseKind.ACCEPT, None, " ".join(rest) or None, program)
+def _respond(kind: ResponseKind) -> Callable[[str, str | None, list[str]], Respond]:
+    def build(number: str, program: str | None, rest: list[str]) -> Respond:
+        reason: str | None = None
+        comment = " ".join(rest) or None
+        if kind != ResponseKind.ACCEPT:
+            choices = ProvisionReason if kind == ResponseKind.TENTATIVE else DeclineReason
+            field = "provision reason" if kind == ResponseKind.TENTATIVE else "decline reason"
+            found, comment = leading_choice(rest, choices, field=field)
+            reason = found.value
+        data = {
+            "number": number,
+            "kind": kind,
+            "reason": reason,
+            "comment": comment,
+            "program": program,
+        }
+        return parse(Respond, data)
 
-
-def _provision(number: str, program: str | None, rest: list[str]) -> Respond:
-    reason, comment = leading_choice(rest, ProvisionReason, field="provision reason")
-    return Respond(number, ResponseKind.TENTATIVE, reason.value, comment, program)
-
-
-def _decline(number: str, program: str | None, rest: list[str]) -> Respond:
-    reason, comment = leading_choice(rest, DeclineReason, field="decline reason")
-    return Respond(number, ResponseKind.DECLINE, reason.value, comment, program)
+    return build
 
 
 def _status(number: str, program: str | None, rest: list[str]) -> SetStatus:
-    return SetStatus(
-        number, match_choice(" ".join(rest), ServiceStatus, field="service status"), program
-    )
+    return parse(SetStatus, {"number": number, "status": " ".join(rest), "program": program})
 
 
 def _note(number: str, program: str | None, rest: list[str]) -> AddNote:
-    return AddNote(number, " ".join(rest), program)
+    return parse(AddNote, {"number": number, "text": " ".join(rest), "program": program})
 
 
-def _pending(number: str, program: str | None, rest: list[str]) -> Pending:
-    return Pending(number)
+def _pending(number: str, program: str | None, rest: list[str]) -> MarkPending:
+    return MarkPending(number=number)
 
 
 def _close(number: str, program: str | None, rest: list[str]) -> Close:
@@ -346,13 +297,13 @@ def _close(number: str, program: str | None, rest: list[str]) -> Close:
     if ":" in text:
         said, _, why = text.partition(":")
         outcome = match_choice(said, NeedOutcome, field="need outcome")
-        return Close(number, outcome, why.strip() or None)
+        return parse(Close, {"number": number, "outcome": outcome, "reason": why.strip()})
     outcome, reason = leading_choice(rest, NeedOutcome, field="need outcome")
-    return Close(number, outcome, reason)
+    return parse(Close, {"number": number, "outcome": outcome, "reason": reason})
 
 
 def _republish(number: str, program: str | None, rest: list[str]) -> Republish:
-    return Republish(number)
+    return Republish(number=number)
 
 
 _NEEDS_NUMBER: dict[str, Callable[[str, str | None, list[str]], SlackCommand]] = {
@@ -360,10 +311,10 @@ _NEEDS_NUMBER: dict[str, Callable[[str, str | None, list[str]], SlackCommand]] =
     "view": _show,
     "assign": _assign(False),
     "reassign": _assign(True),
-    "accept": _accept,
-    "provision": _provision,
-    "tentative": _provision,
-    "decline": _decline,
+    "accept": _respond(ResponseKind.ACCEPT),
+    "provision": _respond(ResponseKind.TENTATIVE),
+    "tentative": _respond(ResponseKind.TENTATIVE),
+    "decline": _respond(ResponseKind.DECLINE),
     "status": _status,
     "note": _note,
     "pending": _pending,

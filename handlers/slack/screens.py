@@ -6,15 +6,14 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from bot.domain.vocab import DeclineReason, NeedOutcome, ProvisionReason
+from bot.domain.vocab import RESPONSE_WORDS, DeclineReason, NeedOutcome, ProvisionReason
 from bot.services.grid import GridPage, GridRow
 from bot.services.queue import QueueItem
 from bot.services.referrals import ReferralDetails
 from bot.texts import as_typed_in_slack as typed
-from bot.texts import render
+from bot.texts import render, render_slack_text
 from handlers.slack.blocks import (
     MORE,
-    RESPONSE_WORDS,
     Block,
     Target,
     brief,
@@ -56,7 +55,7 @@ def row_line(row: GridRow) -> str:
 
 def grid_reply(page: GridPage, query: ListReferrals) -> dict[str, Any]:
     if not page.rows:
-        return reply(f"No {query.scope} referrals match.")
+        return reply(render("slack/screens/no_rows.txt", scope=query.scope))
     first = (query.page - 1) * PAGE_SIZE + 1
     last = first + len(page.rows) - 1
     total = f"{page.total}" if page.total_exact else f"{page.total}+"
@@ -88,48 +87,49 @@ def grid_reply(page: GridPage, query: ListReferrals) -> dict[str, Any]:
 
 def details_reply(details: ReferralDetails) -> dict[str, Any]:
     """Client details: shown only to the person who asked (ephemeral), who has a role on it.
-    What people typed is shown as typed (`typed`: Slack would read <, > and & as markup)."""
+    What people typed is shown as typed (Slack would read <, > and & as markup)."""
     referral, client = details.referral, details.client
     where = "Statewide" if referral.statewide else ", ".join(c.name for c in referral.counties)
-    lines = [
-        f"*{referral.number}* · {referral.state} · {referral.urgency} · {where}",
-        f"Needs: {', '.join(referral.needs)}",
-        f"Client: {typed(client.first_name)} {typed(client.last_name)},"
-        f" born {client.birth_date.isoformat()}"
-        + (f", {typed(client.gender)}" if client.gender else ""),
+    about = {
+        "number": referral.number,
+        "state": str(referral.state),
+        "urgency": str(referral.urgency),
+        "where": where,
+        "needs": list(referral.needs),
+        "first_name": client.first_name,
+        "last_name": client.last_name,
+        "birth_date": client.birth_date.isoformat(),
+        "gender": client.gender,
+        "phone": client.phone,
+        "address": client.address,
+        "external_id": client.external_id,
+        "guardians": list(client.guardians or []),
+        "coordinator": referral.primary_coordinator.name,
+        "summary": referral.summary,
+    }
+    programs = [
+        {
+            "program": r.program.name,
+            "assignee": r.assignee.name if r.assignee else None,
+            "response": str(r.response) if r.response else None,
+            "reason": r.response_reason,
+            "status": str(r.service_status) if r.service_status else None,
+        }
+        for r in details.recipients
     ]
-    if client.phone:
-        lines.append(f"Phone: {typed(client.phone)}")
-    if client.address:
-        lines.append(f"Address: {typed(client.address)}")
-    if client.external_id:
-        lines.append(f"State ID: {typed(client.external_id)}")
-    if client.guardians:
-        lines.append(f"Guardians: {typed(', '.join(client.guardians))}")
-    lines.append(f"Coordinator: {typed(referral.primary_coordinator.name)}")
-    if referral.summary:
-        lines.append(f"Summary: {typed(referral.summary)}")
-    programs = []
-    for r in details.recipients:
-        answer = RESPONSE_WORDS.get(str(r.response or ""), "no answer yet")
-        if r.response_reason:
-            answer += f" ({typed(r.response_reason)})"
-        who = typed(r.assignee.name) if r.assignee else "unassigned"
-        status = f" · {typed(str(r.service_status))}" if r.service_status else ""
-        programs.append(f"• {typed(r.program.name)}: {who} · {answer}{status}")
-    blocks = [text("\n".join(lines))]
+    blocks = [text(render_slack_text("screens/details", about))]
     if programs:
-        blocks.append(text("\n".join(programs)))
+        blocks.append(text(render_slack_text("screens/details_programs", {"programs": programs})))
     return reply(f"{referral.number}: details", blocks)
 
 
 def home_view(items: list[QueueItem]) -> Block:
     blocks: list[Block] = [
         {"type": "header", "text": plain("Your referral queue")},
-        context("Referrals waiting for you to assign or answer. Type /referral help for more."),
+        context(render("slack/screens/home_intro.txt")),
     ]
     if not items:
-        blocks.append(text("Nothing is waiting for you."))
+        blocks.append(text(render("slack/screens/home_empty.txt")))
     for item in items:
         row = item.row
         target = Target(row.number, row.program_key)

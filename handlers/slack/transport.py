@@ -99,8 +99,8 @@ class SlackTransport:
         except SlackApiError as err:
             raise _translate(err, notification) from err
         except (SlackClientError, OSError) as err:
-            # The retry handler already tried again; let the outbox back off and try later.
-            raise DeliveryError(f"Slack could not be reached: {err}") from err
+            # The retry handler already tried again; the outbox pauses the channel and tries later.
+            raise DeliveryError(f"Slack could not be reached: {err}", unreachable=True) from err
         return Receipt(external_ref=f"{answer['channel']}:{answer['ts']}")
 
     def _target(self, address: str) -> str:
@@ -149,7 +149,9 @@ def _translate(err: SlackApiError, notification: Notification) -> DeliveryError:
         return DeliveryError(f"{where}: rate limited", retry_after=retry_after)
     if error in PERMANENT_ERRORS:
         return DeliveryError(f"{where}: {error}", permanent=True)
-    return DeliveryError(f"{where}: {error or f'HTTP {status}'}")
+    # Slack's own trouble (5xx, fatal_error, internal_error) is not this message's fault.
+    trouble = status >= 500 or error in ("fatal_error", "internal_error", "service_unavailable")
+    return DeliveryError(f"{where}: {error or f'HTTP {status}'}", unreachable=trouble)
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float | None:

@@ -10,10 +10,19 @@ from types import ModuleType
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from handlers.web import access, grid, referral, reports, sign_in
+from handlers.web import access, agreements, grid, reads, referral, reports, sign_in, work
 from handlers.web.deps import mark_web
 
-PAGES: tuple[ModuleType, ...] = (sign_in, grid, referral, reports, access)
+PAGES: tuple[ModuleType, ...] = (
+    sign_in,
+    grid,
+    referral,
+    work,
+    reports,
+    access,
+    agreements,
+    reads,
+)
 
 
 def web_router(pages: tuple[ModuleType, ...] = PAGES) -> APIRouter:

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from bot.domain.vocab import ReferralState, match_choice
+from bot.domain.vocab import Channel, ReferralState, match_choice
 from bot.errors import InvalidInput
 from bot.services import grid
 from bot.services.grid import GridQuery, Scope
@@ -56,7 +56,7 @@ def referrals(request: Request, actor: CurrentStaff) -> Response:
     params = {k: v.strip() for k, v in request.query_params.items() if v.strip()}
     query = _query(params)
     with use_case(request) as session:
-        result = grid.search(session, actor=actor, query=query)
+        result = grid.search(session, actor=actor, query=query, channel=Channel.WEB)
     kept = {k: params[k] for k in FILTERS if k in params}
     return page(
         request,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -12,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bot.errors import UserError
 from bot.services.sign_in import SignedOut
 from bot.settings import Settings
-from bot.signing import mac_of, new_nonce
+from bot.signing import mac_of, new_nonce, verify_mac
 from bot.texts import render
 
 SESSION_COOKIE = "closeloop_session"
@@ -67,9 +66,7 @@ async def checked_form(request: Request) -> dict[str, str]:
     settings = settings_of_request(request)
     cookie = request.cookies.get(CSRF_COOKIE)
     sent = form.get(CSRF_FIELD, "")
-    if not cookie or not hmac.compare_digest(
-        sent.encode(), mac_of(settings.secret_key, CSRF_PURPOSE, cookie).encode()
-    ):
+    if not cookie or not verify_mac(settings.verifying_keys, CSRF_PURPOSE, cookie, sent):
         raise CsrfRefused(
             "This form was not sent from a page of this site, or it is too old.",
             field=CSRF_FIELD,

@@ -12,9 +12,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from bot.domain.vocab import RESPONSE_WORDS
 from bot.errors import InvalidInput
 from bot.services import reports
-from bot.services.reports import RESPONSE_WORDS, AgencyFlowReport, FlowRow
+from bot.services.reports import AgencyFlowReport, FlowRow
 from handlers.web.charts import stacked_bars
 from handlers.web.deps import CurrentStaff, use_case
 from handlers.web.render import page

@@ -72,7 +72,8 @@ async def sign_in_complete(request: Request, token: str) -> Response:
     with use_case(request) as session:
         started = complete_sign_in(session, token=token)
     settings = settings_of_request(request)
-    response = RedirectResponse(safe_next(form.get("next")), status_code=303)
+    target = "/agreement" if started.needs_agreement else safe_next(form.get("next"))
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         started.cookie,

@@ -78,10 +78,20 @@ def test_retry_after_from_the_far_side_is_honoured(
 ) -> None:
     published(network, needs=["DAY"])
     recorder = Recorder([DeliveryError("rate limited", retry_after=17)])
-    dispatcher = Dispatcher(network, {"console": recorder}, batch=1, clock=clock)
-    dispatcher.run_once()
-    row = next(r for r in _rows(network) if r.status == "pending" and r.attempts == 1)
-    assert row.next_attempt_at - clock.now == timedelta(seconds=17)
+    dispatcher = Dispatcher(network, {"console": recorder}, clock=clock)
+    assert dispatcher.run_once() == 0
+    # Asked to wait, the channel pauses: the row keeps its attempts (a rate limit is no fault
+    # of the message) and the rest of the batch is handed back untried.
+    rows = _rows(network)
+    limited = next(r for r in rows if r.last_error == "rate limited")
+    assert (limited.status, limited.attempts) == ("pending", 0)
+    assert limited.next_attempt_at - clock.now == timedelta(seconds=17)
+    assert [(r.attempts, r.claimed_by) for r in rows] == [(0, None), (0, None)]
+    assert recorder.delivered == []
+    clock.advance(seconds=16)
+    assert dispatcher.run_once() == 0  # still paused
+    clock.advance(seconds=2)
+    assert dispatcher.run_once() == 2
 
 
 def test_after_max_attempts_a_row_is_dead_and_admins_are_told(
@@ -143,12 +153,12 @@ def test_a_lease_lets_another_dispatcher_retry_a_crashed_delivery(
     network: sessionmaker[Session], clock: Clock
 ) -> None:
     published(network, needs=["DAY"])
-    crashed = Dispatcher(network, {"console": Recorder()}, lease_seconds=120, clock=clock)
+    crashed = Dispatcher(network, {"console": Recorder()}, clock=clock)
     claimed = crashed.claim()  # claimed, then the process "dies" before delivering
-    assert len(claimed) == 2
+    assert len(claimed.notes) == 2
     other = Dispatcher(network, {"console": Recorder()}, clock=clock)
     assert other.run_once() == 0  # still leased
-    clock.advance(seconds=121)
+    clock.advance(seconds=5)  # the default lease is 4 s, renewed only while its holder lives
     assert other.run_once() == 2
 
 

@@ -16,10 +16,11 @@ from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from bot.jobs import catch_up, jobs, run_job
 from bot.runtime import Runtime
-from bot.services import digests, referrals, work
+from bot.services import digest_build, digests, escalations, referrals, work
+from bot.services.reminders import thirty_day_reminders
 from bot.settings import Settings
 from storage.db import transaction
-from storage.models import OutboxMessage, Staff
+from storage.models import OutboxMessage
 from tests.conftest import Clock
 from tests.network import BEN, COORD, DANA, GK_HOME, GK_OZARK, STATEWIDE_COORD
 from tests.service.helpers import published
@@ -67,7 +68,7 @@ def test_thirty_day_reminders_over_95_days(
                     channel=Channel.SLACK,
                 )
         with transaction(network) as s:
-            digests.thirty_day_reminders(s)
+            thirty_day_reminders(s)
         rows = _messages(network, "thirty_day_reminder")
         for row in rows[seen:]:
             reminders[row.address].append((day, [i["number"] for i in row.payload["items"]]))
@@ -100,7 +101,7 @@ def test_a_slow_reminder_run_overlapping_the_next_lists_each_referral_once(
                 s.info["clock"] = lambda: start + timedelta(days=day, hours=-3)
                 if not hold:
                     second_waiting.set()
-                digests.thirty_day_reminders(s)
+                thirty_day_reminders(s)
                 if hold:
                     first_open.set()
                     release.wait(30)
@@ -163,7 +164,7 @@ def test_overdue_escalation_counts_business_days(
     for day in range(1, 20):
         clock.now = published_on + timedelta(days=day, hours=-2)
         with transaction(network) as s:
-            digests.overdue_escalations(s)
+            escalations.overdue_escalations(s)
         for row in _messages(network, "overdue_gatekeeper") + _messages(
             network, "overdue_coordinator"
         ):
@@ -347,7 +348,7 @@ def test_digests_deal_each_referral_to_every_target_whose_counties_it_touches(
 ) -> None:
     # Counts are grouped by a referral's set of counties (or statewide) and dealt out to the
     # digests: one referral in two regions counts once in each, a statewide one everywhere.
-    monkeypatch.setattr(digests, "MAX_LISTED", 2)
+    monkeypatch.setattr(digest_build, "MAX_LISTED", 2)
     start = clock.now + timedelta(days=70)
     by = STATEWIDE_COORD
     two = published(network, by, needs=["RES"], counties=["Boone County", "Greene County"])
@@ -410,21 +411,3 @@ def test_digests_deal_each_referral_to_every_target_whose_counties_it_touches(
         {"program": "Ozark Respite", "count": 2},
         {"program": "Ozark Behaviour", "count": 1},
     ]
-
-
-def test_idle_staff_lose_access_and_the_security_officer_is_told(
-    network: sessionmaker[Session], clock: Clock, as_staff: AsStaff
-) -> None:
-    published(network)  # Casey acts today
-    clock.advance(days=91)
-    with transaction(network) as s:
-        from bot.services import expiries
-
-        expiries.idle_staff(s)
-    with transaction(network) as s:
-        active = {p.email for p in s.scalars(select(Staff).where(Staff.active.is_(True)))}
-    assert active == set()  # nobody else acted in 91 days, and Casey's last act was 91 days ago
-    told = _messages(network, "access_removed_idle")
-    assert sorted(
-        {(m.address, m.payload["email"]) for m in told if m.payload["email"] == DANA}
-    ) == [("helen@heartland.example.org", DANA)]

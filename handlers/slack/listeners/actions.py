@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.app.async_app import AsyncApp
@@ -11,9 +12,11 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.commands import Assign, Respond, SetStatus, WorkCommand, parse
 from bot.domain.vocab import Channel, ResponseKind
 from bot.errors import InvalidInput
-from bot.services import access, referrals, work
+from bot.services import access, referrals
+from bot.texts import render
 from handlers.slack.blocks import (
     ACCEPT,
     APPROVE_ACCESS,
@@ -21,82 +24,42 @@ from handlers.slack.blocks import (
     DECLINE,
     KIND_OF_ACTION,
     MORE,
+    NOTE,
     STALE_BUTTON,
+    STATUS,
     TENTATIVE,
     VIEW,
     Target,
     access_request_of,
     after_response,
     decode,
+    note_modal,
     respond_modal,
     work_actions,
 )
 from handlers.slack.commands import ListReferrals
-from handlers.slack.execute import list_page
-from handlers.slack.gateway import Gateway
-from handlers.slack.outcome import form_metadata, message_of, outcome_line, show_outcome
+from handlers.slack.execute import apply_for, list_page
+from handlers.slack.in_place import form_metadata, message_of, outcome_line, show_outcome
+from handlers.slack.runner import UseCaseRunner
 from handlers.slack.screens import details_reply
 
 SLACK = Channel.SLACK
 Body = dict[str, Any]
 
 
-def register(app: AsyncApp, gateway: Gateway) -> None:
-    @app.action(ASSIGN)
-    async def assign(
-        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        target = decode((action.get("selected_option") or {}).get("value"))
-        if target.staff_id is None:
-            raise InvalidInput(STALE_BUTTON, hint="Use /referral assign instead.")
-        result, who = await gateway.run(
-            client,
-            body["user"]["id"],
-            lambda s, a: (
-                work.assign_referral(
-                    s,
-                    actor=a,
-                    number=target.number,
-                    provider=target.staff_id or 0,
-                    program=target.program,
-                    channel=SLACK,
-                ),
-                a.name,
-            ),
-        )
-        if not result.changed:
-            await respond(text=result.summary, response_type="ephemeral", replace_original=False)
-            return
-        after = work_actions(Target(target.number, target.program))
-        await show_outcome(gateway, client, body, outcome_line(result.summary, who), after)
+def register(app: AsyncApp, runner: UseCaseRunner) -> None:
+    for action_id, (read, respond_left) in CLICKS.items():
+        app.action(action_id)(_clicked(runner, read, respond_left))
 
-    @app.action(ACCEPT)
-    async def accept(
-        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
+    @app.action(NOTE)
+    async def note_form(ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient) -> None:
+        # The trigger_id lives 3 seconds: open the modal before anything else.
         await ack()
         target = decode(action.get("value"))
-        result, who = await gateway.run(
-            client,
-            body["user"]["id"],
-            lambda s, a: (
-                work.respond_to_referral(
-                    s,
-                    actor=a,
-                    number=target.number,
-                    kind=ResponseKind.ACCEPT,
-                    program=target.program,
-                    channel=SLACK,
-                ),
-                a.name,
-            ),
+        metadata = form_metadata(body, target.number, target.program, "note")
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=note_modal(metadata, target.number)
         )
-        if not result.changed:
-            await respond(text=result.summary, response_type="ephemeral", replace_original=False)
-            return
-        after = work_actions(target, respond=after_response(ResponseKind.ACCEPT))
-        await show_outcome(gateway, client, body, outcome_line(result.summary, who), after)
 
     @app.action(re.compile(f"^({re.escape(TENTATIVE)}|{re.escape(DECLINE)})$"))
     async def open_form(ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient) -> None:
@@ -115,7 +78,7 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
     ) -> None:
         await ack()
         target = decode(action.get("value"))
-        answer = await gateway.run(
+        answer = await runner.run(
             client,
             body["user"]["id"],
             lambda s, a: details_reply(
@@ -131,7 +94,7 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
         await ack()
         request_id = access_request_of(action.get("value"))
         approve = action["action_id"] == APPROVE_ACCESS
-        result, who = await gateway.run(
+        result, who = await runner.run(
             client,
             body["user"]["id"],
             lambda s, a: (
@@ -150,7 +113,7 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
             # The officer's ephemeral queue: answered below it, the rest of the list stays.
             await respond(text=line, response_type="ephemeral", replace_original=False)
             return
-        await show_outcome(gateway, client, body, line, None)
+        await show_outcome(runner, client, body, line, None)
 
     @app.action(MORE)
     async def more(
@@ -158,18 +121,72 @@ def register(app: AsyncApp, gateway: Gateway) -> None:
     ) -> None:
         await ack()
         query, cursor = _grid_query(action.get("value"))
-        answer = await gateway.run(
+        answer = await runner.run(
             client, body["user"]["id"], lambda s, a: list_page(s, a, query, cursor)
         )
         await respond(**answer, replace_original=True)
 
 
+def assign_command(action: Body) -> Assign:
+    """The assignment an Assign select names: the provider picked, on the message's referral."""
+    target = decode((action.get("selected_option") or {}).get("value"))
+    if target.staff_id is None:
+        raise InvalidInput(STALE_BUTTON, hint="Use /referral assign instead.")
+    return Assign(number=target.number, provider=target.staff_id, program=target.program)
+
+
+def status_command(action: Body) -> SetStatus:
+    """The service status picked in a Status select."""
+    target = decode((action.get("selected_option") or {}).get("value"))
+    if target.choice is None:
+        raise InvalidInput(STALE_BUTTON, hint="Use /referral status instead.")
+    data = {"number": target.number, "status": target.choice, "program": target.program}
+    return parse(SetStatus, data)
+
+
+def accept_command(action: Body) -> Respond:
+    target = decode(action.get("value"))
+    return Respond(number=target.number, kind=ResponseKind.ACCEPT, program=target.program)
+
+
+Reader = Callable[[Body], WorkCommand]
+
+
+def _clicked(
+    runner: UseCaseRunner, read: Reader, respond_left: tuple[str, ...] | None
+) -> Callable[..., Awaitable[None]]:
+    """A listener that applies the clicked element's command; the message clicked then shows
+    who did what, or, when nothing changed (a double click), the clicker alone is told why."""
+
+    async def listener(
+        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        command = read(action)
+        target = Target(command.number, command.program)
+        if respond_left is None:
+            after = work_actions(target)
+        else:
+            after = work_actions(target, respond=respond_left, follow_up=True)
+        applied = await apply_for(runner, client, body["user"]["id"], command)
+        if not applied.changed:
+            await respond(text=applied.summary, response_type="ephemeral", replace_original=False)
+            return
+        line = outcome_line(applied.summary, applied.actor)
+        await show_outcome(runner, client, body, line, after)
+
+    return listener
+
+
 def access_outcome(result: access.AccessRequestResult) -> str:
     """The line that replaces Approve / Deny once a request is decided."""
-    where = f"a {result.role} of {result.program}"
-    if result.status == "approved":
-        return f"Approved: {result.requester} is now {where}."
-    return f"Denied: {result.requester} asked to be {where}."
+    return render(
+        "slack/screens/access_decided.txt",
+        role=result.role,
+        program=result.program,
+        status=result.status,
+        requester=result.requester,
+    )
 
 
 def _grid_query(value: str | None) -> tuple[ListReferrals, str]:
@@ -180,3 +197,13 @@ def _grid_query(value: str | None) -> tuple[ListReferrals, str]:
         return query, str(data["c"])
     except (ValueError, KeyError, TypeError):
         raise InvalidInput(STALE_BUTTON, hint="Use /referral list instead.") from None
+
+
+# What each button or select means, and the response buttons left once it was used (with the
+# service status and a note, which follow an answer): assigning leaves the buttons as they were,
+# accepting leaves the other answers (to change it), a status leaves none.
+CLICKS: dict[str, tuple[Reader, tuple[str, ...] | None]] = {
+    ASSIGN: (assign_command, None),
+    ACCEPT: (accept_command, after_response(ResponseKind.ACCEPT)),
+    STATUS: (status_command, ()),
+}

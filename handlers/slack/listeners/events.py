@@ -7,13 +7,13 @@ from typing import Any
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.slack.gateway import Gateway
-from handlers.slack.outcome import refresh_home
+from handlers.slack.in_place import refresh_home
+from handlers.slack.runner import UseCaseRunner
 
 
-def register(app: AsyncApp, gateway: Gateway) -> None:
+def register(app: AsyncApp, runner: UseCaseRunner) -> None:
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        await refresh_home(gateway, client, str(event["user"]))
+        await refresh_home(runner, client, str(event["user"]))

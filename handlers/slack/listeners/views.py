@@ -1,4 +1,4 @@
-"""Modal submissions: a tentative acceptance or a decline with its reason and comments."""
+"""Modal submissions: a tentative acceptance or a decline with its reason and comments; a note."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.vocab import Channel, ResponseKind
-from bot.services import work
+from bot.commands import AddNote, Respond, WorkCommand, parse
 from handlers.slack.blocks import (
     COMMENT_BLOCK,
+    NOTE_BLOCK,
+    NOTE_MODAL,
     REASON_BLOCK,
     RESPOND_MODAL,
     Target,
@@ -19,50 +20,77 @@ from handlers.slack.blocks import (
     after_response,
     work_actions,
 )
-from handlers.slack.gateway import Gateway
-from handlers.slack.outcome import blocks_from_metadata, outcome_line, read_metadata, refresh_home
+from handlers.slack.execute import apply_for
+from handlers.slack.in_place import blocks_from_metadata, outcome_line, read_metadata, refresh_home
+from handlers.slack.runner import UseCaseRunner
 
-SLACK = Channel.SLACK
 Body = dict[str, Any]
 
 
-def register(app: AsyncApp, gateway: Gateway) -> None:
+def register(app: AsyncApp, runner: UseCaseRunner) -> None:
     @app.view(RESPOND_MODAL)
     async def respond_form(ack: AsyncAck, body: Body, view: Body, client: AsyncWebClient) -> None:
-        meta = read_metadata(str(view.get("private_metadata") or ""))
-        reason, comment = _form_values(view)
-        kind = ResponseKind(meta["k"])
-        # The answer is applied before the acknowledgement, so a refusal can be shown in the
-        # modal itself (see the error handler) instead of after it has closed.
-        result, who = await gateway.run(
-            client,
-            body["user"]["id"],
-            lambda s, a: (
-                work.respond_to_referral(
-                    s,
-                    actor=a,
-                    number=meta["n"],
-                    kind=kind,
-                    reason=reason,
-                    comment=comment,
-                    program=meta.get("p"),
-                    channel=SLACK,
-                ),
-                a.name,
-            ),
+        command = respond_command(view)
+        after = after_response(command.kind)
+        await _apply_submitted(runner, ack, body, view, client, command, after)
+
+    @app.view(NOTE_MODAL)
+    async def note_form(ack: AsyncAck, body: Body, view: Body, client: AsyncWebClient) -> None:
+        await _apply_submitted(runner, ack, body, view, client, note_command(view), ())
+
+
+async def _apply_submitted(
+    runner: UseCaseRunner,
+    ack: AsyncAck,
+    body: Body,
+    view: Body,
+    client: AsyncWebClient,
+    command: WorkCommand,
+    respond: tuple[str, ...],
+) -> None:
+    """A modal's command applied before the acknowledgement, so that a refusal can be shown in
+    the modal itself (see the error handler) instead of after it has closed; then the message
+    the modal was opened from shows who did what."""
+    applied = await apply_for(runner, client, body["user"]["id"], command)
+    await ack()
+    if not applied.changed:
+        return
+    meta = read_metadata(str(view.get("private_metadata") or ""))
+    line = outcome_line(applied.summary, applied.actor)
+    target = Target(command.number, command.program)
+    after = work_actions(target, respond=respond, follow_up=True)
+    if meta.get("c") and meta.get("t"):
+        blocks = acted(blocks_from_metadata(meta), line, after)
+        await client.chat_update(
+            channel=meta["c"], ts=meta["t"], text=meta.get("f") or line, blocks=blocks
         )
-        await ack()
-        if not result.changed:
-            return
-        line = outcome_line(result.summary, who)
-        after = work_actions(Target(meta["n"], meta.get("p")), respond=after_response(kind))
-        if meta.get("c") and meta.get("t"):
-            blocks = acted(blocks_from_metadata(meta), line, after)
-            await client.chat_update(
-                channel=meta["c"], ts=meta["t"], text=meta.get("f") or line, blocks=blocks
-            )
-        else:
-            await refresh_home(gateway, client, body["user"]["id"])
+    else:
+        await refresh_home(runner, client, body["user"]["id"])
+
+
+def note_command(view: Body) -> AddNote:
+    """The note a submitted Add note modal gives."""
+    meta = read_metadata(str(view.get("private_metadata") or ""))
+    values = (view.get("state") or {}).get("values") or {}
+    typed = (values.get(NOTE_BLOCK) or {}).get(NOTE_BLOCK) or {}
+    data = {"number": meta["n"], "text": typed.get("value") or "", "program": meta.get("p")}
+    return parse(AddNote, data)
+
+
+def respond_command(view: Body) -> Respond:
+    """The response a submitted Tentative / Decline modal gives."""
+    meta = read_metadata(str(view.get("private_metadata") or ""))
+    reason, comment = _form_values(view)
+    return parse(
+        Respond,
+        {
+            "number": meta["n"],
+            "kind": meta["k"],
+            "reason": reason,
+            "comment": comment,
+            "program": meta.get("p"),
+        },
+    )
 
 
 def _form_values(view: Body) -> tuple[str | None, str | None]:

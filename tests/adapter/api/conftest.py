@@ -28,10 +28,14 @@ class Api:
     def __init__(self, http: httpx.AsyncClient, sessions: sessionmaker[Session]) -> None:
         self.http = http
         self.sessions = sessions
+        self._tokens: dict[str, str] = {}
 
     def token(self, email: str) -> str:
-        with transaction(self.sessions) as session:
-            return issue_token(session, email=email)
+        """One token per person (issuing one is an audited change of its own)."""
+        if email not in self._tokens:
+            with transaction(self.sessions) as session:
+                self._tokens[email] = issue_token(session, email=email)
+        return self._tokens[email]
 
     def as_(self, email: str) -> Callable[..., Any]:
         headers = {"Authorization": f"Bearer {self.token(email)}"}

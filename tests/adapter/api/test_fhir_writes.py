@@ -183,6 +183,7 @@ async def _put(api: Api, task_id: int, by: str, **fields: Any) -> Any:
 
 async def test_the_ig_state_machine_is_enforced(api: Api) -> None:
     task_id = await _created_task(api)
+    api.token(GK_HOME)  # issued (and audited) before counting
     audit_before = _count(api, AuditEvent)
     illegal = await _put(api, task_id, GK_HOME, status="completed")
     assert illegal.status_code == 422

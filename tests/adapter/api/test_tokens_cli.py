@@ -10,7 +10,7 @@ from bot.cli import main
 from bot.settings import Settings
 from handlers.api.tokens import staff_for_token, token_hash
 from storage.db import transaction
-from storage.models import ApiToken
+from storage.models import ApiToken, AuditEvent
 from tests.network import COORD
 
 
@@ -33,6 +33,14 @@ def test_create_prints_a_token_once_and_revoke_ends_it(
     assert capsys.readouterr().out.strip() == f"closeloop: revoked 1 token(s) of {COORD}"
     with transaction(network) as session:
         assert staff_for_token(session, secret) is None
+        # Both are audited: by nobody on the network (an operator on the server), from the CLI.
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action.like("api_token%")).order_by(AuditEvent.id)
+        ).all()
+        assert [(e.action, e.actor_id, e.channel, e.detail) for e in events] == [
+            ("api_token_issued", None, "cli", {"staff": COORD}),
+            ("api_tokens_revoked", None, "cli", {"staff": COORD, "count": 1}),
+        ]
 
 
 def test_a_token_for_nobody_is_refused(

@@ -98,8 +98,8 @@ def test_a_referral_is_assigned_and_answered_by_email_alone(
     for text in (plain, html, notice.raw.decode()):
         assert first_name not in text and last_name not in text
     assert (
-        'To answer, reply with one line: "accept", "decline no vacancy", "provision funding: '
-        'waiting on approval" or "assign <a provider\'s email>".'
+        'To answer, reply with one line: "accept", "decline no vacancy: full until June", '
+        '"provision funding: waiting on approval" or "assign <a provider\'s email>".'
     ) in plain
     assert f"<b>{number}</b>" in html
     with transaction(network) as session:
@@ -234,7 +234,7 @@ def test_a_reply_to_a_reminder_names_the_referral(
     assert "reminder: 2 open referrals" in reminder.message["Subject"]
     assert (
         'To answer one, reply with one line naming it: "accept R-2026-000042", '
-        '"decline R-2026-000042 no vacancy"'
+        '"decline R-2026-000042 no vacancy: full until June"'
     ) in texts(reminder)[0]
     token = token_from_address(str(reminder.message["Reply-To"]))
     assert token is not None

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from bot.commands import AddNote, Assign, Close, Respond, SetStatus
 from bot.domain.vocab import NeedOutcome, ResponseKind, ServiceStatus
 from bot.errors import InvalidInput
 from handlers.slack.commands import (
     AccessQueue,
-    AddNote,
     AskAccess,
-    Assign,
-    Close,
     DecideAccess,
     Help,
     ListReferrals,
-    Respond,
     RevokeAccess,
-    SetStatus,
     Show,
     Suspension,
     parse_command,
@@ -38,37 +34,47 @@ N = "R-2026-000042"
         ),
         ("show 2026-000042", Show(N)),
         ("show r-2026-42", Show(N)),
-        ("assign R-2026-000042 <@U0LEE|lee>", Assign(N, "<@U0LEE|lee>", "U0LEE", False)),
+        ("assign R-2026-000042 <@U0LEE|lee>", Assign(number=N, provider="<@U0LEE|lee>")),
         (
             "reassign R-2026-000042 lee@heartland.example.org",
-            Assign(N, "lee@heartland.example.org", None, True),
+            Assign(number=N, provider="lee@heartland.example.org", reassign=True),
         ),
         (
             "accept R-2026-000042 we can start Monday",
-            Respond(N, ResponseKind.ACCEPT, None, "we can start Monday"),
+            Respond(number=N, kind=ResponseKind.ACCEPT, comment="we can start Monday"),
         ),
         (
             "decline R-2026-000042 no vac beds full",
-            Respond(N, ResponseKind.DECLINE, "no vacancy", "beds full"),
+            Respond(number=N, kind=ResponseKind.DECLINE, reason="no vacancy", comment="beds full"),
         ),
         (
             "decline R-2026-000042 program=heartland-res MEDICAL",
-            Respond(N, ResponseKind.DECLINE, "cannot meet medical needs", None, "heartland-res"),
+            Respond(
+                number=N,
+                kind=ResponseKind.DECLINE,
+                reason="cannot meet medical needs",
+                program="heartland-res",
+            ),
         ),
         (
             "provision R-2026-000042 pending fund county decides",
-            Respond(N, ResponseKind.TENTATIVE, "pending funding approval", "county decides"),
+            Respond(
+                number=N,
+                kind=ResponseKind.TENTATIVE,
+                reason="pending funding approval",
+                comment="county decides",
+            ),
         ),
         (
             "status R-2026-000042 not started unable",
-            SetStatus(N, ServiceStatus.NOT_STARTED_UNABLE_TO_CONTACT),
+            SetStatus(number=N, status=ServiceStatus.NOT_STARTED_UNABLE_TO_CONTACT),
         ),
-        ("note R-2026-000042 left a voicemail", AddNote(N, "left a voicemail")),
+        ("note R-2026-000042 left a voicemail", AddNote(number=N, text="left a voicemail")),
         (
             "close R-2026-000042 partially: no day program nearby",
-            Close(N, NeedOutcome.PARTIALLY_MET, "no day program nearby"),
+            Close(number=N, outcome=NeedOutcome.PARTIALLY_MET, reason="no day program nearby"),
         ),
-        ("close R-2026-000042 fully met", Close(N, NeedOutcome.FULLY_MET, None)),
+        ("close R-2026-000042 fully met", Close(number=N, outcome=NeedOutcome.FULLY_MET)),
         ("suspend heartland-res", Suspension("heartland-res", True)),
         (
             "access request gate heartland-res",

@@ -132,6 +132,8 @@ async def test_publish_assign_and_tentative_answer_close_the_loop_in_slack(
     assert [e["action_id"] for e in actions_of(answered)] == [
         "referral.accept",
         "referral.decline",
+        "referral.status",
+        "referral.note",
         "referral.view",
     ]
 

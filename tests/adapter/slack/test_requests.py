@@ -90,7 +90,7 @@ async def test_help_is_answered_in_the_acknowledgement(world: SlackWorld) -> Non
     help_text = body["blocks"][0]["text"]["text"]
     for example in (
         "list [open|closed|mine|unassigned|overdue|all]",
-        "decline R-2026-000042 no vac beds full",
+        "decline R-2026-000042 no vacancy: full until June",
         "close R-2026-000042 OUTCOME[: reason]",
         "suspend PROGRAM",
     ):

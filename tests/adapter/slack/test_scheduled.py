@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import Notification
 from bot.jobs import jobs
-from bot.services import digests, expiries
+from bot.services import digests, escalations, expiries, reminders
 from handlers.slack.render import SlackRenderer
 from storage.db import transaction
 from storage.models import OutboxMessage
@@ -64,7 +64,7 @@ def test_escalations_then_a_reminder_reach_slack_users_as_one_dm_each(
     world.fake.clear()
 
     clock.now = start + timedelta(days=14)
-    assert run(world, digests.overdue_escalations) == 2
+    assert run(world, escalations.overdue_escalations) == 2
     assert world.drain() == 2
 
     assert slack_rows(world, "overdue_gatekeeper") == [(GK_HOME, "sent", 2)]
@@ -90,7 +90,7 @@ def test_escalations_then_a_reminder_reach_slack_users_as_one_dm_each(
 
     world.fake.clear()
     clock.now = start + timedelta(days=30, hours=-3)  # 06:00 local on day 30: 29 days on
-    assert run(world, digests.thirty_day_reminders) == 1
+    assert run(world, reminders.thirty_day_reminders) == 1
     assert world.drain() == 1
 
     assert slack_rows(world, "thirty_day_reminder") == [(GK_HOME, "sent", 2)]
@@ -142,7 +142,7 @@ def test_a_reminder_over_a_long_backlog_lists_ten_and_says_how_many_more(
     assert world.fake.calls("chat.postMessage") == []
 
     clock.now = start + timedelta(days=30, hours=-3)
-    assert run(world, digests.thirty_day_reminders) == 1
+    assert run(world, reminders.thirty_day_reminders) == 1
     assert world.drain() == 1
 
     assert slack_rows(world, "thirty_day_reminder") == [(GK_HOME, "sent", 150)]
@@ -282,6 +282,28 @@ SCHEDULED: dict[str, tuple[dict[str, Any], str]] = {
     "consent_expiring": (
         {"expires_on": "2026-04-01", "numbers": ["R-2026-000042", "R-2026-000043"]},
         "behind referrals R-2026-000042, R-2026-000043 expires on 2026-04-01.",
+    ),
+    "consent_withdrawn": (
+        {"referral": "R-2026-000042", "programs": ["Heartland Day"], "why": "expired"},
+        "The client's consent behind R-2026-000042 expired: Heartland Day no longer sees the client or the referral.",
+    ),
+    "mou_withdrawn": (
+        {"referral": "R-2026-000042", "programs": ["Heartland Residential"]},
+        "Their agency's MOU lapsed, so Heartland Residential no longer sees R-2026-000042 or its client.",
+    ),
+    "access_idle_warning": (
+        {"days": 90, "removal_on": "2026-07-14", "public_url": "https://closeloop.example.org"},
+        "You have not used closeloop for a long time: your access will be removed on 2026-07-14 unless you use it before then",
+    ),
+    "access_idle_held": (
+        {
+            "held": ["a@x.org", "b@x.org"],
+            "held_count": 2,
+            "removed_count": 4,
+            "bound": 4,
+            "days": 90,
+        },
+        "6 people were due to lose access after 90 idle days today, more than the idle rule's bound of 4 a run: 4 lost access, and 2 keep it for now",
     ),
     "access_removed_idle": (
         {"person": "Lee Park", "email": "lee@heartland.example.org", "days": 90},

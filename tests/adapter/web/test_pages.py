@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from storage.db import transaction
 from storage.models import AuditEvent
-from tests.adapter.web.conftest import Browser
+from tests.adapter.web.conftest import Browser, csrf_of
 from tests.conftest import Clock
 from tests.network import COORD, GK_OZARK, LEE, OFFICER
 from tests.web_data import report_referrals
@@ -58,7 +58,8 @@ async def test_a_gatekeeper_reads_only_their_own_programs_history(
     page = await browser.http.get(f"/referrals/{numbers['answered']}")
     assert page.status_code == 200 and "Tuan Nguyen" in page.text
     assert "<h2>Ozark Behaviour</h2>" in page.text
-    assert "Heartland Residential" not in page.text and "no vacancy" not in page.text
+    # (Its own respond form lists every decline reason; Heartland's answer is not shown.)
+    assert "Heartland Residential" not in page.text and "decline: no vacancy" not in page.text
 
 
 async def test_other_programs_referrals_are_not_confirmed_to_exist(
@@ -176,3 +177,35 @@ async def test_reports_need_a_role_at_a_program_or_in_the_network(browser: Brows
     page = await browser.http.get("/reports/delays")
     assert page.status_code == 403
     assert "Reports count the referrals of programs" in page.text
+
+
+async def test_a_refused_form_names_the_field_and_changes_nothing(
+    browser: Browser, numbers: dict[str, str]
+) -> None:
+    await browser.sign_in(GK_OZARK)
+    number = numbers["answered"]
+    page = await browser.http.get(f"/referrals/{number}")
+    assert f'action="/referrals/{number}/respond"' in page.text
+    before = _events(browser)
+    form = {"response": "decline", "reason_decline": "", "csrf_token": csrf_of(page.text)}
+    refused = await browser.http.post(f"/referrals/{number}/respond", data=form)
+    assert refused.status_code == 422
+    assert "A decline needs a reason." in refused.text
+    # Without the page's CSRF token nothing is read at all.
+    forged = await browser.http.post(f"/referrals/{number}/notes", data={"text": "hello"})
+    assert forged.status_code == 403
+    assert _events(browser) == before
+
+
+async def test_a_provider_without_the_assignment_is_offered_no_forms(
+    browser: Browser, numbers: dict[str, str]
+) -> None:
+    await browser.sign_in(LEE)
+    page = await browser.http.get(f"/referrals/{numbers['fresh']}")
+    assert page.status_code == 200
+    assert f"/referrals/{numbers['fresh']}/" not in page.text
+
+
+def _events(browser: Browser) -> int:
+    with transaction(browser.sessions) as session:
+        return len(session.scalars(select(AuditEvent)).all())

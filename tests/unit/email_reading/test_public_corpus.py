@@ -21,6 +21,33 @@ LABELLED_MISSES = {
     "mail-parser-reply/test/emails/forward.txt",
     # The label keeps "Sincerely, / Super Domain Name Manager"; we cut a valediction.
     "crisp-email-reply-parser/test/fixtures/email_not_a_signature.txt",
+    # The third held-out round, measured once and left as it was (see docs/email-reading.md):
+    # a usenet post opened by its own "From:/Subject:/Date:" lines reads to nothing; a leading
+    # "From: <name>" line and a Russian closing ("С уважением,") are kept.
+    "talon/tests/fixtures/signature/emails/P/102682_R_S",
+    "talon/tests/fixtures/signature/emails/P/unicode_msg",
+    # Delivery-status notices (never stripped in service: bounces are classified first): a
+    # returned copy under "------ This is a copy of the message", "Below is a copy of the
+    # original message:", "Message headers follow." or "Original message headers:" is kept
+    # (exim, OpenSMTPD, DragonFly, Office 365); a sendmail transcript is cut at ">>> DATA"; a
+    # recipient line "<a@b>:" or "... RCPT TO:<a@b>:" is read as an attribution (qmail, Yahoo,
+    # Mail.Ru); a notice's own indented header fields are cut as history (Messaging Server).
+    *(
+        f"sisimai-set-of-emails/maildir/bsd/{name}.eml"
+        for name in (
+            "lhost-sendmail-01",
+            "lhost-exim-01",
+            "lhost-dragonfly-01",
+            "lhost-qmail-01",
+            "lhost-yahoo-01",
+            "lhost-opensmtpd-01",
+            "lhost-office365-01",
+            "lhost-messagingserver-01",
+            "rhost-franceptt-01",
+            "lhost-mailru-01",
+            "rhost-google-01",
+        )
+    ),
 }
 
 
@@ -37,7 +64,11 @@ def text_of(path: str) -> str:
         return body_text(file.read_bytes(), max_body_bytes=10_000_000)
     if file.suffix == ".html":
         return html_to_text(file.read_text("utf-8", errors="replace"))
-    return file.read_text("utf-8", errors="replace")
+    text = file.read_text("utf-8", errors="replace")
+    if "/signature/emails/P/" in path:  # talon marks reply and signature lines in these
+        lines = text.split("\n")
+        text = "\n".join(x.removeprefix("#reply#").removeprefix("#sig#") for x in lines)
+    return text
 
 
 def answers(path: str, text: str) -> list[str]:
@@ -52,7 +83,7 @@ def answers(path: str, text: str) -> list[str]:
 def test_every_labelled_body_is_in_the_fixtures() -> None:
     missing = [p for p in LABELS if not (PUBLIC / p).exists() and "long_quote" not in p]
     assert missing == []
-    assert len(LABELS) == 144
+    assert len(LABELS) == 178
 
 
 def test_labelled_public_bodies_strip_to_their_labels() -> None:
@@ -75,6 +106,8 @@ def test_forge_signatures_are_cut_as_its_authors_tagged_them() -> None:
         name = parseaddr(sender)[0] if "<" in sender else sender.partition("[")[0]
         right += squash(extract_reply(text, sender_names=name_forms(name))) == want
     assert len(bodies) == 192
-    # 19 misses: label disagreements on "Thanks"/initials, signatures of 8+ lines or starting
-    # with an address, department names, names the sender line does not carry with a surname.
-    assert right == 173
+    # 6 misses, all where forge's labels disagree with themselves: it keeps a closing "Thanks",
+    # "Thank you." or "THANK YOU!" (N/118, N/119, N/124, N/83) or initials "BT" / "PL" (N/191,
+    # N/79) in its bodies without a signature, but tags "Thanks," (16 times), "Thanks." and
+    # "Thanks, BT" as signature lines in the others. We cut them; they are counted as misses.
+    assert right == 186

@@ -103,7 +103,10 @@ def test_reply_is_extracted(body: str, reply: str) -> None:
 
 def test_the_sender_name_ends_the_reply_when_it_signs_off() -> None:
     body = "accept\nIntake on Monday.\n\nMaria Lopez\nIntake Coordinator\n(573) 555-0142"
-    assert extract_reply(body) == body
+    # Without the sender's name, the closing block is still a signature by its shape.
+    assert extract_reply(body) == "accept\nIntake on Monday."
+    run_on = "accept\nIntake on Monday.\nMaria Lopez will call the family."
+    assert extract_reply(run_on, sender_names=["Maria Lopez", "Maria"]) == run_on
     assert extract_reply(body, sender_names=["Maria Lopez", "Maria"]) == "accept\nIntake on Monday."
     assert extract_reply("accept\n\nMaria", sender_names=["Maria"]) == "accept"
 

@@ -69,6 +69,30 @@ def test_the_reply_ends_where_the_person_stopped_writing(body: str, reply: str) 
         ("We accept.\n\nStephane x6721", '"Brodeur  Stephane"', "We accept."),
         ("We accept.\n\nTodd A. Perry", "Todd Perry", "We accept."),
         ("We accept.\n\nBert Meyers\nReal Time Desk\n503-880-5315", "Meyers", "We accept."),
+        # "Your pal, Craig.": a short closing of plain words, then the sender's name
+        ("We accept.\n\nYour pal, Craig.", "Craig Heschuk", "We accept."),
+        ("We accept.\n\nJohnAnderson\nRealtime", "Anderson, John", "We accept."),
+        ("We accept.\n\nChristian and Steve", "Yoder  Christian", "We accept."),
+        # Phone, fax, email and web lines do not make a signature too long to be one.
+        (
+            "We accept.\n\nThanks.\n\nJim Griffin\nManager, Intake\nMontana Care\n"
+            "40 East Broadway\nButte, MT  59701\nPhone:  406-497-2806\nFax:      406-497-2054\n"
+            "Email: jgriffin@care.org",
+            "Griffin, James P",
+            "We accept.",
+        ),
+        # A team line right above the sender's name heads the signature.
+        (
+            "We accept him gladly.\n\nIntake Team\nJulie Kearney\n503) 464-7404",
+            "Kearney  Julie",
+            "We accept him gladly.",
+        ),
+        # A framed heading with the sender's name in it is not a signature.
+        (
+            "Missing:\n\n---- Load Schedule ----\nFinal schedule not found.",
+            "Schedule Crawler",
+            None,
+        ),
         # The sender's first name opening a sentence is not a signature.
         ("We accept.\n\nMaria will call the family today.", "Maria Lopez", None),
     ],
@@ -83,6 +107,7 @@ def test_name_forms_cover_the_ways_people_sign() -> None:
         "Dana",
         "Whitfield",
         "DW",
+        "DanaWhitfield",
     ]
     assert name_forms("dana@agency.org") == []
 
@@ -101,3 +126,46 @@ def test_name_forms_cover_the_ways_people_sign() -> None:
 def test_a_lone_first_name_on_the_last_line_signs_the_message(body: str, reply: str | None) -> None:
     expected = reply if reply is not None else "If you have any questions, please give me a call."
     assert extract_reply(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "reply"),
+    [
+        # A closing paragraph of a name or a team, titles and numbers, under a message
+        (
+            "We can take him next week.\n\nStella Yu\nManager - Intake\n(713)215-3381",
+            "We can take him next week.",
+        ),
+        ("We can take him next week.\n\nJ. E. McGrath\nManager\nOperations Planning", None),
+        ("We can take him next week.\n\nParking & Transportation Desk\n3-7060", None),
+        ("You will want to let one of the nurses know of this\n\nBert", None),
+        # contact lines alone, two or more
+        ("We can take him next week.\n\nl.jones@agency.org\n503-833-4350", None),
+        # a long row of hyphens set apart above a short signature
+        ("We can take him next week.\n\n----------------\n\nJo Doe\nt. 555-931-0702", None),
+    ],
+)
+def test_a_closing_signature_block_without_the_senders_name_is_cut(
+    body: str, reply: str | None
+) -> None:
+    assert extract_reply(body) == (reply or body.split("\n\n")[0])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # answers, links, a lone phone, headings and attachments stay
+        "decline\n\nNo Vacancy",
+        "We can take him next week.\n\nMonday Morning",
+        "Please read the document at:\n\nhttp://intranet.example.org/inf/default.html",
+        "Please read the document here.\n\nhttp://a.example.org/x\nhttp://b.example.org/y",
+        "Cara's new number is\n\n503-810-1105",
+        "Please return both.\n\nProtocol Document and Data Copy Instructions\n\nCertification",
+        "He will bring the photo.\n\n - ATT09176.jpg",
+        "See you there.\n\nCopyright 2001 The New York Times Company",
+        "Hi\n\nthere\n\nBob",
+        "Here is my analysis:\n\n## Key Points\n----\n\n1. Faster\n\n----\n\nThe end.",
+    ],
+)
+def test_a_closing_paragraph_that_is_not_a_signature_stays(body: str) -> None:
+    assert extract_reply(body) == body

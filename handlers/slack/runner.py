@@ -29,7 +29,7 @@ WORKERS = 2
 UseCase = Callable[[Session, Actor], T]
 
 
-class Gateway:
+class UseCaseRunner:
     """Runs a use case for a Slack user.
 
     The use cases are synchronous SQLAlchemy code: they run in a worker thread so the event

@@ -10,8 +10,9 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput
+from bot.services.queue import work_queue
 from handlers.slack.blocks import STALE_BUTTON, Block, acted, context, text
-from handlers.slack.gateway import Gateway
+from handlers.slack.runner import UseCaseRunner
 from handlers.slack.screens import home_view
 
 # private_metadata holds at most 3000 characters; the message's own lines are cut to fit.
@@ -40,7 +41,7 @@ def message_of(body: dict[str, Any]) -> tuple[str, str, list[Block], str] | None
 
 
 async def show_outcome(
-    gateway: Gateway,
+    runner: UseCaseRunner,
     client: AsyncWebClient,
     body: dict[str, Any],
     line: str,
@@ -48,7 +49,7 @@ async def show_outcome(
 ) -> None:
     found = message_of(body)
     if found is None:
-        await refresh_home(gateway, client, str(body["user"]["id"]))
+        await refresh_home(runner, client, str(body["user"]["id"]))
         return
     channel, ts, blocks, fallback = found
     await client.chat_update(
@@ -56,10 +57,8 @@ async def show_outcome(
     )
 
 
-async def refresh_home(gateway: Gateway, client: AsyncWebClient, user_id: str) -> None:
-    from bot.services.queue import work_queue
-
-    items = await gateway.run(client, user_id, lambda s, a: work_queue(s, actor=a))
+async def refresh_home(runner: UseCaseRunner, client: AsyncWebClient, user_id: str) -> None:
+    items = await runner.run(client, user_id, lambda s, a: work_queue(s, actor=a))
     await client.views_publish(user_id=user_id, view=home_view(items))
 
 
