@@ -2,7 +2,7 @@
 reason, folded client keys for search and duplicate detection
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0018
 Create Date: 2026-12-06 22:00:00.000000
 """
 
@@ -15,7 +15,7 @@ import storage.types
 from bot.domain.identity import external_key, fold, phone_key
 
 revision = '0019'
-down_revision = '0015'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
