@@ -3,12 +3,9 @@ typed commands: pure, no Slack calls."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import date
 
-from bot.domain.capacity import CapacityStatus
-from bot.domain.vocab import match_choice
+from bot.domain.capacity import SetCapacity, read_capacity
 from bot.errors import InvalidInput
 from handlers.slack.commands import referral_number
 
@@ -34,14 +31,6 @@ class NewReferral:
 class FindPrograms:
     need: str | None = None
     county: str | None = None
-
-
-@dataclass(frozen=True)
-class SetCapacity:
-    status: CapacityStatus
-    waitlist: int | None = None
-    until: date | None = None
-    program: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,34 +93,8 @@ def _programs(words: list[str]) -> FindPrograms:
     return FindPrograms(need, county)
 
 
-_UNTIL = re.compile(r"^until$", re.IGNORECASE)
-
-
 def _capacity(words: list[str]) -> SetCapacity:
-    program = None
-    kept = []
-    for word in words:
-        if word.lower().startswith("program="):
-            program = word.split("=", 1)[1] or None
-        else:
-            kept.append(word)
-    until = None
-    if len(kept) >= 2 and _UNTIL.match(kept[-2]):
-        try:
-            until = date.fromisoformat(kept[-1])
-        except ValueError:
-            raise InvalidInput(
-                f'"{kept[-1]}" is not a date.', field="until", hint="Write it as YYYY-MM-DD."
-            ) from None
-        kept = kept[:-2]
-    waitlist = None
-    if kept and kept[-1].isdigit():
-        waitlist = int(kept[-1])
-        kept = kept[:-1]
-    if not kept:
-        raise InvalidInput("Say what the capacity is.", field="status", hint=CAPACITY_HINT)
-    status = match_choice(" ".join(kept), CapacityStatus, field="capacity")
-    return SetCapacity(status, waitlist, until, program)
+    return read_capacity(words, hint=CAPACITY_HINT)
 
 
 # --- answers -----------------------------------------------------------------------------------
