@@ -1,21 +1,30 @@
 """Email replies end to end: N replies in a real IMAP inbox, until each is applied and confirmed.
 
-    python bench/email_replies.py [--replies 1000] [--database-url URL]
+    python bench/email_replies.py [--replies 1000] [--runs 3] [--database-url URL]
 
-Starts a private Dovecot and an aiosmtpd recorder (the test servers), creates a database (a new
-SQLite file by default; a PostgreSQL URL is emptied first: DROP SCHEMA public CASCADE), loads
-the test network and publishes N/4 referrals to one program. It then appends N replies to the
-inbox, as the gatekeeper and the provider would write them (Gmail-style, quoting the
-notification): for each referral "assign dana@…", "accept", "status enrolled" and "note …", in
-that order. Only then are the worker's two threads started (the IMAP listener and the outbox
-dispatcher over SMTP), and the clock runs until every reply is applied and every confirmation
-has reached the SMTP server. It also times `read_inbound` alone on the same N messages.
+Starts a private Dovecot (the test server) and an SMTP sink in a process of its own (aiosmtpd
+counting what it accepts, as a real relay would be: not sharing our interpreter), creates a
+database (a new SQLite file by default; a PostgreSQL URL is emptied first: DROP SCHEMA public
+CASCADE), loads the test network and publishes N/4 referrals to one program. It then appends N
+replies to a fresh mailbox, as the gatekeeper and the provider would write them (Gmail-style,
+quoting the notification): for each referral "assign dana@…", "accept", "status enrolled" and
+"note …", in that order. Only then is the worker started (`bot.processes.start_worker`: the
+IMAP listener and the outbox dispatcher over SMTP, in threads of this process), and the clock
+runs until every reply is applied and every confirmation has reached the SMTP server.
+
+The floor, measured in the same run on the same N messages in mailboxes of their own: imapclient
+fetching and moving them to another folder one at a time, and in batches of 100 (the least any
+IMAP client must do). It also times `read_inbound` alone. Prints each run, then min / median /
+max, the ratios to the floor and the load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -23,16 +32,19 @@ import time
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
 
+from bot.processes import start_worker  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.texts import render_email  # noqa: E402
-from handlers.email.replies import inbox_listener, read_inbound  # noqa: E402
+from handlers.email.replies import read_inbound  # noqa: E402
 from handlers.email.tokens import make_token, reply_address  # noqa: E402
 from storage.db import make_engine, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -43,6 +55,8 @@ MAIL_FROM = "closeloop <notify@closeloop.example.org>"
 REPLY_TO = "replies@closeloop.example.org"
 GATEKEEPER = "grace@heartland.example.org"
 PROVIDER = "dana@heartland.example.org"
+CONFIRMATION_SUBJECT = b"recorded: your reply"
+FLOOR_BATCH = 100
 COMMANDS = (
     (GATEKEEPER, f"assign {PROVIDER}"),
     (PROVIDER, "accept"),
@@ -128,106 +142,234 @@ def build_replies(runtime: Runtime, referrals: list[tuple[int, str]]) -> list[by
     return replies
 
 
+class _Counting:
+    """aiosmtpd handler of the sink process: counts messages, and confirmations by subject."""
+
+    def __init__(self, total: Any, confirmations: Any) -> None:
+        self.total = total
+        self.confirmations = confirmations
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.original_content or b""
+        header = raw.split(b"\r\n\r\n", 1)[0]
+        with self.total.get_lock():
+            self.total.value += 1
+        if CONFIRMATION_SUBJECT in header:
+            with self.confirmations.get_lock():
+                self.confirmations.value += 1
+        return "250 Message accepted for delivery"
+
+
+def _sink(port: int, total: Any, confirmations: Any, ready: Any, stop: Any) -> None:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(_Counting(total, confirmations), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+
+
+class SmtpSink:
+    """An SMTP server in a child process; `total` and `confirmations` count what it accepted."""
+
+    def __init__(self) -> None:
+        from tests.servers import free_port
+
+        context = multiprocessing.get_context("spawn")
+        self.port = free_port()
+        self._total = context.Value("i", 0)
+        self._confirmations = context.Value("i", 0)
+        self._ready = context.Event()
+        self._stop = context.Event()
+        self._process = context.Process(
+            target=_sink,
+            args=(self.port, self._total, self._confirmations, self._ready, self._stop),
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._process.start()
+        if not self._ready.wait(30):
+            raise SystemExit("the SMTP sink did not start")
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def total(self) -> int:
+        return int(self._total.value)
+
+    @property
+    def confirmations(self) -> int:
+        return int(self._confirmations.value)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+def floor(dovecot: Any, replies: list[bytes], batch: int) -> float:
+    """Seconds for imapclient to fetch every reply and move it to another folder, `batch` UIDs
+    per FETCH and per MOVE, on a mailbox of its own."""
+    mailbox = dovecot.add_user()
+    with mailbox._client() as client:
+        for raw in replies:
+            client.append("INBOX", raw)
+        client.create_folder("Done")
+        client.select_folder("INBOX")
+        start = time.perf_counter()
+        uids = sorted(client.search("UNDELETED"))
+        for at in range(0, len(uids), batch):
+            chunk = uids[at : at + batch]
+            fetched = client.fetch(chunk, ["BODY.PEEK[]"])
+            assert len(fetched) == len(chunk)
+            client.move(chunk, "Done")
+        took = time.perf_counter() - start
+    return took
+
+
+def one_run(
+    dovecot: Any, sink: SmtpSink, url: str | None, workdir: Path, referrals: int
+) -> tuple[float, float, list[bytes]]:
+    """Seconds until all replies were applied and until all confirmations reached the sink."""
+    total = referrals * len(COMMANDS)
+    mailbox = dovecot.add_user()
+    url = prepare_database(url, workdir)
+    settings = Settings(
+        database_url=url,
+        smtp_url=sink.url,
+        imap_url=mailbox.imap_url,
+        mail_from=MAIL_FROM,
+        reply_to=REPLY_TO,
+        secret_key=SECRET,
+    )
+    runtime = Runtime(settings)
+    pairs = load_network(runtime, referrals)
+    runtime.dispatcher().drain()  # the publication emails, before the clock starts
+    replies = build_replies(runtime, pairs)
+    with mailbox._client() as client:
+        for raw in replies:
+            client.append("INBOX", raw)
+    # The watcher reads without the worker's engine: no write lock, no BEGIN IMMEDIATE.
+    watcher = create_engine(url, poolclass=NullPool)
+    confirmed_before = sink.confirmations
+
+    def applied() -> int:
+        with watcher.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(InboundEmail)) or 0
+
+    stop = threading.Event()
+    start = time.perf_counter()
+    threads = start_worker(runtime, stop)
+    applied_at = confirmed_at = None
+    try:
+        while confirmed_at is None or applied_at is None:
+            time.sleep(0.02)
+            now = time.perf_counter() - start
+            if applied_at is None and applied() >= total:
+                applied_at = now
+            if confirmed_at is None and sink.confirmations - confirmed_before >= total:
+                confirmed_at = now
+            if now > 900:
+                raise SystemExit(
+                    f"timed out: {applied()} applied, "
+                    f"{sink.confirmations - confirmed_before} of {total} confirmations"
+                )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    with watcher.connect() as connection:
+        outcomes = dict(
+            connection.execute(
+                select(InboundEmail.reason, func.count()).group_by(InboundEmail.reason)
+            ).all()
+        )
+    watcher.dispose()
+    runtime.close()
+    if outcomes != {"applied": total}:
+        raise SystemExit(f"not every reply was applied: {outcomes}")
+    if url.startswith("sqlite"):
+        (workdir / "bench.db").unlink(missing_ok=True)
+    return applied_at, confirmed_at, replies
+
+
+def spread(values: list[float]) -> str:
+    return (
+        f"min {min(values):.2f} s, median {statistics.median(values):.2f} s, "
+        f"max {max(values):.2f} s"
+    )
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--replies", type=int, default=1000, help="a multiple of 4")
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database-url", default=None, help="default: a new SQLite file")
     args = parser.parse_args()
     if shutil.which("dovecot") is None or shutil.which("doveadm") is None:
         print("bench/email_replies.py needs Dovecot: apt-get install dovecot-imapd")
         return 2
     from tests.servers.dovecot import start_dovecot
-    from tests.servers.smtp import SmtpRecorder, SmtpServer
 
     referrals = max(1, args.replies // len(COMMANDS))
     total = referrals * len(COMMANDS)
-    workdir = Path(tempfile.mkdtemp(prefix="closeloop-bench-email-"))
+    sink = SmtpSink()
+    sink.start()
     dovecot = start_dovecot()
-    recorder = SmtpRecorder()
-    smtp = SmtpServer(recorder)
-    smtp.start()
+    workdir = Path(tempfile.mkdtemp(prefix="closeloop-bench-email-"))
+    load_before = os.getloadavg()
     try:
-        mailbox = dovecot.add_user()
-        url = prepare_database(args.database_url, workdir)
-        settings = Settings(
-            database_url=url,
-            smtp_url=smtp.url(),
-            imap_url=mailbox.imap_url,
-            mail_from=MAIL_FROM,
-            reply_to=REPLY_TO,
-            secret_key=SECRET,
-        )
-        runtime = Runtime(settings)
-        print(f"database: {runtime.engine.dialect.name}; {referrals} referrals, {total} replies")
-        pairs = load_network(runtime, referrals)
-        runtime.dispatcher().drain()  # the publication emails, before the clock starts
-        published_mail = len(recorder.messages)
-        replies = build_replies(runtime, pairs)
-
+        engine_name = "postgresql" if (args.database_url or "").startswith("postgres") else "sqlite"
+        print(f"database: {engine_name}; {referrals} referrals, {total} replies, {args.runs} runs")
+        applied: list[float] = []
+        confirmed: list[float] = []
+        floors_one: list[float] = []
+        floors_batch: list[float] = []
+        for run in range(1, args.runs + 1):
+            applied_s, confirmed_s, replies = one_run(
+                dovecot, sink, args.database_url, workdir, referrals
+            )
+            one = floor(dovecot, replies, 1)
+            batched = floor(dovecot, replies, FLOOR_BATCH)
+            applied.append(applied_s)
+            confirmed.append(confirmed_s)
+            floors_one.append(one)
+            floors_batch.append(batched)
+            print(
+                f"run {run}: all applied {applied_s:.2f} s, all confirmed {confirmed_s:.2f} s; "
+                f"floor: one at a time {one:.2f} s, batched by {FLOOR_BATCH} {batched:.2f} s"
+            )
         start = time.perf_counter()
         for raw in replies:
-            read_inbound(raw, settings)
+            read_inbound(raw, Settings(database_url="sqlite://", secret_key=SECRET))
         parse_rate = total / (time.perf_counter() - start)
-        print(f"read_inbound alone: {parse_rate:,.0f} msg/s")
-
-        start = time.perf_counter()
-        with mailbox._client() as client:
-            for raw in replies:
-                client.append("INBOX", raw)
-        print(f"appended {total} replies to the inbox in {time.perf_counter() - start:.1f}s")
-
-        stop = threading.Event()
-        listener = inbox_listener(runtime.sessions, settings)
-        dispatcher = runtime.dispatcher()
-        threads = [
-            threading.Thread(target=listener.run_forever, args=(stop,), daemon=True),
-            threading.Thread(
-                target=dispatcher.run_forever,
-                args=(stop,),
-                kwargs={"idle_seconds": 0.05},
-                daemon=True,
-            ),
-        ]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        applied_at = confirmed_at = None
-        while confirmed_at is None:
-            time.sleep(0.1)
-            now = time.perf_counter() - start
-            if applied_at is None:
-                with transaction(runtime.sessions) as session:
-                    handled = session.scalar(select(func.count()).select_from(InboundEmail)) or 0
-                if handled >= total:
-                    applied_at = now
-            confirmations = sum(
-                1 for m in recorder.messages if "recorded: your reply" in str(m.message["Subject"])
-            )
-            if confirmations >= total:
-                confirmed_at = now
-            if now > 3600:
-                raise SystemExit(f"timed out: {confirmations} of {total} confirmations")
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
-
-        with transaction(runtime.sessions) as session:
-            outcomes = session.execute(
-                select(InboundEmail.reason, func.count()).group_by(InboundEmail.reason)
-            ).all()
-        assert applied_at is not None
-        sent = len(recorder.messages) - published_mail
-        print(f"outcomes: {dict((reason, n) for reason, n in outcomes)}")
-        print(f"all {total} applied after {applied_at:.1f}s ({total / applied_at:,.0f} replies/s)")
+        load_after = os.getloadavg()
+        print(f"all applied:   {spread(applied)}")
+        print(f"all confirmed: {spread(confirmed)}")
+        print(f"floor, one at a time: {spread(floors_one)}")
+        print(f"floor, batched by {FLOOR_BATCH}: {spread(floors_batch)}")
+        median_confirmed = statistics.median(confirmed)
         print(
-            f"all {total} confirmations delivered after {confirmed_at:.1f}s "
-            f"({total / confirmed_at:,.0f} replies/s); {sent} emails sent in all"
+            f"median all-confirmed / median floor: "
+            f"{median_confirmed / statistics.median(floors_one):.1f}x one at a time, "
+            f"{median_confirmed / statistics.median(floors_batch):.0f}x batched"
         )
-        runtime.close()
+        print(f"read_inbound alone: {parse_rate:,.0f} msg/s")
+        print(
+            "load average (1, 5, 15 min): before "
+            + ", ".join(f"{x:.2f}" for x in load_before)
+            + "; after "
+            + ", ".join(f"{x:.2f}" for x in load_after)
+        )
         return 0
     finally:
-        smtp.stop()
         dovecot.close()
+        sink.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

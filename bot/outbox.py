@@ -70,6 +70,11 @@ class Dispatcher(Leases, Backoff):
         self._host_failures: dict[str, int] = {}
         self._host_retry_at: dict[str, datetime] = {}
         self._writer = RowWriter(self.sessions)
+        self._woken = threading.Event()
+
+    def wake(self) -> None:
+        """Look for due rows now rather than after the idle wait (rows were just committed)."""
+        self._woken.set()
 
     def run_once(self) -> int:
         """Claim and deliver one batch; returns how many were delivered."""
@@ -146,10 +151,20 @@ class Dispatcher(Leases, Backoff):
                     self._writer.reset()
                     busy = 0
                 if not busy:
-                    stop.wait(self._idle(idle_seconds))
+                    self._wait_idle(stop, self._idle(idle_seconds))
         finally:
             self._writer.reset()
         beat.join(timeout=5)
+
+    def _wait_idle(self, stop: threading.Event, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and not self._woken.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            # Short slices, so a stop is noticed as promptly as a wake-up.
+            self._woken.wait(min(remaining, 0.1))
+        self._woken.clear()
 
     def _heartbeat(self, stop: threading.Event) -> None:
         interval = self.lease.total_seconds() / 4

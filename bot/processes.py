@@ -43,6 +43,10 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def start_worker(runtime: Runtime, stop: threading.Event) -> list[threading.Thread]:
     """The outbox dispatcher (and, where IMAP is configured, the inbox listener) in threads."""
+    # The two threads take turns on the GIL; each database or socket call gives it up and,
+    # at Python's 5 ms switch interval, could wait that long to get it back from the other
+    # thread: replies and confirmations both went faster at 0.5 ms (docs/benchmarks.md).
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     dispatcher = runtime.dispatcher()
     threads = [
         threading.Thread(target=dispatcher.run_forever, args=(stop,), name="outbox", daemon=True)
@@ -50,7 +54,7 @@ def start_worker(runtime: Runtime, stop: threading.Event) -> list[threading.Thre
     if runtime.settings.imap_url:
         from handlers.email.replies import inbox_listener
 
-        listener = inbox_listener(runtime.sessions, runtime.settings)
+        listener = inbox_listener(runtime.sessions, runtime.settings, wake=dispatcher.wake)
         threads.append(
             threading.Thread(target=listener.run_forever, args=(stop,), name="inbox", daemon=True)
         )

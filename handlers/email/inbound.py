@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -29,8 +30,16 @@ def message_key(message_id: str | None, raw: bytes) -> str:
     return hashlib.sha256(b"raw:" + raw).hexdigest()
 
 
-def earlier(session: Session, key: str) -> InboundEmail | None:
-    return session.scalar(select(InboundEmail).where(InboundEmail.message_key == key))
+def outcomes_of(session: Session, keys: Sequence[str]) -> dict[str, str]:
+    """The folder each of `keys` was filed in, for the messages already recorded (one query)."""
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(InboundEmail.message_key, InboundEmail.outcome).where(
+            InboundEmail.message_key.in_(set(keys))
+        )
+    )
+    return {key: outcome for key, outcome in rows}
 
 
 def remember(

@@ -1,10 +1,13 @@
-"""The IMAP listener: fetch each reply by UID, hand it to a processor, file it, wait for more.
+"""The IMAP listener: fetch replies by UID in batches, hand them to a processor, file them, wait.
 
 It knows nothing about what a reply means. `process(uid, raw)` decides and returns "processed"
-or "rejected"; the message is then moved to the folder of that name. A message is never deleted
-unless it has first been copied there. A crash between processing and moving makes the message
-come round again, so the processor must skip replies it has already applied (by Message-ID).
-Run one listener per mailbox: two would both pick up the same message.
+or "rejected"; the message is then moved to the folder of that name. A processor that can
+decide for many messages at once (`process_batch`, one answer per message, in order) is handed
+up to `batch_size` of them per round trip: one FETCH of their UIDs, then one MOVE per folder.
+A message is never deleted unless it has first been copied there. A crash between processing
+and moving makes the message come round again, so the processor must skip replies it has
+already applied (by Message-ID). Run one listener per mailbox: two would both pick up the same
+message.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from imapclient import IMAPClient
@@ -29,6 +32,10 @@ logger = logging.getLogger(__name__)
 # How often a blocked wait looks at the stop event; short so shutdown is prompt.
 _STOP_CHECK_SECONDS = 0.5
 _ConnectionTrouble = (IMAPClientError, OSError)
+# Messages per FETCH and per MOVE: round trips cost more than bytes (docs/benchmarks.md).
+BATCH_SIZE = 100
+
+BatchProcessor = Callable[[Sequence[tuple[int, bytes]]], Sequence[str]]
 
 
 class Outcome(enum.StrEnum):
@@ -38,6 +45,11 @@ class Outcome(enum.StrEnum):
 
 class ConnectionLost(Exception):
     """The server ended the session (BYE) or stopped answering."""
+
+
+class ProcessorUnavailable(Exception):
+    """The processor cannot decide now (say, its database is unreachable): the messages stay
+    in the folder, unfiled, and are handed over again after a reconnection delay."""
 
 
 def reconnect_delay(
@@ -63,6 +75,8 @@ class InboxListener:
         url: ImapUrl,
         process: Callable[[int, bytes], str],
         *,
+        process_batch: BatchProcessor | None = None,
+        batch_size: int = BATCH_SIZE,
         processed_folder: str = "Processed",
         rejected_folder: str = "Rejected",
         idle_renew_seconds: float = 240.0,
@@ -75,6 +89,8 @@ class InboxListener:
     ) -> None:
         self.url = url
         self._process = process
+        self._process_batch = process_batch
+        self.batch_size = max(1, batch_size)
         self._folder_names = {
             Outcome.PROCESSED: processed_folder,
             Outcome.REJECTED: rejected_folder,
@@ -96,6 +112,8 @@ class InboxListener:
         # Counters for health checks and tests.
         self.connects = 0
         self.handled = 0
+        # Set while waiting in IDLE: everything found in the folder before has been filed.
+        self.idling = threading.Event()
 
     # -- one pass ------------------------------------------------------------------------------
 
@@ -110,55 +128,95 @@ class InboxListener:
             present = {(self.uidvalidity, uid) for uid in uids}
             # Forget outcomes of messages someone else has since moved away.
             self._unfiled = {key: value for key, value in self._unfiled.items() if key in present}
-            count = 0
-            for uid in sorted(uids):
-                if self._handle(client, uid):
-                    count += 1
-            return count
+            return sum(
+                self._handle(client, chunk) for chunk in _chunks(sorted(uids), self.batch_size)
+            )
         except _ConnectionTrouble:
             self._disconnect()
             raise
 
-    def _handle(self, client: IMAPClient, uid: int) -> bool:
-        key = (self.uidvalidity, uid)
-        outcome = self._unfiled.get(key)
-        if outcome is None:
-            fetched = client.fetch([uid], ["BODY.PEEK[]"])
-            raw = fetched.get(uid, {}).get(b"BODY[]")
-            if raw is None:
-                # Expunged by someone else between SEARCH and FETCH.
-                return False
-            outcome = self._outcome(uid, raw)
-            # Remembered until filed, so a connection lost before the move does not make this
-            # process hand the same message over twice.
-            self._unfiled[key] = outcome
-        self._file(client, uid, self._folders[outcome])
-        del self._unfiled[key]
-        self.handled += 1
-        return True
+    def _handle(self, client: IMAPClient, uids: list[int]) -> int:
+        """Decide for `uids` (in UID order) and file them; returns how many were filed."""
+        decided = {
+            uid: outcome
+            for uid in uids
+            if (outcome := self._unfiled.get((self.uidvalidity, uid))) is not None
+        }
+        wanted = [uid for uid in uids if uid not in decided]
+        if wanted:
+            fetched = client.fetch(wanted, ["BODY.PEEK[]"])
+            # A UID missing from the answer was expunged by someone else after SEARCH.
+            messages = [
+                (uid, raw)
+                for uid in wanted
+                if (raw := fetched.get(uid, {}).get(b"BODY[]")) is not None
+            ]
+            for (uid, _raw), outcome in zip(messages, self._outcomes(messages), strict=True):
+                # Remembered until filed, so a connection lost before the move does not make
+                # this process hand the same message over twice.
+                self._unfiled[(self.uidvalidity, uid)] = outcome
+                decided[uid] = outcome
+        for outcome in Outcome:
+            filed = [uid for uid in uids if decided.get(uid) == outcome]
+            if filed:
+                self._file(client, filed, self._folders[outcome])
+                for uid in filed:
+                    del self._unfiled[(self.uidvalidity, uid)]
+        self.handled += len(decided)
+        return len(decided)
+
+    def _outcomes(self, messages: list[tuple[int, bytes]]) -> list[Outcome]:
+        if self._process_batch is not None:
+            try:
+                answers = list(self._process_batch(messages))
+                if len(answers) != len(messages):
+                    raise ValueError(f"{len(answers)} answers for {len(messages)} messages")
+            except ProcessorUnavailable:
+                raise
+            except Exception:
+                # Nothing of the batch counts (its transaction rolled back, or it committed and
+                # the processor will call those replies repeats): decide each one on its own.
+                logger.exception(
+                    "processing UIDs %s-%s of %s together failed; handling them one by one",
+                    messages[0][0],
+                    messages[-1][0],
+                    self.url.redacted(),
+                )
+            else:
+                return [
+                    self._as_outcome(uid, answer)
+                    for (uid, _raw), answer in zip(messages, answers, strict=True)
+                ]
+        return [self._outcome(uid, raw) for uid, raw in messages]
 
     def _outcome(self, uid: int, raw: bytes) -> Outcome:
         try:
             answer = self._process(uid, raw)
+        except ProcessorUnavailable:
+            raise
         except Exception:
             # The one place a processor failure is logged; the message is kept in Rejected.
             logger.exception("processing message UID %s of %s failed", uid, self.url.redacted())
             return Outcome.REJECTED
+        return self._as_outcome(uid, answer)
+
+    @staticmethod
+    def _as_outcome(uid: int, answer: str) -> Outcome:
         try:
             return Outcome(answer)
         except ValueError:
             logger.error("processor returned %r for UID %s; filing it as rejected", answer, uid)
             return Outcome.REJECTED
 
-    def _file(self, client: IMAPClient, uid: int, folder: str) -> None:
+    def _file(self, client: IMAPClient, uids: list[int], folder: str) -> None:
         if self._can_move:
-            client.move([uid], folder)
+            client.move(uids, folder)
             return
         # Without MOVE (RFC 6851): copy first, so a failure before the expunge loses nothing.
-        client.copy([uid], folder)
-        client.add_flags([uid], [b"\\Deleted"], silent=True)
+        client.copy(uids, folder)
+        client.add_flags(uids, [b"\\Deleted"], silent=True)
         if self._uidplus:
-            client.uid_expunge([uid])
+            client.uid_expunge(uids)
         else:
             client.expunge()
 
@@ -170,10 +228,14 @@ class InboxListener:
         try:
             while not stop.is_set():
                 try:
-                    self.run_once()
+                    # Mail that arrives while we FETCH or MOVE is announced in answer to those
+                    # commands, not again in IDLE: look until a pass finds nothing, so none
+                    # waits in the folder until the next IDLE renewal.
+                    while self.run_once() and not stop.is_set():
+                        pass
                     failures = 0
                     self._wait_for_mail(stop)
-                except (*_ConnectionTrouble, ConnectionLost) as exc:
+                except (*_ConnectionTrouble, ConnectionLost, ProcessorUnavailable) as exc:
                     self._disconnect()
                     failures += 1
                     delay = reconnect_delay(
@@ -213,10 +275,13 @@ class InboxListener:
             return
         try:
             client.idle()
+            self.idling.set()
             self._idle_wait(client, stop)
         except _ConnectionTrouble:
             self._disconnect()
             raise
+        finally:
+            self.idling.clear()
         try:
             client.idle_done()
         except _ConnectionTrouble:
@@ -334,6 +399,11 @@ class InboxListener:
             client.logout()
         except (TimeoutError, *_ConnectionTrouble):
             _close_quietly(client)
+
+
+def _chunks(uids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(uids), size):
+        yield uids[start : start + size]
 
 
 def _is_bye(response: tuple[Any, ...]) -> bool:

@@ -8,11 +8,11 @@ again after a crash before it was filed) is never applied twice and never answer
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actors import actor_for, staff_by_email
@@ -26,7 +26,7 @@ from handlers.email import answers, inbound, questions
 from handlers.email.classify import KIND_AUTO_REPLY, KIND_BOUNCE, KIND_OTHER, KIND_REPLY
 from handlers.email.commands import EXAMPLES, ParsedCommand, work_command
 from handlers.email.inbound import Outcome
-from handlers.email.inbox import InboxListener
+from handlers.email.inbox import InboxListener, ProcessorUnavailable
 from handlers.email.reading import ReadMessage, read_message
 from handlers.email.tokens import ExpiredToken, TokenClaims, TokenError, check_token
 from handlers.email.urls import parse_imap_url
@@ -99,45 +99,99 @@ def read_inbound(raw: bytes, settings: Settings) -> ReadMessage:
 
 
 class ReplyProcessor:
-    """The listener's `process(uid, raw)`: returns the folder the message is filed in."""
+    """The listener's `process(uid, raw)` and `process_batch(messages)`: the folder each message
+    is filed in.
 
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+    A batch is one transaction with a savepoint per message: each reply's change, audit events,
+    confirmation and Message-ID record stand or fall together, a refused or failing reply rolls
+    back only its own savepoint, and one commit (then one wake-up of the dispatcher, `wake`)
+    serves the whole batch.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        *,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._wake = wake
 
     def __call__(self, uid: int, raw: bytes) -> str:
-        read = read_inbound(raw, self._settings)
-        key = inbound.message_key(read.message_id, raw)
-        try:
-            outcome = self._process(read, raw, key)
-        except IntegrityError:
-            # The same message was recorded by another worker meanwhile: that one counts.
-            outcome = self._earlier(key) or Outcome(REJECTED, "repeat")
-        # The sender's domain only: an address identifies a person, and logs travel further.
-        log.info(
-            "email UID %s (%s) from @%s: %s, %s",
-            uid,
-            read.kind,
-            (read.from_address or "").rpartition("@")[2] or "?",
-            outcome.folder,
-            outcome.reason,
-        )
-        return outcome.folder
+        return self.process_batch([(uid, raw)])[0]
 
-    def _process(self, read: ReadMessage, raw: bytes, key: str) -> Outcome:
+    def process_batch(self, messages: Sequence[tuple[int, bytes]]) -> list[str]:
+        reads = [read_inbound(raw, self._settings) for _uid, raw in messages]
+        keys = [
+            inbound.message_key(read.message_id, raw)
+            for read, (_uid, raw) in zip(reads, messages, strict=True)
+        ]
         try:
-            with transaction(self._sessions) as session:
-                seen = inbound.earlier(session, key)
-                if seen is not None:
+            outcomes = self._apply(reads, messages, keys)
+        except (OperationalError, InterfaceError) as exc:
+            # Unreachable, locked or deadlocked: nothing was committed, so try again later
+            # rather than file replies as rejected that were never read.
+            raise ProcessorUnavailable(f"database: {type(exc.orig).__name__}") from exc
+        if self._wake is not None:
+            self._wake()
+        for read, (uid, _raw), outcome in zip(reads, messages, outcomes, strict=True):
+            # The sender's domain only: an address identifies a person, and logs travel further.
+            log.info(
+                "email UID %s (%s) from @%s: %s, %s",
+                uid,
+                read.kind,
+                (read.from_address or "").rpartition("@")[2] or "?",
+                outcome.folder,
+                outcome.reason,
+            )
+        return [outcome.folder for outcome in outcomes]
+
+    def _apply(
+        self, reads: list[ReadMessage], messages: Sequence[tuple[int, bytes]], keys: list[str]
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        with transaction(self._sessions) as session:
+            seen = inbound.outcomes_of(session, keys)
+            for read, (uid, raw), key in zip(reads, messages, keys, strict=True):
+                folder = seen.get(key)
+                if folder is not None:
                     # Delivered again: filed as before, nothing applied, nobody answered.
-                    return Outcome(seen.outcome, "repeat")
+                    outcome = Outcome(folder, "repeat")
+                else:
+                    outcome = self._one(session, uid, read, raw, key)
+                    seen[key] = outcome.folder
+                outcomes.append(outcome)
+        return outcomes
+
+    def _one(self, session: Session, uid: int, read: ReadMessage, raw: bytes, key: str) -> Outcome:
+        """Apply one message inside its own savepoint of the batch's transaction."""
+        try:
+            with session.begin_nested():
                 outcome = self._decide(session, read, raw, key)
                 self._remember(session, key, read, outcome)
                 return outcome
         except Refused as refusal:
-            with transaction(self._sessions) as session:
-                if inbound.earlier(session, key) is not None:
-                    return Outcome(REJECTED, "repeat")
+            return self._refuse(session, read, key, refusal)
+        except IntegrityError:
+            # The same message was recorded by another worker meanwhile: that one counts.
+            return self._repeat(session, key)
+        except SQLAlchemyError:
+            # The database itself failed: the whole batch goes back to the listener.
+            raise
+        except Exception:
+            # A bug in one reply's path: its savepoint is undone, the rest of the batch stands,
+            # and the message is recorded so that it is not tried (and logged) again and again.
+            log.exception("processing email UID %s failed; filing it as rejected", uid)
+            outcome = Outcome(REJECTED, "failed")
+            with session.begin_nested():
+                self._remember(session, key, read, outcome)
+            return outcome
+
+    def _refuse(self, session: Session, read: ReadMessage, key: str, refusal: Refused) -> Outcome:
+        try:
+            with session.begin_nested():
                 staff = self._answerable(session, read, refusal.reason)
                 outcome = Outcome(
                     REJECTED,
@@ -160,6 +214,13 @@ class ReplyProcessor:
                         in_reply_to=read.message_id,
                     )
                 return outcome
+        except IntegrityError:
+            return self._repeat(session, key)
+
+    @staticmethod
+    def _repeat(session: Session, key: str) -> Outcome:
+        seen = inbound.outcomes_of(session, [key]).get(key)
+        return Outcome(seen or REJECTED, "repeat")
 
     def _decide(self, session: Session, read: ReadMessage, raw: bytes, key: str) -> Outcome:
         """Apply the reply and write its confirmation, or raise Refused (and roll back)."""
@@ -337,11 +398,6 @@ class ReplyProcessor:
             outcome=outcome,
         )
 
-    def _earlier(self, key: str) -> Outcome | None:
-        with transaction(self._sessions) as session:
-            seen = inbound.earlier(session, key)
-            return None if seen is None else Outcome(seen.outcome, "repeat")
-
 
 def describe(command: ParsedCommand) -> str:
     """The command as understood, quoted back when it could not be applied."""
@@ -376,8 +432,17 @@ def numbers_in(value: Any) -> Iterator[str]:
             yield from numbers_in(item)
 
 
-def inbox_listener(sessions: sessionmaker[Session], settings: Settings) -> InboxListener:
-    """The IMAP listener of the worker (and of `serve`), reading IMAP_URL."""
+def inbox_listener(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    wake: Callable[[], None] | None = None,
+) -> InboxListener:
+    """The IMAP listener of the worker (and of `serve`), reading IMAP_URL. `wake` is called
+    after each commit of replies, so their confirmations go out without waiting for a poll."""
     if not settings.imap_url:
         raise ValueError("IMAP_URL is not set")
-    return InboxListener(parse_imap_url(settings.imap_url), ReplyProcessor(sessions, settings))
+    processor = ReplyProcessor(sessions, settings, wake=wake)
+    return InboxListener(
+        parse_imap_url(settings.imap_url), processor, process_batch=processor.process_batch
+    )

@@ -310,7 +310,10 @@ class Mailbox:
         tmp = maildir / "tmp" / name
         tmp.write_bytes(raw)
         ids = self.server._accounts
-        for path in (self.server.mail / self.user, maildir, *maildir.iterdir(), tmp):
+        # Only what this method may have made: Dovecot's own files (a uidlist lock, say) come
+        # and go while it runs, and a chown of one that just went away would fail.
+        subdirs = [maildir / sub for sub in ("tmp", "new", "cur")]
+        for path in (self.server.mail / self.user, maildir, *subdirs, tmp):
             os.chown(path, ids.mail_uid, ids.mail_gid)
         tmp.rename(maildir / "new" / name)
 

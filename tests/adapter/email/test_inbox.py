@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import pytest
 
-from handlers.email.inbox import InboxListener, reconnect_delay
+from handlers.email.inbox import InboxListener, ProcessorUnavailable, reconnect_delay
 from handlers.email.urls import parse_imap_url
 from tests.servers.dovecot import Mailbox
 
@@ -56,6 +56,21 @@ class Processor:
                     raise AssertionError(f"expected {count} calls, got {len(self.calls)}")
                 self._arrived.wait(remaining)
             return [raw for _uid, raw in self.calls]
+
+
+class BatchProcessor(Processor):
+    """Also decides for many messages at once; its batch path can be broken on purpose."""
+
+    def __init__(self, *, broken: bool = False) -> None:
+        super().__init__()
+        self.batches: list[list[int]] = []
+        self.broken = broken
+
+    def batch(self, messages: Sequence[tuple[int, bytes]]) -> list[str]:
+        self.batches.append([uid for uid, _raw in messages])
+        if self.broken:
+            raise RuntimeError("the batch path has a bug")
+        return [self(uid, raw) for uid, raw in messages]
 
 
 def listener_for(
@@ -171,6 +186,75 @@ def test_a_failing_processor_rejects_that_message_logs_once_and_goes_on(
     assert str(errors[0].exc_info[1]) == "the processor has a bug"
 
 
+def test_a_batch_processor_gets_the_messages_in_uid_order_a_batch_at_a_time(
+    dovecot: Mailbox,
+) -> None:
+    messages = [reply(1), reply(2, "garbage"), reply(3), reply(4), reply(5, "garbage")]
+    for raw in messages:
+        dovecot.append(raw)
+    processor = BatchProcessor()
+    listener = InboxListener(
+        parse_imap_url(dovecot.imap_url), processor, process_batch=processor.batch, batch_size=2
+    )
+
+    assert listener.run_once() == 5
+    listener.close()
+
+    assert processor.batches == [[1, 2], [3, 4], [5]]
+    assert [raw for _uid, raw in processor.calls] == messages
+    assert dovecot.list_folder("INBOX") == []
+    assert dovecot.list_folder("Processed") == [reply(1), reply(3), reply(4)]
+    assert dovecot.list_folder("Rejected") == [reply(2, "garbage"), reply(5, "garbage")]
+
+
+def test_a_failing_batch_is_decided_again_one_message_at_a_time(
+    dovecot: Mailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    for raw in (reply(1), reply(2, "garbage"), reply(3)):
+        dovecot.append(raw)
+    processor = BatchProcessor(broken=True)
+    listener = InboxListener(
+        parse_imap_url(dovecot.imap_url), processor, process_batch=processor.batch
+    )
+
+    with caplog.at_level(logging.WARNING, logger="handlers.email.inbox"):
+        assert listener.run_once() == 3
+    listener.close()
+
+    assert processor.batches == [[1, 2, 3]]
+    assert [uid for uid, _raw in processor.calls] == [1, 2, 3]
+    assert [record.getMessage() for record in caplog.records] == [
+        f"processing UIDs 1-3 of {listener.url.redacted()} together failed; "
+        "handling them one by one"
+    ]
+    assert dovecot.list_folder("Processed") == [reply(1), reply(3)]
+    assert dovecot.list_folder("Rejected") == [reply(2, "garbage")]
+
+
+def test_mail_waits_in_the_inbox_while_the_processor_is_unavailable(dovecot: Mailbox) -> None:
+    dovecot.append(reply(1))
+    dovecot.append(reply(2))
+    processor = Processor()
+    refusals: list[int] = []
+
+    def unavailable_twice(uid: int, raw: bytes) -> str:
+        if len(refusals) < 2:
+            refusals.append(uid)
+            raise ProcessorUnavailable("the database is restarting")
+        return processor(uid, raw)
+
+    listener = listener_for(dovecot.imap_url, unavailable_twice, backoff_cap=0.2)
+
+    with running(listener):
+        assert processor.wait_for(2) == [reply(1), reply(2)]
+        wait_until(lambda: listener.handled == 2)
+
+    assert refusals == [1, 1]
+    assert listener.connects == 3
+    assert dovecot.list_folder("INBOX") == []
+    assert dovecot.list_folder("Processed") == [reply(1), reply(2)]
+
+
 def test_server_without_move_copies_then_expunges(legacy_dovecot: Mailbox) -> None:
     messages = [reply(1), reply(2, "garbage"), reply(3)]
     for raw in messages:
@@ -220,16 +304,17 @@ def test_reconnects_after_the_connection_drops_mid_idle(dovecot: Mailbox, drop: 
 
     with running(listener):
         processor.wait_for(1)
-        time.sleep(0.3)  # let it settle into IDLE
+        wait_until(listener.idling.is_set)
         # "kick" says BYE first; "kill" just closes the socket.
         if drop == "kick":
             dovecot.kick()
         else:
-            assert dovecot.kill_sessions() == 1
+            assert dovecot.kill_sessions() >= 1
         dovecot.append(reply(2))
         dovecot.append(reply(3))
         processor.wait_for(3)
-        time.sleep(0.5)  # room for a wrong second handling of the same message
+        # Back in IDLE after a new search: a second handling would have happened by now.
+        wait_until(lambda: listener.handled == 3 and listener.idling.is_set())
 
     assert [raw for _uid, raw in processor.calls] == [reply(1), reply(2), reply(3)]
     assert listener.connects == 2
