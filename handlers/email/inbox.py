@@ -38,7 +38,9 @@ BATCH_SIZE = 100
 BatchProcessor = Callable[[Sequence[tuple[int, bytes]]], Sequence[str]]
 
 
-class Outcome(enum.StrEnum):
+class Destination(enum.StrEnum):
+    """The folder a handled message is moved to."""
+
     PROCESSED = "processed"
     REJECTED = "rejected"
 
@@ -92,10 +94,10 @@ class InboxListener:
         self._process_batch = process_batch
         self.batch_size = max(1, batch_size)
         self._folder_names = {
-            Outcome.PROCESSED: processed_folder,
-            Outcome.REJECTED: rejected_folder,
+            Destination.PROCESSED: processed_folder,
+            Destination.REJECTED: rejected_folder,
         }
-        self._folders: dict[Outcome, str] = {}
+        self._folders: dict[Destination, str] = {}
         self.idle_renew_seconds = idle_renew_seconds
         self.socket_timeout = socket_timeout
         self.poll_seconds = poll_seconds
@@ -108,7 +110,7 @@ class InboxListener:
         self._can_idle = False
         self._uidplus = False
         self.uidvalidity: int | None = None
-        self._unfiled: dict[tuple[int | None, int], Outcome] = {}
+        self._unfiled: dict[tuple[int | None, int], Destination] = {}
         # Counters for health checks and tests.
         self.connects = 0
         self.handled = 0
@@ -156,7 +158,7 @@ class InboxListener:
                 # this process hand the same message over twice.
                 self._unfiled[(self.uidvalidity, uid)] = outcome
                 decided[uid] = outcome
-        for outcome in Outcome:
+        for outcome in Destination:
             filed = [uid for uid in uids if decided.get(uid) == outcome]
             if filed:
                 self._file(client, filed, self._folders[outcome])
@@ -165,7 +167,7 @@ class InboxListener:
         self.handled += len(decided)
         return len(decided)
 
-    def _outcomes(self, messages: list[tuple[int, bytes]]) -> list[Outcome]:
+    def _outcomes(self, messages: list[tuple[int, bytes]]) -> list[Destination]:
         if self._process_batch is not None:
             try:
                 answers = list(self._process_batch(messages))
@@ -189,7 +191,7 @@ class InboxListener:
                 ]
         return [self._outcome(uid, raw) for uid, raw in messages]
 
-    def _outcome(self, uid: int, raw: bytes) -> Outcome:
+    def _outcome(self, uid: int, raw: bytes) -> Destination:
         try:
             answer = self._process(uid, raw)
         except ProcessorUnavailable:
@@ -197,16 +199,16 @@ class InboxListener:
         except Exception:
             # The one place a processor failure is logged; the message is kept in Rejected.
             logger.exception("processing message UID %s of %s failed", uid, self.url.redacted())
-            return Outcome.REJECTED
+            return Destination.REJECTED
         return self._as_outcome(uid, answer)
 
     @staticmethod
-    def _as_outcome(uid: int, answer: str) -> Outcome:
+    def _as_outcome(uid: int, answer: str) -> Destination:
         try:
-            return Outcome(answer)
+            return Destination(answer)
         except ValueError:
             logger.error("processor returned %r for UID %s; filing it as rejected", answer, uid)
-            return Outcome.REJECTED
+            return Destination.REJECTED
 
     def _file(self, client: IMAPClient, uids: list[int], folder: str) -> None:
         if self._can_move:

@@ -22,11 +22,11 @@ from bot.errors import UserError
 from bot.services.bounces import mark_email_bouncing
 from bot.services.verbs import apply
 from bot.settings import Settings
-from handlers.email import answers, inbound, questions
+from handlers.email import answers, ledger, questions
 from handlers.email.classify import KIND_AUTO_REPLY, KIND_BOUNCE, KIND_OTHER, KIND_REPLY
 from handlers.email.commands import EXAMPLES, ParsedCommand, work_command
-from handlers.email.inbound import Outcome
 from handlers.email.inbox import InboxListener, ProcessorUnavailable
+from handlers.email.ledger import FiledAs
 from handlers.email.reading import ReadMessage, read_message
 from handlers.email.tokens import ExpiredToken, TokenClaims, TokenError, check_token
 from handlers.email.urls import parse_imap_url
@@ -125,7 +125,7 @@ class ReplyProcessor:
     def process_batch(self, messages: Sequence[tuple[int, bytes]]) -> list[str]:
         reads = [read_inbound(raw, self._settings) for _uid, raw in messages]
         keys = [
-            inbound.message_key(read.message_id, raw)
+            ledger.message_key(read.message_id, raw)
             for read, (_uid, raw) in zip(reads, messages, strict=True)
         ]
         try:
@@ -150,22 +150,22 @@ class ReplyProcessor:
 
     def _apply(
         self, reads: list[ReadMessage], messages: Sequence[tuple[int, bytes]], keys: list[str]
-    ) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+    ) -> list[FiledAs]:
+        outcomes: list[FiledAs] = []
         with transaction(self._sessions) as session:
-            seen = inbound.outcomes_of(session, keys)
+            seen = ledger.outcomes_of(session, keys)
             for read, (uid, raw), key in zip(reads, messages, keys, strict=True):
                 folder = seen.get(key)
                 if folder is not None:
                     # Delivered again: filed as before, nothing applied, nobody answered.
-                    outcome = Outcome(folder, "repeat")
+                    outcome = FiledAs(folder, "repeat")
                 else:
                     outcome = self._one(session, uid, read, raw, key)
                     seen[key] = outcome.folder
                 outcomes.append(outcome)
         return outcomes
 
-    def _one(self, session: Session, uid: int, read: ReadMessage, raw: bytes, key: str) -> Outcome:
+    def _one(self, session: Session, uid: int, read: ReadMessage, raw: bytes, key: str) -> FiledAs:
         """Apply one message inside its own savepoint of the batch's transaction."""
         try:
             with session.begin_nested():
@@ -184,16 +184,16 @@ class ReplyProcessor:
             # A bug in one reply's path: its savepoint is undone, the rest of the batch stands,
             # and the message is recorded so that it is not tried (and logged) again and again.
             log.exception("processing email UID %s failed; filing it as rejected", uid)
-            outcome = Outcome(REJECTED, "failed")
+            outcome = FiledAs(REJECTED, "failed")
             with session.begin_nested():
                 self._remember(session, key, read, outcome)
             return outcome
 
-    def _refuse(self, session: Session, read: ReadMessage, key: str, refusal: Refused) -> Outcome:
+    def _refuse(self, session: Session, read: ReadMessage, key: str, refusal: Refused) -> FiledAs:
         try:
             with session.begin_nested():
                 staff = self._answerable(session, read, refusal.reason)
-                outcome = Outcome(
+                outcome = FiledAs(
                     REJECTED,
                     refusal.reason,
                     staff.id if staff else None,
@@ -218,23 +218,23 @@ class ReplyProcessor:
             return self._repeat(session, key)
 
     @staticmethod
-    def _repeat(session: Session, key: str) -> Outcome:
-        seen = inbound.outcomes_of(session, [key]).get(key)
-        return Outcome(seen or REJECTED, "repeat")
+    def _repeat(session: Session, key: str) -> FiledAs:
+        seen = ledger.outcomes_of(session, [key]).get(key)
+        return FiledAs(seen or REJECTED, "repeat")
 
-    def _decide(self, session: Session, read: ReadMessage, raw: bytes, key: str) -> Outcome:
+    def _decide(self, session: Session, read: ReadMessage, raw: bytes, key: str) -> FiledAs:
         """Apply the reply and write its confirmation, or raise Refused (and roll back)."""
         settings = self._settings
         if read.from_address in settings.own_address_set:
-            return Outcome(REJECTED, "own_mail")
+            return FiledAs(REJECTED, "own_mail")
         if read.kind == KIND_BOUNCE:
             mark_email_bouncing(session, addresses=read.bounced_recipients, channel=EMAIL)
-            return Outcome(REJECTED, "bounce")
+            return FiledAs(REJECTED, "bounce")
         if read.kind == KIND_AUTO_REPLY:
-            return Outcome(REJECTED, "auto_reply")
+            return FiledAs(REJECTED, "auto_reply")
         if read.dmarc == "fail":
             # Our own border server says the From is forged: nobody to answer.
-            return Outcome(REJECTED, "dmarc_fail")
+            return FiledAs(REJECTED, "dmarc_fail")
         if len(raw) > settings.email_max_bytes:
             size = f"{len(raw) / 1_000_000:.1f}"
             raise Refused("too_large", MSG_TOO_LARGE.format(size=size), hint=HINT_TOO_LARGE)
@@ -292,7 +292,7 @@ class ReplyProcessor:
                     line=first_line(read.reply),
                     in_reply_to=read.message_id,
                 )
-                return Outcome(PROCESSED, "asked", staff.id, target.id)
+                return FiledAs(PROCESSED, "asked", staff.id, target.id)
             work = work_command(command, target.number or "")
             result = apply(session, actor=actor, command=work, channel=EMAIL)
         except UserError as exc:
@@ -313,7 +313,7 @@ class ReplyProcessor:
             line=first_line(read.reply),
             in_reply_to=read.message_id,
         )
-        return Outcome(PROCESSED, "applied" if result.changed else "unchanged", staff.id, target.id)
+        return FiledAs(PROCESSED, "applied" if result.changed else "unchanged", staff.id, target.id)
 
     def _claims(self, token: str, session: Session) -> TokenClaims:
         try:
@@ -388,8 +388,8 @@ class ReplyProcessor:
         return staff if staff.active or reason == ACCESS_REMOVED else None
 
     @staticmethod
-    def _remember(session: Session, key: str, read: ReadMessage, outcome: Outcome) -> None:
-        inbound.remember(
+    def _remember(session: Session, key: str, read: ReadMessage, outcome: FiledAs) -> None:
+        ledger.remember(
             session,
             key=key,
             message_id=read.message_id,
