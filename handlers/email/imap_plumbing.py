@@ -1,10 +1,9 @@
-"""IMAP plumbing: reconnection backoff, TLS, BYE and new-mail responses, UIDs in batches."""
+"""IMAP plumbing: reconnection backoff, BYE and new-mail responses, UIDs in batches."""
 
 from __future__ import annotations
 
 import contextlib
 import random
-import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -43,12 +42,3 @@ def is_new_mail(response: tuple[Any, ...]) -> bool:
 def close_quietly(client: IMAPClient) -> None:
     with contextlib.suppress(*ConnectionTrouble):
         client.shutdown()
-
-
-def client_context(verify: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if not verify:
-        # Only for `?verify=false`: self-signed certificates in tests and private servers.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context

@@ -27,13 +27,12 @@ from handlers.email.imap_plumbing import (
     ConnectionLost,
     ConnectionTrouble,
     chunks,
-    client_context,
     close_quietly,
     is_bye,
     is_new_mail,
 )
 from handlers.email.imap_plumbing import reconnect_delay as reconnect_delay
-from handlers.email.urls import ImapUrl
+from handlers.email.urls import ImapUrl, tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ class InboxListener:
         self.backoff_initial = backoff_initial
         self.backoff_cap = backoff_cap
         self._use_idle = use_idle
-        self._ssl_context = ssl_context or client_context(url.verify)
+        self._ssl_context = ssl_context or tls_context(url.verify)
         self._client: IMAPClient | None = None
         self._can_move = False
         self._can_idle = False
