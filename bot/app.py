@@ -8,10 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.errors import DATABASE_AWAY, UserError
+from bot.observe import observe
 from bot.runtime import Runtime
 from bot.settings import Settings
 from storage.db import database_away, database_reachable
@@ -38,8 +42,17 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                 slack.close()
         runtime.close()
 
-    app = FastAPI(title="closeloop", version="0.1.0", lifespan=lifespan)
+    # Swagger UI (/docs) and ReDoc (/redoc) from the fastapi-offline package's own copies of
+    # their scripts: the pages work on a network that cannot reach a CDN.
+    app = FastAPIOffline(
+        title="closeloop",
+        version="0.1.0",
+        lifespan=lifespan,
+        static_url="/static/api-docs",
+        description="The REST API. Bearer tokens: `closeloop token create --staff EMAIL`.",
+    )
     app.state.runtime = runtime
+    observe(app, runtime)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
@@ -63,9 +76,22 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(fhir_router())
 
     from handlers.web import mount_web
-    from handlers.web.render import error_page
+    from handlers.web.render import error_page, http_error_page, wants_page
 
     mount_web(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_page(request) and exc.status_code >= 400:
+            return http_error_page(request, exc.status_code)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        # Starlette logs the traceback after this answer; the person gets a page, not a 500.
+        if wants_page(request):
+            return http_error_page(request, 500)
+        return JSONResponse({"error": "internal error"}, status_code=500)
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> Response:

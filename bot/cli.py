@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
 
 from bot.errors import UserError
 from bot.keys import refuse_development_key, with_local_key
+from bot.logs import configure_logging
 from bot.logs import install as install_log_redaction
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -20,20 +24,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     install_log_redaction()
+    settings: Settings | None = None
     try:
-        settings = with_local_key(load_settings())
+        settings = with_local_key(load_settings(**_listen_overrides(args)))
+        configure_logging(settings.log_format)
         return int(args.run(settings, args) or 0)
     except SettingsError as exc:
         print(f"closeloop: {exc}", file=sys.stderr)
         return 2
+    except DBAPIError as exc:
+        # An admin's first mistake is often the database: one line, not a driver traceback.
+        print(f"closeloop: {database_problem(exc, settings)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `closeloop digest ... | head`: the reader has gone; stop quietly, as cat does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except UserError as exc:
         print(f"closeloop: {exc}", file=sys.stderr)
         return 1
+
+
+def database_problem(exc: DBAPIError, settings: Settings | None) -> str:
+    """'cannot use the database at URL (DATABASE_URL): what the driver said, in one line'."""
+    url = "DATABASE_URL"
+    if settings is not None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    said = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    said = said.removeprefix("(psycopg.OperationalError) ")
+    if "no such table" in said or ("relation" in said and "does not exist" in said):
+        return f"the database at {url} has no closeloop tables yet: run `closeloop migrate`"
+    return f"cannot use the database at {url} (DATABASE_URL): {said}"
+
+
+def _listen_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """`--host` and `--port` win over HOST and PORT (and so move PUBLIC_URL when it is unset)."""
+    return {
+        name: getattr(args, name)
+        for name in ("host", "port")
+        if getattr(args, name, None) is not None
+    }
+
+
+def _listening(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="the address to listen on (default: HOST, or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="the port to listen on (default: PORT, or 8000)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,8 +85,10 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(run=run)
         return p
 
-    command("serve", "web, worker and clock in one process (the embedded default)", _serve)
-    command("web", "the web process: Slack endpoint, API, health", _web)
+    _listening(
+        command("serve", "web, worker and clock in one process (the embedded default)", _serve)
+    )
+    _listening(command("web", "the web process: Slack endpoint, API, health", _web))
     command("worker", "the worker process: outbox dispatcher and inbox listener", _worker)
     command("clock", "the clock process: scheduled jobs", _clock)
     command("migrate", "create or upgrade the database schema", _migrate)
@@ -55,8 +97,20 @@ def _parser() -> argparse.ArgumentParser:
     command("demo", "run a whole referral loop on a throwaway database and print it", _demo)
     digest = command("digest", "print a region's coordinator digest (last 24 hours)", _digest)
     digest.add_argument("--channel", required=True, help="the region's digest channel id")
-    job = command("job", "run one scheduled job now (idempotent)", _job)
+    job = command("job", "run one scheduled job now, or as of --at (idempotent)", _job)
     job.add_argument("name", help="e.g. coordinator_digests, thirty_day_reminders")
+    job.add_argument(
+        "--at",
+        metavar="WHEN",
+        help="run as of this time, e.g. 2027-11-30T06:00 (local TIMEZONE unless it has an offset)",
+    )
+    slack = sub.add_parser("slack", help="the Slack app")
+    ssub = slack.add_subparsers(title="slack commands")
+    mani = ssub.add_parser(
+        "manifest", help="print the Slack app manifest (YAML) for this deployment's address"
+    )
+    mani.add_argument("--url", help="the public https address (default: PUBLIC_URL)")
+    mani.set_defaults(run=_slack_manifest)
     email = sub.add_parser("email", help="the email channel")
     esub = email.add_subparsers(title="email commands")
     parse = esub.add_parser(
@@ -126,7 +180,8 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _seed(settings: Settings, args: argparse.Namespace) -> int:
     from bot.context import today
-    from bot.demo.seed import is_empty, seed_demo
+    from bot.demo.referrals import DEMO_HISTORY_DAYS, seed_demo_referrals
+    from bot.demo.seed import has_referrals, is_empty, seed_demo
     from storage.db import transaction
 
     runtime = _runtime(settings)
@@ -134,8 +189,16 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
         if args.if_empty and not is_empty(session):
             print("closeloop: the database already has a directory; demo network not loaded")
             return 0
-        result = seed_demo(session, today(session))
+        # Agreements signed before the oldest demo referral (bot/demo/referrals.py).
+        result = seed_demo(session, today(session) - timedelta(days=DEMO_HISTORY_DAYS))
+        with_referrals = not has_referrals(session)
     print(f"closeloop: demo network loaded. {result.summary()}")
+    if with_referrals:
+        made = seed_demo_referrals(runtime)
+        numbers = sorted(number for number, _stage in made)
+        print(
+            f"closeloop: {len(made)} demo referrals at every stage ({numbers[0]} to {numbers[-1]})"
+        )
     return 0
 
 
@@ -216,6 +279,18 @@ def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _slack_manifest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.errors import InvalidInput
+    from handlers.slack.manifest import manifest_yaml
+
+    try:
+        text = manifest_yaml(args.url or settings.public_url)
+    except ValueError as exc:
+        raise InvalidInput(f"--url: {exc}", field="url") from None
+    sys.stdout.write(text)
+    return 0
+
+
 def _email_parse(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
@@ -238,13 +313,34 @@ def _digest(settings: Settings, args: argparse.Namespace) -> int:
 
 def _job(settings: Settings, args: argparse.Namespace) -> int:
     from bot.jobs import jobs, run_job
+    from bot.runtime import Runtime
 
     names = [j.name for j in jobs(settings.digest_time)]
     if args.name not in names:
         print(f"closeloop: no job {args.name!r}; jobs: {', '.join(names)}", file=sys.stderr)
         return 2
-    print(f"closeloop: {args.name} wrote {run_job(args.name, _runtime(settings))} notification(s)")
+    if args.at is None:
+        runtime, when = Runtime(settings), ""
+    else:
+        moment = _moment(args.at, settings.zone)
+        runtime = Runtime(settings, clock=lambda: moment)
+        when = f" as of {moment.astimezone(settings.zone):%Y-%m-%d %H:%M %Z}"
+    written = run_job(args.name, runtime)
+    print(f"closeloop: {args.name}{when} wrote {written} notification(s)")
     return 0
+
+
+def _moment(text: str, zone: tzinfo) -> datetime:
+    """`--at`: ISO 8601; without an offset it is the network's local time."""
+    from bot.errors import InvalidInput
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"--at {text!r} is not a date and time (e.g. 2027-11-30T06:00)", field="at"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def _demo(settings: Settings, _args: argparse.Namespace) -> int:
@@ -264,7 +360,8 @@ def _web(settings: Settings, _args: argparse.Namespace) -> int:
     app = create_app(settings)
     favour_event_loop()
     settle_heap()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # log_config=None: uvicorn's lines go through our handler (LOG_FORMAT), one format.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
     return 0
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 
 from sqlalchemy.orm import Session
 
+from bot.logs import bound
+from bot.metrics import JOB_NOTIFICATIONS, JOB_RUNS
 from bot.runtime import Runtime
 from bot.services import agreements, digests, escalations, expiries, idle, reminders
 from storage.db import transaction
@@ -41,9 +44,16 @@ def jobs(digest_time: str) -> list[Job]:
 def run_job(name: str, runtime: Runtime) -> int:
     """Run one job in its own transaction; returns how many outbox rows it wrote."""
     job = next(j for j in jobs(runtime.settings.digest_time) if j.name == name)
-    with transaction(runtime.sessions) as session:
-        written = job.run(session)
-    log.info("job %s wrote %d notification(s)", name, written)
+    with bound(job=name, run=uuid.uuid4().hex[:12]):
+        try:
+            with transaction(runtime.sessions) as session:
+                written = job.run(session)
+        except Exception:
+            JOB_RUNS.labels(name, "error").inc()
+            raise
+        JOB_RUNS.labels(name, "ok").inc()
+        JOB_NOTIFICATIONS.labels(name).inc(written)
+        log.info("job %s wrote %d notification(s)", name, written)
     return written
 
 

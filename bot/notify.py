@@ -28,7 +28,7 @@ def referral_brief(session: Session, referral: Referral) -> dict[str, Any]:
             select(ServiceCode.code, ServiceCode.name).where(ServiceCode.code.in_(referral.needs))
         ).all()
     )
-    age = age_days(referral.first_published_at, now(session))
+    age = age_days(referral.first_published_at, now(session), referral.closed_at)
     return {
         "number": referral.number,
         "state": str(referral.state),
@@ -40,7 +40,7 @@ def referral_brief(session: Session, referral: Referral) -> dict[str, Any]:
         "needs": [{"code": code, "name": names.get(code, code)} for code in referral.needs],
         "urgency": str(referral.urgency),
         "age_days": age,
-        "aging": is_aging(age),
+        "aging": is_aging(age, referral.state),
     }
 
 

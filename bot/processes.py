@@ -7,6 +7,8 @@ import logging
 import signal
 import sys
 import threading
+import time
+from typing import Any
 
 from bot.runtime import Runtime
 
@@ -63,7 +65,21 @@ def start_worker(runtime: Runtime, stop: threading.Event) -> list[threading.Thre
     return threads
 
 
+def serve_metrics(runtime: Runtime) -> None:
+    """`worker` and `clock`: their own /metrics on METRICS_PORT, when set."""
+    port = runtime.settings.metrics_port
+    if port is None:
+        return
+    from prometheus_client import start_http_server
+
+    from bot.metrics import REGISTRY
+
+    start_http_server(port, addr=runtime.settings.host, registry=REGISTRY)
+    log.info("metrics on http://%s:%d/metrics", runtime.settings.host, port)
+
+
 def run_worker(runtime: Runtime) -> None:
+    serve_metrics(runtime)
     stop = threading.Event()
     _stop_on_signals(stop)
     threads = start_worker(runtime, stop)
@@ -76,6 +92,7 @@ def run_worker(runtime: Runtime) -> None:
 def run_clock(runtime: Runtime) -> None:
     from bot.scheduler import make_scheduler
 
+    serve_metrics(runtime)
     stop = threading.Event()
     _stop_on_signals(stop)
     from bot.jobs import catch_up
@@ -106,12 +123,38 @@ def serve(runtime: Runtime) -> None:
     threading.Thread(target=catch_up, args=(runtime,), name="catch-up", daemon=True).start()
     log.info("closeloop serving on http://%s:%d", settings.host, settings.port)
     app = create_app(settings, runtime=runtime)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
+    server = uvicorn.Server(config)
+    threading.Thread(target=_welcome, args=(runtime, server), name="welcome", daemon=True).start()
     favour_event_loop()
     settle_heap()
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port)
+        server.run()
     finally:
         stop.set()
         scheduler.shutdown(wait=False)
         for thread in threads:
             thread.join(timeout=10)
+
+
+def _welcome(runtime: Runtime, server: Any) -> None:
+    """Once the server listens, say where it is and whom to sign in as (the demo network)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.demo.seed import welcome
+    from storage.db import transaction
+
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline and not server.should_exit:
+        time.sleep(0.1)
+    if not server.started:
+        return
+    try:
+        with transaction(runtime.sessions) as session:
+            text = welcome(session, runtime.settings)
+    except SQLAlchemyError:
+        # No welcome on a database that cannot answer: /healthz and the logs say why.
+        log.warning("no demo welcome: the database did not answer")
+        return
+    if text:
+        print(text, flush=True)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.delivery import Transport
 from bot.outbox import Dispatcher
 from bot.settings import Settings
+from bot.texts import use_timezone
 from storage.db import make_engine, make_session_factory
 from storage.types import utcnow
 
@@ -28,6 +29,8 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        # Every text this process renders shows times in the network's zone (bot/texts.py).
+        use_timezone(settings.timezone)
         self.engine: Engine = make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(
             self.engine, settings=settings, clock=clock
@@ -40,7 +43,13 @@ class Runtime:
 
     def transports(self) -> dict[str, Transport]:
         if self._transports is None:
-            self._transports = default_transports(self.settings, self.sessions)
+            from bot.metrics import MeasuredTransport
+
+            # Measured (bot/metrics.py); tests that pass their own transports get them as is.
+            self._transports = {
+                name: MeasuredTransport(transport, self.engine)
+                for name, transport in default_transports(self.settings, self.sessions).items()
+            }
         return self._transports
 
     def dispatcher(self) -> Dispatcher:
@@ -95,7 +104,10 @@ def _slack_transport(settings: Settings, sessions: sessionmaker[Session]) -> Tra
     # Imported here, and built on first use: a process without Slack never loads slack_sdk.
     from handlers.slack.client import make_web_client
     from handlers.slack.render import SlackRenderer
+    from handlers.slack.threads import ThreadedRenderer, ThreadedTransport
     from handlers.slack.transport import SlackTransport
 
     client = make_web_client(settings.slack_bot_token or "", settings.slack_api_url)
-    return SlackTransport(client, SlackRenderer(sessions))
+    # One thread per referral in each DM and channel (handlers/slack/threads.py).
+    render = ThreadedRenderer(SlackRenderer(sessions), sessions)
+    return ThreadedTransport(SlackTransport(client, render), sessions)

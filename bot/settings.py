@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///closeloop.db"
@@ -43,9 +43,10 @@ class Settings(BaseSettings):
     # Unset: as the directory's `network:` section says (off unless it says otherwise).
     consent_required: bool | None = None
     user_mou_text: str | None = None
-    public_url: str = "http://127.0.0.1:8000"
+    # Unset, it follows HOST and PORT (`closeloop web --port 8080` links to port 8080).
+    public_url: str = ""
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     trusted_authserv_id: str | None = None
     # Email replies: how long a notification can be answered, which senders are ourselves (a
     # loop), and how big an inbound message may be (attachments are never used).
@@ -59,6 +60,11 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=4.0, ge=1.0)
     outbox_log: str | None = None
     digest_time: str = "07:30"
+    # Logs: `text` lines for a terminal, `json` (one object per line) for a log collector.
+    log_format: Literal["text", "json"] = "text"
+    # `closeloop worker` and `clock` serve their own /metrics on this port when set (the web
+    # process serves /metrics on its own port).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # The web pages: how long an emailed sign-in link works, and a signed-in session lasts.
     sign_in_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
     web_session_hours: int = Field(default=12, ge=1, le=24 * 30)
@@ -123,6 +129,15 @@ class Settings(BaseSettings):
         if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
             raise ValueError("must be HH:MM")
         return value
+
+    @model_validator(mode="after")
+    def _public_url(self) -> Settings:
+        if not self.public_url:
+            # A wildcard listen address is reached, on this machine, through the loopback.
+            host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+            host = f"[{host}]" if ":" in host else host
+            self.public_url = f"http://{host}:{self.port}"
+        return self
 
     @property
     def verifying_keys(self) -> tuple[str, ...]:

@@ -605,6 +605,21 @@ class Escalation(Base):
     escalated_at: Mapped[datetime]
 
 
+class SlackThread(Base):
+    """The Slack message that starts a referral's thread in one DM or channel (`address`, as
+    the outbox row names it): later notifications about the referral there reply in it."""
+
+    __tablename__ = "slack_threads"
+    __table_args__ = (UniqueConstraint("referral_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(254))
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
 class ReminderWatermark(Base):
     """The last day each person was sent a 30-day reminder. What is due for them is every
     30-day anniversary that fell after it: each anniversary is covered by exactly one run,

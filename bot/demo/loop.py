@@ -18,6 +18,7 @@ from bot.domain.vocab import Channel
 from bot.runtime import Runtime
 from bot.services import clients, referrals, work
 from bot.settings import Settings
+from bot.texts import local_moment
 from handlers.console import ConsoleTransport
 from storage.db import transaction
 from storage.migrate import upgrade
@@ -186,4 +187,5 @@ def _run(runtime: Runtime, out: TextIO) -> None:
         ).all()
         for row in rows:
             who = names.get(row.actor_id, "closeloop") if row.actor_id else "closeloop"
-            out.write(f"{row.at:%Y-%m-%d %H:%M:%S}  {row.channel:<6} {who:<14} {row.action}\n")
+            at = local_moment(row.at)
+            out.write(f"{at:%Y-%m-%d %H:%M:%S %Z}  {row.channel:<6} {who:<14} {row.action}\n")

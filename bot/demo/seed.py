@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services.directory import ImportResult, import_directory, parse_directory
-from storage.models import County
+from bot.settings import Settings
+from storage.models import County, Referral, Staff
 
 DEMO_FILE = Path(__file__).resolve().parent / "missouri.json"
 
@@ -37,3 +38,41 @@ def seed_demo(session: Session, today: date) -> ImportResult:
 
 def is_empty(session: Session) -> bool:
     return session.scalar(select(County.id).limit(1)) is None
+
+
+def has_referrals(session: Session) -> bool:
+    return session.scalar(select(Referral.id).limit(1)) is not None
+
+
+# One demo address per role, for the welcome `closeloop serve` prints.
+SIGN_IN_AS = (
+    ("coordinator", "casey.morgan@dmh-regional.example.org"),
+    ("gatekeeper", "grace@heartland.example.org"),
+    ("provider", "dana@heartland.example.org"),
+    ("security officer", "helen.security@heartland.example.org"),
+    ("admin", "admin@network.example.org"),
+)
+
+
+def welcome(session: Session, settings: Settings) -> str | None:
+    """What to open and who to sign in as, when the database holds the demo network."""
+    demo = set(session.scalars(select(Staff.email).where(Staff.active.is_(True))))
+    people = [(role, email) for role, email in SIGN_IN_AS if email in demo]
+    if not people:
+        return None
+    where = (
+        "is printed here, in this terminal, as the email it stands for"
+        if "console" in settings.notify_channels
+        else "is sent by email"
+    )
+    lines = [
+        "",
+        "=" * 72,
+        f"  closeloop is running: open {settings.public_url}",
+        "  Sign in with one of the demo network's addresses (no password):",
+        *(f"    {role:<17} {email}" for role, email in people),
+        f"  The sign-in link {where}.",
+        "=" * 72,
+        "",
+    ]
+    return "\n".join(lines)

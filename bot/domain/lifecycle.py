@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.domain.vocab import ReferralState
+from bot.domain.vocab import ACTIVE_STATES, ReferralState
 from bot.errors import Conflict
 
 AGING_DAYS = 60
@@ -51,12 +51,20 @@ def check_transition(number: str, state: ReferralState, action: str) -> None:
         )
 
 
-def age_days(first_published_at: datetime | None, until: datetime) -> int | None:
-    """Days since first publication; None for a draft."""
+def age_days(
+    first_published_at: datetime | None, until: datetime, closed_at: datetime | None = None
+) -> int | None:
+    """Days since first publication; None for a draft. A closed referral stops ageing at its
+    close: its age is how long the loop took."""
     if first_published_at is None:
         return None
+    if closed_at is not None and closed_at < until:
+        until = closed_at
     return max(0, (until - first_published_at).days)
 
 
-def is_aging(age: int | None) -> bool:
+def is_aging(age: int | None, state: str | None = None) -> bool:
+    """Over 60 days and still open (a closed referral is never flagged)."""
+    if state is not None and state not in ACTIVE_STATES:
+        return False
     return age is not None and age > AGING_DAYS

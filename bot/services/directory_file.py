@@ -3,6 +3,7 @@ errors that name the entry and field at fault."""
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -94,17 +95,41 @@ class DirectoryFile(_Entry):
 
 
 def read_directory_file(path: Path) -> DirectoryFile:
-    """Parse and validate a JSON or YAML directory file; errors name file, entry and field."""
+    """Parse and validate a JSON or YAML directory file; errors name file, entry and field,
+    and the mistakes of a first import (encoding, BOM, empty file, syntax) say where and how."""
+    kind = "YAML" if path.suffix.lower() in (".yaml", ".yml") else "JSON"
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot be read ({exc.strerror}).", field="file") from None
-    try:
-        raw = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    if data.startswith(codecs.BOM_UTF8):
         raise InvalidInput(
-            f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}", field="file"
+            f"{path}: starts with a byte order mark (BOM); save it as UTF-8 without BOM.",
+            field="file",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidInput(
+            f"{path}: is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
+            "save it as UTF-8.",
+            field="file",
         ) from None
+    if not text.strip():
+        raise InvalidInput(f"{path}: is empty; a directory file needs agencies.", field="file")
+    try:
+        raw = yaml.safe_load(text) if kind == "YAML" else json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
+            field="file",
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidInput(f"{path}: not valid YAML{where}: {problem}.", field="file") from None
     return parse_directory(raw, source=str(path))
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from bot.context import settings_of
 from bot.domain.permissions import Actor
 from bot.domain.vocab import ACTIVE_STATES, Role
 from bot.services.grid import MAX_LIMIT, GridQuery, GridRow, search
@@ -22,7 +24,23 @@ class QueueItem:
     providers: list[tuple[int, str]]
 
 
-def work_queue(session: Session, *, actor: Actor, limit: int = 20) -> list[QueueItem]:
+class WorkQueue(list[QueueItem]):
+    """The oldest items of a person's queue, with how many wait in all and where to see them
+    all (App Home shows a capped list and must say so)."""
+
+    def __init__(
+        self, items: Iterable[QueueItem] = (), *, total: int = 0, web_url: str = ""
+    ) -> None:
+        super().__init__(items)
+        self.total = max(total, len(self))
+        self.web_url = web_url
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self)
+
+
+def work_queue(session: Session, *, actor: Actor, limit: int = 20) -> WorkQueue:
     """Unanswered referrals at the actor's gatekeeping programs that nobody holds, and
     unanswered referrals assigned to the actor; oldest first."""
     gatekeeping = actor.programs(Role.GATEKEEPER)
@@ -35,7 +53,7 @@ def work_queue(session: Session, *, actor: Actor, limit: int = 20) -> list[Queue
             and_(Recipient.program_id.in_(providing), Recipient.assignee_id == actor.staff_id)
         )
     if not clauses:
-        return []
+        return WorkQueue()
     waiting = dict(
         session.execute(
             select(Recipient.id, Recipient.program_id)
@@ -49,7 +67,7 @@ def work_queue(session: Session, *, actor: Actor, limit: int = 20) -> list[Queue
         ).all()
     )
     if not waiting:
-        return []
+        return WorkQueue()
     page = search(session, actor=actor, query=GridQuery(scope="open", limit=MAX_LIMIT))
     items: list[QueueItem] = []
     pools: dict[int, list[tuple[int, str]]] = {}
@@ -63,4 +81,5 @@ def work_queue(session: Session, *, actor: Actor, limit: int = 20) -> list[Queue
         items.append(QueueItem(row, to_assign, pools.get(program_id, []) if to_assign else []))
         if len(items) >= limit:
             break
-    return items
+    web_url = settings_of(session).public_url.rstrip("/") + "/referrals"
+    return WorkQueue(items, total=len(waiting), web_url=web_url)

@@ -19,6 +19,7 @@ from bot.actors import actor_for, staff_by_email
 from bot.context import now
 from bot.domain.vocab import Channel
 from bot.errors import UserError
+from bot.logs import bound
 from bot.services.bounces import mark_email_bouncing
 from bot.services.verbs import apply
 from bot.settings import Settings
@@ -396,5 +397,17 @@ def inbox_listener(
         raise ValueError("IMAP_URL is not set")
     processor = ReplyProcessor(sessions, settings, wake=wake)
     return InboxListener(
-        parse_imap_url(settings.imap_url), processor, process_batch=processor.process_batch
+        parse_imap_url(settings.imap_url),
+        _with_log_id(processor),
+        process_batch=processor.process_batch,
     )
+
+
+def _with_log_id(process: Callable[[int, bytes], str]) -> Callable[[int, bytes], str]:
+    """Every log line written while one message is read carries its IMAP UID (LOG_FORMAT)."""
+
+    def run(uid: int, raw: bytes) -> str:
+        with bound(message_id=f"imap:{uid}"):
+            return process(uid, raw)
+
+    return run

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput
 from bot.services.queue import work_queue
+from bot.texts import local_moment
 from handlers.slack.blocks import STALE_BUTTON, Block, acted, context, text
 from handlers.slack.runner import UseCaseRunner
 from handlers.slack.screens import home_view
@@ -21,7 +22,8 @@ _METADATA_ROOM = 2500
 
 def outcome_line(summary: str, actor_name: str, at: float | None = None) -> str:
     moment = int(at if at is not None else time.time())
-    fallback = datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # Slack shows <!date> in each reader's own zone; the fallback is the network's local time.
+    fallback = local_moment(datetime.fromtimestamp(moment, UTC)).strftime("%Y-%m-%d %H:%M %Z")
     stamp = f"<!date^{moment}^{{date_short_pretty}} {{time}}|{fallback}>"
     return f":white_check_mark: {summary} ({actor_name}, {stamp})"
 

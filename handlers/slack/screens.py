@@ -130,7 +130,9 @@ def home_view(items: list[QueueItem]) -> Block:
     ]
     if not items:
         blocks.append(text(render("slack/screens/home_empty.txt")))
-    for item in items:
+    # A view holds at most 100 blocks: three per item, the header, and the closing line.
+    shown = items[:HOME_ITEMS]
+    for item in shown:
         row = item.row
         target = Target(row.number, row.program_key)
         blocks.append({"type": "divider"})
@@ -138,7 +140,22 @@ def home_view(items: list[QueueItem]) -> Block:
         blocks.append(
             work_actions(target, providers=item.providers, block_id=f"home_{row.recipient_id}")
         )
-    return {"type": "home", "blocks": blocks[:100]}
+    total = max(getattr(items, "total", len(items)), len(items))
+    if total > len(shown):
+        web_url = getattr(items, "web_url", "")
+        where = f"<{web_url}|on the web>" if web_url else "on the web pages"
+        blocks.append({"type": "divider"})
+        blocks.append(
+            context(
+                f"Showing the {len(shown)} oldest of {total} waiting for you: "
+                f"{total - len(shown)} more. See them, oldest first, with `/referral list` "
+                f"or {where}."
+            )
+        )
+    return {"type": "home", "blocks": blocks}
+
+
+HOME_ITEMS = 30
 
 
 def not_linked_home(message: str) -> Block:

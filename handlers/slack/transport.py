@@ -53,12 +53,16 @@ PERMANENT_ERRORS = frozenset(
 class SlackMessage:
     """What a rendered notification looks like in Slack.
 
-    With `update` = (channel, ts) the message already posted there is replaced in place.
+    With `update` = (channel, ts) the message already posted there is replaced in place. With
+    `thread_ts` it is posted as a reply in that thread (one thread per referral, threads.py);
+    `broadcast` also shows the reply in the conversation itself.
     """
 
     text: str
     blocks: list[dict[str, Any]] | None = None
     update: tuple[str, str] | None = None
+    thread_ts: str | None = None
+    broadcast: bool = False
 
 
 class SlackTransport:
@@ -93,8 +97,14 @@ class SlackTransport:
             else:
                 target = self._target(notification.address)
                 self._pacer.wait_turn(target)
+                threading_args: dict[str, Any] = {}
+                if message.thread_ts:
+                    threading_args = {
+                        "thread_ts": message.thread_ts,
+                        "reply_broadcast": message.broadcast,
+                    }
                 answer = self._client.chat_postMessage(
-                    channel=target, text=message.text, blocks=message.blocks
+                    channel=target, text=message.text, blocks=message.blocks, **threading_args
                 )
         except SlackApiError as err:
             raise _translate(err, notification) from err

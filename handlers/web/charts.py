@@ -1,14 +1,21 @@
-"""Horizontal stacked bar charts as geometry for an inline SVG (templates/web/_chart.html)."""
+"""Horizontal stacked bar charts as geometry for an inline SVG (templates/web/_chart.html).
+
+Each bar's label sits on its own line above the bar, across the chart's whole width, so a long
+program name is never cut at the left edge (a label column beside the bars was), and the SVG
+scales down to a phone's width without losing any of it."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
-WIDTH = 720
-LABEL_WIDTH = 220
-BAR_HEIGHT = 22
-GAP = 10
-TOP = 8
+WIDTH = 480
+BAR_HEIGHT = 20
+GAP = 12
+TOP = 4
+# One label line (12 px text) and how many characters fit the width at that size, with room.
+LINE_HEIGHT = 16
+LINE_CHARS = 56
 # Room right of the longest bar for its total.
 TOTAL_ROOM = 50
 
@@ -24,6 +31,7 @@ class Segment:
 @dataclass(frozen=True)
 class Bar:
     label: str
+    label_lines: list[tuple[str, float]]  # (text, baseline y)
     y: float
     total: int
     segments: list[Segment]
@@ -37,7 +45,6 @@ class Chart:
     bars: list[Bar]
     width: int
     height: int
-    label_width: int
     bar_height: int
 
     @property
@@ -48,16 +55,21 @@ class Chart:
 def stacked_bars(title: str, series: list[str], rows: list[tuple[str, list[int]]]) -> Chart:
     """One bar per row, one segment per series value, scaled to the largest total."""
     largest = max((sum(values) for _label, values in rows), default=0) or 1
-    scale = (WIDTH - LABEL_WIDTH - TOTAL_ROOM) / largest
+    scale = (WIDTH - TOTAL_ROOM) / largest
     bars: list[Bar] = []
-    for index, (label, values) in enumerate(rows):
-        y = TOP + index * (BAR_HEIGHT + GAP)
-        x = float(LABEL_WIDTH)
+    y = float(TOP)
+    for label, values in rows:
+        lines = textwrap.wrap(label, LINE_CHARS, break_long_words=True) or [""]
+        label_lines = []
+        for line in lines:
+            y += LINE_HEIGHT
+            label_lines.append((line, y - 4))
+        x = 0.0
         segments = []
         for number, value in enumerate(values):
             if value:
                 segments.append(Segment(number, value, x, value * scale))
                 x += value * scale
-        bars.append(Bar(label, y, sum(values), segments, x + 6))
-    height = TOP * 2 + len(rows) * (BAR_HEIGHT + GAP)
-    return Chart(title, series, bars, WIDTH, height, LABEL_WIDTH, BAR_HEIGHT)
+        bars.append(Bar(label, label_lines, y, sum(values), segments, x + 6))
+        y += BAR_HEIGHT + GAP
+    return Chart(title, series, bars, WIDTH, int(y), BAR_HEIGHT)

@@ -44,6 +44,8 @@ COLUMNS = (
     ("Response", "response"),
 )
 PAGE_SIZE = 25
+# Sort keys whose stored value runs opposite to the number shown (a date shown as an age).
+AGE_LIKE = frozenset({"age"})
 
 
 @router.get("/")
@@ -110,7 +112,10 @@ def _column(
     descending = not query.descending if current else False
     sort = "none"
     if current:
-        sort = "descending" if query.descending else "ascending"
+        # The arrow says how the column's values run down the page. "age" sorts by first
+        # publication, so its oldest-first order (ascending dates) shows ages descending.
+        shown_descending = query.descending != (key in AGE_LIKE)
+        sort = "descending" if shown_descending else "ascending"
     return {"heading": heading, "url": _url(kept, key, descending), "sort": sort}
 
 

@@ -44,6 +44,7 @@ def page(request: Request, name: str, *, status: int = 200, **context: Any) -> H
         staff_name=getattr(request.state, "staff_name", None),
         csrf_field=CSRF_FIELD,
         csrf_token=mac_of(settings.secret_key, CSRF_PURPOSE, csrf),
+        timezone=settings.timezone,
         **context,
     )
     response = HTMLResponse(html, status_code=status)
@@ -85,4 +86,46 @@ def error_page(request: Request, exc: UserError) -> Response:
         if request.cookies.get(SESSION_COOKIE):
             response.delete_cookie(SESSION_COOKIE, path="/")
         return response
-    return page(request, "message.html", status=exc.status, title="Not done", error=exc)
+    title = TITLES.get(exc.status, "Not done")
+    return page(request, "message.html", status=exc.status, title=title, error=exc)
+
+
+# An error page's title says what kind of answer it is (a 404 is "Not found").
+TITLES = {
+    400: "Not understood",
+    401: "Sign in first",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed here",
+    409: "Not done",
+    422: "Check what you entered",
+    500: "Something went wrong",
+}
+
+
+def http_error_page(request: Request, status: int) -> Response:
+    """An HTML page for an error no route answered (an unknown address, a wrong method, a
+    crash), with a way back; the API and Slack keep their JSON answers."""
+    if status == 404:
+        error = UserError(
+            f"There is no page at {request.url.path}.",
+            hint="Check the address, or go back to the referrals.",
+        )
+    elif status >= 500:
+        error = UserError(
+            "closeloop could not show this page because of an error on our side.",
+            hint="It has been logged. Try again in a moment; if it keeps happening, tell your "
+            "network admin the time it happened.",
+        )
+    else:
+        error = UserError("This page cannot answer that request.", hint="Go back and try again.")
+    error.status = status
+    title = TITLES.get(status, "Not done")
+    return page(request, "message.html", status=status, title=title, error=error)
+
+
+def wants_page(request: Request) -> bool:
+    """Web pages answer in HTML; the API, Slack, metrics and health answer as they always did."""
+    path = request.url.path
+    machine = ("/api/", "/fhir", "/slack/", "/metrics", "/healthz", "/openapi.json", "/static/")
+    return not path.startswith(machine)

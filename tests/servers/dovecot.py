@@ -323,6 +323,10 @@ class Mailbox:
     def kill_sessions(self) -> int:
         return self.server.kill_sessions(self.user)
 
+    def session_count(self) -> int:
+        """How many imap processes serve this user now (a logged-out one may linger briefly)."""
+        return len(self.server._imap_pids(self.user))
+
     def freeze_sessions(self) -> int:
         return self.server.freeze_sessions(self.user)
 

@@ -145,7 +145,7 @@ def test_demo_prints_the_whole_loop(tmp_path: Path) -> None:
         "=== Casey marks it pending placement, then closes it (need fully met) ===",
         f"=== Audit trail of R-{year}-000001 ===",
     ]
-    assert "Subject: [closeloop] R-20" in out
+    assert "Subject: [closeloop] Referral R-20" in out
     trail = out.split("=== Audit trail")[1].splitlines()[1:]
     assert [line.split()[-1] for line in trail] == [
         "referral_created",

@@ -335,4 +335,5 @@ def test_a_command_the_use_case_refuses_is_answered_with_its_reason(world: World
     text = body.get_content()
     assert f"I understood: assign {BEN}\n" in text
     assert "Why: Ben Carter is not a provider of Heartland Residential.\n" in text
-    assert answer.message["Subject"] == f"[closeloop] {world.number} your reply was not applied"
+    assert answer.message["Subject"] == f"[closeloop] Referral {world.number}"
+    assert text.startswith(f"{world.number} your reply was not applied\n\n")

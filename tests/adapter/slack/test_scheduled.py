@@ -172,7 +172,7 @@ def test_a_region_gets_its_daily_digest_in_its_slack_channel(
     assert slack_rows(world, "coordinator_digest") == [("C0CENTRAL", "sent", None)]
     [digest] = world.fake.conversation("C0CENTRAL")
     assert digest["text"] == (
-        "closeloop digest: Central region, 2026-03-02 14:00 to 2026-03-03 14:00 UTC\n"
+        "closeloop digest: Central region, 2026-03-02 08:00 CST to 2026-03-03 08:00 CST\n"
         "Outstanding incoming referrals (routed, not yet accepted or declined): 1 "
         "(Heartland Residential 1). Answered in the period: 0.\n"
         "\n"
@@ -406,10 +406,12 @@ def test_long_lists_and_long_names_stay_within_one_section_block(
     if kind == "coordinator_digest":
         assert len(more) == 4 and all(n >= 2995 for n in more)
         assert re.search(
-            r"^Pending placement \(3000\): (R-[^,]*, ){4}R-[^,]* and 2995 more$", text, re.MULTILINE
+            r"^Pending placement \(3000\): (R-[^,]*, ){4}R-[^,]* and 2995 more \(the web grid's Status: pending placement shows them all\)$",
+            text,
+            re.MULTILINE,
         )
         assert re.search(
-            r"^Older than 60 days \(3000\): (R-[^,]*, ){4}R-[^,]* and 2995 more$",
+            r"^Older than 60 days \(3000\): (R-[^,]*, ){4}R-[^,]* and 2995 more \(`/referral list open` lists them oldest first\)$",
             text,
             re.MULTILINE,
         )
