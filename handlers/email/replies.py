@@ -19,14 +19,13 @@ from bot.actors import actor_for, staff_by_email
 from bot.context import now
 from bot.domain.vocab import Channel
 from bot.errors import UserError
-from bot.logs import bound
 from bot.services.bounces import mark_email_bouncing
 from bot.services.verbs import apply
 from bot.settings import Settings
 from handlers.email import answers, ledger, questions
 from handlers.email.classify import KIND_AUTO_REPLY, KIND_BOUNCE, KIND_OTHER, KIND_REPLY
 from handlers.email.commands import EXAMPLES, ParsedCommand, work_command
-from handlers.email.inbox import InboxListener, ProcessorUnavailable
+from handlers.email.inbox import ProcessorUnavailable
 from handlers.email.ledger import FiledAs
 from handlers.email.reading import ReadMessage, read_message
 from handlers.email.refusals import (
@@ -48,7 +47,6 @@ from handlers.email.refusals import (
     first_line,
 )
 from handlers.email.tokens import ExpiredToken, TokenClaims, TokenError, check_token
-from handlers.email.urls import parse_imap_url
 from storage.db import transaction
 from storage.models import OutboxMessage, Referral, Staff
 
@@ -383,31 +381,3 @@ def numbers_in(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from numbers_in(item)
-
-
-def inbox_listener(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    *,
-    wake: Callable[[], None] | None = None,
-) -> InboxListener:
-    """The IMAP listener of the worker (and of `serve`), reading IMAP_URL. `wake` is called
-    after each commit of replies, so their confirmations go out without waiting for a poll."""
-    if not settings.imap_url:
-        raise ValueError("IMAP_URL is not set")
-    processor = ReplyProcessor(sessions, settings, wake=wake)
-    return InboxListener(
-        parse_imap_url(settings.imap_url),
-        _with_log_id(processor),
-        process_batch=processor.process_batch,
-    )
-
-
-def _with_log_id(process: Callable[[int, bytes], str]) -> Callable[[int, bytes], str]:
-    """Every log line written while one message is read carries its IMAP UID (LOG_FORMAT)."""
-
-    def run(uid: int, raw: bytes) -> str:
-        with bound(message_id=f"imap:{uid}"):
-            return process(uid, raw)
-
-    return run
