@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from bot.domain.capacity import CapacityStatus
 from bot.domain.lifecycle import MAX_NEEDS
 from bot.domain.vocab import (
     ConsentMethod,
@@ -35,6 +36,15 @@ MAX_ID = 2**31 - 1
 
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refused here as bad input, not a driver error.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("contains a NUL character")
+        return value
 
 
 class ReferralDraft(Command):
@@ -88,11 +98,25 @@ class NewClient(Command):
 
 class NewConsent(Command):
     client_id: int = Field(ge=1, le=MAX_ID)
-    programs: list[str] = Field(min_length=1)
+    # The programs it covers, or every participating program (`any_program`).
+    programs: list[str] = Field(default_factory=list)
+    any_program: bool = False
     info_types: list[str] = Field(min_length=1)
-    signed_by: str = Field(min_length=1)
+    signed_by: str = Field(min_length=1, max_length=200)
     signer_is_guardian: bool = False
     method: ConsentMethod
+    # The day it was signed (a paper form from last month); today when not given.
+    signed_on: date | None = None
+    # Where the signed paper is kept: required for an uploaded scan.
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class CapacityChange(Command):
+    """A program's capacity as its gatekeeper states it (bot/domain/capacity.py)."""
+
+    status: CapacityStatus
+    waitlist: int | None = Field(default=None, ge=0, le=100_000)
+    until: date | None = None
 
 
 class Closing(Command):

@@ -28,6 +28,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.domain.agreements import agency_mou_valid
+from bot.domain.capacity import CapacityStatus
 from bot.domain.vocab import (
     ACTIVE_STATES,
     AccessStatus,
@@ -136,6 +137,12 @@ class Program(Base):
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     suspended_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Capacity as a gatekeeper last stated it (bot/domain/capacity.py); None: never stated.
+    capacity_status: Mapped[CapacityStatus | None] = mapped_column(str_enum(CapacityStatus))
+    capacity_waitlist: Mapped[int | None] = mapped_column(Integer)
+    capacity_set_on: Mapped[date | None] = mapped_column(Date)
+    capacity_until: Mapped[date | None] = mapped_column(Date)
+    capacity_set_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     # The HSDS service (with its program, areas, terms, contacts) it was imported from.
     hsds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
@@ -248,7 +255,12 @@ consent_programs = Table(
 
 class Client(Base):
     __tablename__ = "clients"
-    __table_args__ = (Index("ix_clients_identity", "last_name", "first_name", "birth_date"),)
+    __table_args__ = (
+        Index("ix_clients_identity", "last_name", "first_name", "birth_date"),
+        Index("ix_clients_birth_date", "birth_date"),
+        # Search results come in this order: a walk of this index stops at the 20th match.
+        Index("ix_clients_name_keys", "last_key", "first_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     first_name: Mapped[str] = mapped_column(String(100))
@@ -262,6 +274,12 @@ class Client(Base):
     guardians: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # Folded copies for search and duplicate detection (bot/domain/identity.py), written by
+    # bot.services.clients whenever the source fields are.
+    first_key: Mapped[str | None] = mapped_column(String(100))
+    last_key: Mapped[str | None] = mapped_column(String(100))
+    phone_key: Mapped[str | None] = mapped_column(String(10), index=True)
+    external_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
     county: Mapped[County | None] = relationship()
     consents: Mapped[list[Consent]] = relationship(back_populates="client")
@@ -292,6 +310,12 @@ class Consent(Base):
     expires_on: Mapped[date] = mapped_column(Date)
     revoked_at: Mapped[datetime | None]
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # Covers every participating program, present and future, instead of the listed ones.
+    any_program: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the signed paper lives (a scan's reference), for the uploaded-scan method.
+    reference: Mapped[str | None] = mapped_column(String(200))
+    # When it was recorded here: a paper form signed last month is recorded today.
+    recorded_at: Mapped[datetime | None]
 
     client: Mapped[Client] = relationship(back_populates="consents")
     programs: Mapped[list[Program]] = relationship(secondary=consent_programs)
@@ -356,6 +380,7 @@ class Referral(Base):
     pending_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    deleted_reason: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[NeedOutcome | None] = mapped_column(str_enum(NeedOutcome))
     outcome_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

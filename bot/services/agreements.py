@@ -141,9 +141,13 @@ def lapsed_consents(session: Session) -> int:
 def rejoin_consented(session: Session, consent: Consent, *, actor: Actor, channel: Channel) -> int:
     """A newly signed consent: the programs it covers join the client's open referrals they
     match (as a lifted suspension does)."""
+    if consent.any_program:
+        covered = list(session.scalars(select(Program.id)))
+    else:
+        covered = [p.id for p in consent.programs]
     return join_open_referrals(
         session,
-        [p.id for p in consent.programs],
+        covered,
         how="consent_signed",
         actor=actor,
         channel=channel,

@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.domain.lifecycle import AGING_DAYS, age_days
 from bot.domain.vocab import ACTIVE_STATES, ReferralState, ResponseKind
 from bot.services.grid import overdue_cutoff
+from bot.services.programs import stated_capacities
 from storage.models import (
     AuditEvent,
     County,
@@ -154,7 +155,11 @@ def build_digests(
     earliest = min(since.values(), default=until)
     _new(session, board, earliest)
     _answers(session, board, earliest)
-    return {target: _finished(digest) for target, digest in board.out.items()}
+    capacities = stated_capacities(session, targets)
+    return {
+        target: {**_finished(digest), "capacity": capacities.get(target, [])}
+        for target, digest in board.out.items()
+    }
 
 
 def _standing(session: Session, board: Board, active: Any) -> None:

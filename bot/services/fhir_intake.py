@@ -21,6 +21,7 @@ from bot.interop.fhir import MODELS, Systems
 from bot.services import clients, referrals, work
 from bot.services.clients import DuplicateClient
 from bot.services.fhir import visible_task
+from bot.services.preview import NoRecipients
 from storage.models import Client, Program, Recipient, Referral
 
 # A service status for each Task status an EHR or a partner platform may set without naming one.
@@ -104,7 +105,14 @@ def create_from_bundle(
     if owner is not None:
         draft["target_programs"] = [owner.key]
     referral = referrals.create_referral(session, actor=actor, draft=draft, channel=channel)
-    referrals.publish_referral(session, actor=actor, number=referral.number or "", channel=channel)
+    try:
+        referrals.publish_referral(
+            session, actor=actor, number=referral.number or "", channel=channel
+        )
+    except NoRecipients:
+        if owner is None:
+            raise
+        # The owner is the only target: its refusal is said the FHIR way just below.
     recipient = None
     if owner is not None:
         recipient = session.scalar(
@@ -275,7 +283,13 @@ def update_task(
         )
     elif wanted == "cancelled":
         # The requester withdraws the referral: every program's Task is cancelled with it.
-        referrals.delete_referral(session, actor=actor, number=number, channel=channel)
+        referrals.delete_referral(
+            session,
+            actor=actor,
+            number=number,
+            channel=channel,
+            reason=reason or "withdrawn by the requester (FHIR Task cancelled)",
+        )
     elif wanted in ("in-progress", "on-hold", "completed", "failed"):
         status = _service_status(wanted, business)
         work.set_service_status(

@@ -30,6 +30,7 @@ from bot.services.lookup import (
     staff_named,
     visible_referral,
 )
+from bot.services.preview import NoRecipients, check_capacity, preview_of
 from bot.services.routing import add_recipients, consented_programs, recipients_now
 from storage.models import Client, Program, Recipient, Referral, RoleGrant, Staff
 
@@ -148,12 +149,19 @@ def edit_referral(
 
 
 def publish_referral(
-    session: Session, *, actor: Actor, number: str, channel: Channel
+    session: Session,
+    *,
+    actor: Actor,
+    number: str,
+    channel: Channel,
+    confirm_no_capacity: bool = False,
 ) -> PublishResult:
-    """Open a draft: route it, and tell the recipients' gatekeepers and the coordinators."""
+    """Open a draft: route it, and tell the recipients' gatekeepers and the coordinators.
+    Programs that said they have no capacity are sent to only once the coordinator confirms."""
     referral = _owned(session, actor, number, what="publish", action="publish")
     moment = now(session)
     programs = _route_checked(session, referral)
+    check_capacity(session, referral, programs, confirmed=confirm_no_capacity)
     add_recipients(session, referral, programs, "published")
     referral.state = ReferralState.OPEN
     referral.first_published_at = moment
@@ -164,7 +172,12 @@ def publish_referral(
 
 
 def republish_referral(
-    session: Session, *, actor: Actor, number: str, channel: Channel
+    session: Session,
+    *,
+    actor: Actor,
+    number: str,
+    channel: Channel,
+    confirm_no_capacity: bool = False,
 ) -> PublishResult:
     """Publish again after edits: routing is recomputed (programs whose exclusion was lifted
     come back now), the referral is open again, and every recipient is told."""
@@ -173,6 +186,7 @@ def republish_referral(
     before = {r.program_id for r in referral.recipients if r.active}
     joined_ids = programs - before
     left_ids = before - programs
+    check_capacity(session, referral, joined_ids, confirmed=confirm_no_capacity)
     for recipient in referral.recipients:
         if recipient.program_id in left_ids:
             recipient.active = False
@@ -242,12 +256,24 @@ def close_referral(
 
 
 def delete_referral(
-    session: Session, *, actor: Actor, number: str, channel: Channel
+    session: Session, *, actor: Actor, number: str, channel: Channel, reason: str | None = None
 ) -> PublishResult:
+    """Delete a draft or an open referral, saying why (kept with it and in the audit trail,
+    not sent: it may name the client's circumstances)."""
+    why = " ".join((reason or "").split())
+    if not why:
+        raise InvalidInput(
+            "Say why the referral is deleted.",
+            field="reason",
+            hint="For example: entered twice, or the family withdrew the request.",
+        )
+    if len(why) > 500:
+        raise InvalidInput("The reason is longer than 500 characters.", field="reason")
     referral = _owned(session, actor, number, what="delete", action="delete")
     was_published = referral.state != ReferralState.DRAFT
     referral.state = ReferralState.DELETED
     referral.deleted_at = now(session)
+    referral.deleted_reason = why
     refresh_grid_rows(session, referral_ids=[referral.id])
     if not was_published:
         record(
@@ -256,9 +282,19 @@ def delete_referral(
             channel=channel,
             action="referral_deleted",
             referral_id=referral.id,
+            reason=why,
         )
         return PublishResult(referral.number or number, [], [], [], 0, referral.id)
-    return _announce(session, referral, actor, channel, "referral_deleted", joined=[], left=[])
+    return _announce(
+        session,
+        referral,
+        actor,
+        channel,
+        "referral_deleted",
+        joined=[],
+        left=[],
+        audit={"reason": why},
+    )
 
 
 def _owned(session: Session, actor: Actor, number: str, *, what: str, action: str) -> Referral:
@@ -308,6 +344,8 @@ def _route_checked(session: Session, referral: Referral) -> set[int]:
             field="consent",
             hint="Record the client's signed consent for the programs, then publish.",
         )
+    if not programs:
+        raise NoRecipients(preview_of(session, referral), list(referral.needs))
     clashes = session.execute(
         select(Referral.number, Program.name)
         .join(Recipient, Recipient.referral_id == Referral.id)
@@ -348,8 +386,10 @@ def _announce(
     joined: list[str],
     left: list[str],
     extra: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> PublishResult:
-    """Audit the change and tell recipients' gatekeepers and the referral's coordinators."""
+    """Audit the change and tell recipients' gatekeepers and the referral's coordinators
+    (`audit` is recorded but not sent)."""
     # Set-based: a statewide referral has thousands of recipients (docs/benchmarks.md).
     active = session.execute(
         select(Program.id, Program.name, Program.key)
@@ -368,6 +408,7 @@ def _announce(
         joined=joined,
         left=left,
         **(extra or {}),
+        **(audit or {}),
     )
     payload = {**referral_brief(session, referral), **(extra or {})}
     gatekeepers = gatekeepers_by_program(session, [pid for pid, _, _ in active])

@@ -83,6 +83,8 @@ def consented_programs(session: Session, client_id: int, day: date) -> frozenset
     covered: set[int] = set()
     for consent in session.scalars(select(Consent).where(Consent.client_id == client_id)):
         if consent.active_on(day):
+            if consent.any_program:
+                return frozenset(session.scalars(select(Program.id)))
             covered.update(p.id for p in consent.programs)
     return frozenset(covered)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from handlers.api import clients, programs, referrals, work
+from handlers.api import clients, programs, referrals, referring, work
 from handlers.api.schemas import ErrorOut, UnauthorizedOut, UnprocessableOut
 
 PREFIX = "/api/v1"
@@ -22,6 +22,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=ERRORS)
-    for module in (clients, referrals, work, programs):
+    for module in (clients, referrals, work, programs, referring):
         router.include_router(module.router)
     return router

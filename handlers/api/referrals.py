@@ -94,12 +94,18 @@ def _lifecycle(
 
 
 @router.post("/{number}/publish", response_model=PublishOut)
-def publish(number: str, request: Request, staff_id: StaffId) -> PublishOut:
-    """Open a draft: route it and tell the recipients' gatekeepers and the coordinators."""
+def publish(
+    number: str, request: Request, staff_id: StaffId, confirm_no_capacity: bool = False
+) -> PublishOut:
+    """Open a draft: route it and tell the recipients' gatekeepers and the coordinators.
+    Refused (409, naming why) when it would reach no program; asks for
+    `confirm_no_capacity=true` when a recipient said it has no capacity."""
     return _lifecycle(
         request,
         staff_id,
-        lambda s, a: referrals.publish_referral(s, actor=a, number=number, channel=Channel.API),
+        lambda s, a: referrals.publish_referral(
+            s, actor=a, number=number, channel=Channel.API, confirm_no_capacity=confirm_no_capacity
+        ),
     )
 
 
@@ -134,10 +140,18 @@ def _published(request: Request, staff_id: int, command: Close | Republish) -> P
 
 
 @router.delete("/{number}", response_model=PublishOut)
-def delete(number: str, request: Request, staff_id: StaffId) -> PublishOut:
-    """Delete the referral; if it was published, its recipients are told."""
+def delete(
+    number: str,
+    request: Request,
+    staff_id: StaffId,
+    reason: Annotated[str, Query(max_length=500, pattern=r"^[^\x00]*$")] = "",
+) -> PublishOut:
+    """Delete a draft or open referral, saying why (`reason`, kept, never sent); if it was
+    published, its recipients are told."""
     return _lifecycle(
         request,
         staff_id,
-        lambda s, a: referrals.delete_referral(s, actor=a, number=number, channel=Channel.API),
+        lambda s, a: referrals.delete_referral(
+            s, actor=a, number=number, channel=Channel.API, reason=reason
+        ),
     )

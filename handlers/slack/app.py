@@ -21,7 +21,7 @@ from bot.settings import SettingsError
 from handlers.slack.answering import AnsweringPool
 from handlers.slack.client import make_async_web_client
 from handlers.slack.errors import answer_error
-from handlers.slack.listeners import actions, commands, events, views
+from handlers.slack.listeners import actions, commands, events, referring, views
 from handlers.slack.runner import UseCaseRunner
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ def build_slack_app(
     app.middleware(drop_retries)
     app.middleware(keep_acknowledgements)
     app.error(answer_error)
+    referring.register(app, runner)  # first: it takes only its own /referral verbs
     commands.register(app, runner, answering)
     for module in (actions, views, events):
         module.register(app, runner)

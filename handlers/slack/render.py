@@ -20,6 +20,7 @@ from handlers.slack.blocks import (
     view_only,
     work_actions,
 )
+from handlers.slack.referring import capacity_button
 from handlers.slack.transport import SlackMessage
 from storage.db import transaction
 from storage.models import Program
@@ -48,6 +49,8 @@ class SlackRenderer:
         return SlackMessage(text=_fallback(line), blocks=blocks)
 
     def actions(self, kind: str, payload: dict[str, Any]) -> Block | None:
+        if kind == "thirty_day_reminder":
+            return capacity_button()
         if kind == "access_requested":
             # Admins told for want of an officer cannot decide: no buttons for them.
             return None if payload.get("no_officer") else access_actions(int(payload["request_id"]))

@@ -10,7 +10,19 @@ from types import ModuleType
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from handlers.web import access, agreements, grid, reads, referral, reports, sign_in, work
+from handlers.web import (
+    access,
+    agreements,
+    grid,
+    intake,
+    programs,
+    reads,
+    referral,
+    referring,
+    reports,
+    sign_in,
+    work,
+)
 from handlers.web.deps import mark_web
 
 PAGES: tuple[ModuleType, ...] = (
@@ -18,6 +30,9 @@ PAGES: tuple[ModuleType, ...] = (
     grid,
     referral,
     work,
+    intake,
+    referring,
+    programs,
     reports,
     access,
     agreements,

@@ -152,6 +152,30 @@ def block_actions(
     return _interactive(payload, secret=secret, timestamp=timestamp, retry_num=retry_num)
 
 
+def shortcut(
+    user_id: str,
+    callback_id: str,
+    *,
+    team_id: str = TEAM_ID,
+    trigger_id: str = "1000000004.1000000004.0123456789abcdef0123456789abcdef",
+    secret: str = SIGNING_SECRET,
+    timestamp: int | None = None,
+) -> Signed:
+    """A global shortcut chosen from Slack's shortcuts menu."""
+    payload = {
+        "type": "shortcut",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": f"{int(time.time())}.000300",
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "user": _user(user_id, team_id),
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id,
+    }
+    return _interactive(payload, secret=secret, timestamp=timestamp, retry_num=None)
+
+
 def view_submission(
     user_id: str,
     callback_id: str,

@@ -18,12 +18,13 @@ from bot.errors import Forbidden, InvalidInput, NotFound
 from bot.services import agreements, clients, escalations, referrals, reminders, work
 from bot.services.directory import import_directory, parse_directory
 from bot.services.grid import GridQuery, search
+from bot.services.preview import NoRecipients
 from bot.services.routing import recipients_now
 from storage.db import transaction
 from storage.models import Agency, AuditEvent, OutboxMessage, Referral, Staff
 from tests.conftest import Clock
 from tests.network import ADMIN, COORD, DANA, GK_HOME, GK_OZARK, LEE, small_network
-from tests.service.helpers import new_client, published, recipients
+from tests.service.helpers import draft, new_client, published, recipients
 
 AsStaff = Callable[[Session, str], Actor]
 EVERYONE = [COORD, GK_HOME, DANA, LEE, GK_OZARK, ADMIN]
@@ -223,11 +224,16 @@ def test_an_agency_mou_without_expiry_lapses_after_a_year_and_renewal_rejoins(
         ADMIN: True,
     }
     assert _told(sessions, "mou_withdrawn") == [(COORD, ["Heartland Residential"])]
-    number = published(sessions, needs=["RES"])
+    # A new referral would reach nobody now: publishing it is refused, naming the MOU.
     with transaction(sessions) as session:
-        assert recipients(session, number) == {}
+        number = draft(session, needs=["RES"])
         referral = session.scalar(select(Referral).where(Referral.number == number))
         assert referral is not None and recipients_now(session, referral) == set()
+    with pytest.raises(NoRecipients) as nobody, transaction(sessions) as session:
+        referrals.publish_referral(
+            session, actor=actor_by_email(session, COORD), number=number, channel=Channel.API
+        )
+    assert "Heartland Residential: agency MOU not valid" in nobody.value.message
 
     # The admin renews Heartland's MOU: its programs join the open referrals at once.
     with transaction(sessions) as session:
@@ -253,27 +259,26 @@ def test_an_agency_mou_without_expiry_lapses_after_a_year_and_renewal_rejoins(
             agency_key="heartland",
             channel=Channel.WEB,
         )
-    assert (renewed.valid_until, renewed.joined) == (date(2028, 3, 2), 2)
+    assert (renewed.valid_until, renewed.joined) == (date(2028, 3, 2), 1)
     with transaction(sessions) as session:
-        assert sorted(recipients(session, number)) == ["heartland-res"]
         assert sorted(recipients(session, before)) == ["heartland-res"]
         joined = session.scalars(
             select(OutboxMessage.address).where(OutboxMessage.kind == "program_joined")
         ).all()
-        assert joined == [GK_HOME, GK_HOME]
+        assert joined == [GK_HOME]
     # Dana has the referral back, still assigned to her.
-    assert _sees(sessions, DANA, before) and not _sees(sessions, DANA, number)
+    assert _sees(sessions, DANA, before)
 
     # Renewing by directory import does the same for Ozark.
-    second = published(sessions, needs=["BEH"])
+    second = published(sessions, needs=["RES", "BEH"])
     with transaction(sessions) as session:
-        assert recipients(session, second) == {}
+        assert sorted(recipients(session, second)) == ["heartland-res"]
         data = _network_with_mou("2026-03-01", None)
         for agency in data["agencies"]:
             if agency["key"] == "ozark":
                 agency["mou_signed_on"] = clock.now.date().isoformat()
         import_directory(session, directory=parse_directory(data, source="net"), source="net")
-        assert sorted(recipients(session, second)) == ["ozark-beh"]
+        assert sorted(recipients(session, second)) == ["heartland-res", "ozark-beh"]
 
 
 def _keep_staff_signed(sessions: sessionmaker[Session], day: date) -> None:

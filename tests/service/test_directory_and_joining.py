@@ -162,14 +162,15 @@ def test_a_new_program_joins_matching_open_referrals_at_once(
 
 
 def test_a_program_that_widens_its_counties_joins(network: sessionmaker[Session]) -> None:
-    number = published(network, needs=["RSP"], counties=["Boone County"])
+    # Publishing to no program is refused: Ozark Behaviour (every county) takes the BEH need.
+    number = published(network, needs=["RSP", "BEH"], counties=["Boone County"])
     with transaction(network) as s:
-        assert recipients(s, number) == {}
+        assert sorted(recipients(s, number)) == ["ozark-beh"]
     data = small_network()
     data["agencies"][1]["programs"][1]["counties"] = ["Greene County", "Boone County"]
     _import(network, data)
     with transaction(network) as s:
-        assert sorted(recipients(s, number)) == ["ozark-rsp"]
+        assert sorted(recipients(s, number)) == ["ozark-beh", "ozark-rsp"]
         assert sent(s, "program_joined") == [("program_joined", GK_OZARK)]
 
 
@@ -180,10 +181,11 @@ def test_resuming_a_suspended_program_joins_and_notifies_every_open_referral(
         suspend_program(
             s, actor=as_staff(s, GK_HOME), program="heartland-res", channel=Channel.SLACK
         )
-    first = published(network, needs=["RES"])
-    second = published(network, needs=["RES"], counties=["Cole County"])
+    # Publishing to no program is refused: Ozark Behaviour (every county) takes the BEH need.
+    first = published(network, needs=["RES", "BEH"])
+    second = published(network, needs=["RES", "BEH"], counties=["Cole County"])
     with transaction(network) as s:
-        assert recipients(s, first) == {} and recipients(s, second) == {}
+        assert list(recipients(s, first)) == list(recipients(s, second)) == ["ozark-beh"]
     _clear_outbox(network)
     with transaction(network) as s:
         result = resume_program(
@@ -191,7 +193,7 @@ def test_resuming_a_suspended_program_joins_and_notifies_every_open_referral(
         )
     assert (result.changed, result.joined) == (True, 2)
     with transaction(network) as s:
-        assert sorted(recipients(s, first)) == ["heartland-res"]
+        assert sorted(recipients(s, first)) == ["heartland-res", "ozark-beh"]
         # Grace resumed it herself: she is not told of her own action, so the joins are
         # recorded but only other gatekeepers would be told. Here there are none.
         assert sent(s) == []
@@ -206,8 +208,8 @@ def test_resumed_by_an_admin_tells_the_gatekeeper_once_per_referral(
 
     with transaction(network) as s:
         suspend_program(s, actor=as_staff(s, ADMIN), program="heartland-res", channel=Channel.CLI)
-    published(network, needs=["RES"])
-    published(network, needs=["RES"], counties=["Cole County"])
+    published(network, needs=["RES", "BEH"])
+    published(network, needs=["RES", "BEH"], counties=["Cole County"])
     _clear_outbox(network)
     with transaction(network) as s:
         resume_program(s, actor=as_staff(s, ADMIN), program="heartland-res", channel=Channel.CLI)

@@ -140,7 +140,9 @@ def test_the_copies_follow_a_referral_through_its_life(
     _in_step(network)
     with transaction(network) as s:
         for n in (unpublished, other):
-            referrals.delete_referral(s, actor=as_staff(s, COORD), number=n, channel=Channel.API)
+            referrals.delete_referral(
+                s, actor=as_staff(s, COORD), number=n, channel=Channel.API, reason="twice"
+            )
     _in_step(network)
     assert {v[0] for v in _copies(network, other).values()} == {"deleted"}
     assert _needs(network, unpublished) == ["EMP"]

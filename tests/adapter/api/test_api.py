@@ -237,7 +237,12 @@ async def test_a_bad_outcome_is_422(api: Api) -> None:
 
 async def test_deleting_a_draft(api: Api) -> None:
     number = await _draft(api)
-    response = await api.as_(COORD)("DELETE", f"/referrals/{number}")
+    call = api.as_(COORD)
+    response = await call("DELETE", f"/referrals/{number}")
+    assert response.status_code == 422
+    assert response.json()["field"] == "reason"
+    assert _referral(api, number).state == ReferralState.DRAFT
+    response = await call("DELETE", f"/referrals/{number}", params={"reason": "entered twice"})
     assert response.status_code == 200
     assert response.json() == {
         "number": number,
@@ -338,9 +343,15 @@ async def test_a_gatekeeper_suspends_and_resumes_their_program(api: Api) -> None
         program = session.scalar(select(Program).where(Program.key == "heartland-res"))
         assert program is not None and program.suspended
 
+    # Publishing to nobody is refused, naming why; with a second need it reaches Heartland Day.
     number = await _draft(api)
+    nobody = await api.as_(COORD)("POST", f"/referrals/{number}/publish")
+    assert nobody.status_code == 409
+    assert "Heartland Residential: in no-referral status" in nobody.json()["error"]
+    client_id = _referral(api, number).client_id
+    number = await _draft(api, client_id=client_id, needs=["RES", "DAY"])
     published = await api.as_(COORD)("POST", f"/referrals/{number}/publish")
-    assert "Heartland Residential" not in published.json()["programs"]
+    assert published.json()["programs"] == ["Heartland Day"]
 
     resumed = await call("POST", "/programs/heartland-res/resume")
     assert resumed.json()["joined"] == 1

@@ -56,9 +56,10 @@ async def test_an_admin_renews_an_agency_mou_and_its_programs_rejoin(browser: Br
         session.execute(
             update(Agency).where(Agency.key == "heartland").values(mou_expires_on=date(2026, 2, 1))
         )
-    number = published(browser.sessions, needs=["RES"])
+    # Publishing to no program is refused: Ozark Behaviour (every county) takes the BEH need.
+    number = published(browser.sessions, needs=["RES", "BEH"])
     with transaction(browser.sessions) as session:
-        assert recipients(session, number) == {}
+        assert sorted(recipients(session, number)) == ["ozark-beh"]
 
     await browser.sign_in(GK_HOME)
     assert (await browser.http.get("/agencies")).status_code == 403
@@ -78,5 +79,5 @@ async def test_an_admin_renews_an_agency_mou_and_its_programs_rejoin(browser: Br
     assert done.status_code == 200
     assert "valid until 2027-03-01; 1 open referral(s) reached its programs" in done.text
     with transaction(browser.sessions) as session:
-        assert sorted(recipients(session, number)) == ["heartland-res"]
+        assert sorted(recipients(session, number)) == ["heartland-res", "ozark-beh"]
         assert actor_by_email(session, ADMIN).is_admin

@@ -1,0 +1,463 @@
+"""The referring side in Slack, pure: its `/referral` verbs read into typed commands, and the
+Block Kit of its answers and modals (referral form, recipient preview, edit)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bot.domain.capacity import CapacityStatus
+from bot.domain.vocab import Urgency, match_choice
+from bot.errors import InvalidInput
+from bot.services.preview import Preview
+from bot.services.programs import ProgramListing
+from bot.texts import as_typed_in_slack
+from handlers.slack.blocks import Block, context, plain, text
+from handlers.slack.commands import referral_number
+
+VERBS = frozenset({"client", "new", "programs", "capacity", "edit"})
+NEW_MODAL = "referral.new"
+PUBLISH_MODAL = "referral.publish"
+EDIT_MODAL = "referral.edit"
+NEW_SHORTCUT = "referral_new"
+START = "referral.start"
+# Block (and action) ids of the referral form: each is the field a refusal names.
+CLIENT, NEEDS, URGENCY, SCOPE, COUNTIES = "client", "needs", "urgency", "statewide", "counties"
+EXCLUSIONS, FACILITY, COORDINATOR = "exclude_programs", "facility_code", "primary_coordinator"
+CONFIRM = "confirm_no_capacity"
+FORM_FIELDS = (CLIENT, NEEDS, URGENCY, SCOPE, COUNTIES, EXCLUSIONS, FACILITY, COORDINATOR)
+CAPACITY_BUTTON = "program.capacity"
+CAPACITY_MODAL = "program.capacity"
+PROGRAM, STATUS, WAITLIST, UNTIL = "program", "status", "waitlist", "until"
+# The input blocks of each modal: a refusal goes under one of them, or replaces the modal.
+MODAL_BLOCKS = {
+    CAPACITY_MODAL: {PROGRAM, STATUS, WAITLIST, UNTIL},
+    NEW_MODAL: set(FORM_FIELDS),
+    EDIT_MODAL: {NEEDS, URGENCY, SCOPE, COUNTIES, EXCLUSIONS, CONFIRM},
+    # Shown whenever a recipient has no capacity: the same rule that asks for confirmation.
+    PUBLISH_MODAL: {CONFIRM},
+}
+# A refusal's field -> the block it is shown under.
+FIELD_BLOCKS = {"client_id": CLIENT, "needs": NEEDS, "urgency": URGENCY, "statewide": SCOPE}
+FIELD_BLOCKS.update({f: f for f in (COUNTIES, EXCLUSIONS, FACILITY, COORDINATOR, CONFIRM)})
+FIELD_BLOCKS.update({"target_programs": EXCLUSIONS, "person": COORDINATOR})
+FIELD_BLOCKS.update({"program": "program", "status": "status", "capacity": "status"})
+FIELD_BLOCKS.update({"waitlist": "waitlist", "until": "until"})
+
+CAPACITY_HINT = (
+    "For example: /referral capacity waitlist 12, /referral capacity no capacity until "
+    "2026-05-01, /referral capacity open program=heartland-res."
+)
+PROGRAMS_HINT = "For example: /referral programs need RES county Boone"
+
+
+@dataclass(frozen=True)
+class FindClient:
+    text: str
+
+
+@dataclass(frozen=True)
+class NewReferral:
+    client_id: int | None = None
+
+
+@dataclass(frozen=True)
+class FindPrograms:
+    need: str | None = None
+    county: str | None = None
+
+
+@dataclass(frozen=True)
+class SetCapacity:
+    status: CapacityStatus
+    waitlist: int | None = None
+    until: date | None = None
+    program: str | None = None
+
+
+@dataclass(frozen=True)
+class EditReferral:
+    number: str
+
+
+ReferringCommand = FindClient | NewReferral | FindPrograms | SetCapacity | EditReferral
+
+
+def is_referring(text: str) -> bool:
+    words = text.split()
+    return bool(words) and words[0].lower() in VERBS
+
+
+def parse_referring(text: str) -> ReferringCommand:
+    words = text.split()
+    verb, rest = words[0].lower(), words[1:]
+    if verb == "client":
+        if not rest:
+            raise InvalidInput(
+                "Say who to look for.",
+                field="q",
+                hint="For example: /referral client Maria Garcia 1990-04-02",
+            )
+        return FindClient(" ".join(rest))
+    if verb == "new":
+        if rest and not rest[0].isdigit():
+            raise InvalidInput(
+                f'"{rest[0]}" is not a client number.',
+                field="client",
+                hint="/referral new, or /referral new CLIENT-NUMBER from /referral client.",
+            )
+        return NewReferral(int(rest[0]) if rest else None)
+    if verb == "programs":
+        return _programs(rest)
+    if verb == "capacity":
+        return _capacity(rest)
+    if not rest:
+        raise InvalidInput("Say which referral to edit.", field="number", hint="/referral edit R-…")
+    return EditReferral(referral_number(rest[0]))
+
+
+def _programs(words: list[str]) -> FindPrograms:
+    need = county = None
+    i = 0
+    while i < len(words):
+        word = words[i].lower()
+        if word == "need" and i + 1 < len(words):
+            need, i = words[i + 1].upper(), i + 2
+        elif word == "county" and i + 1 < len(words):
+            end = i + 1
+            while end < len(words) and words[end].lower() != "need":
+                end += 1
+            county, i = " ".join(words[i + 1 : end]), end
+        else:
+            raise InvalidInput(
+                f'"{words[i]}" is not something I can look up by.', hint=PROGRAMS_HINT
+            )
+    return FindPrograms(need, county)
+
+
+_UNTIL = re.compile(r"^until$", re.IGNORECASE)
+
+
+def _capacity(words: list[str]) -> SetCapacity:
+    program = None
+    kept = []
+    for word in words:
+        if word.lower().startswith("program="):
+            program = word.split("=", 1)[1] or None
+        else:
+            kept.append(word)
+    until = None
+    if len(kept) >= 2 and _UNTIL.match(kept[-2]):
+        try:
+            until = date.fromisoformat(kept[-1])
+        except ValueError:
+            raise InvalidInput(
+                f'"{kept[-1]}" is not a date.', field="until", hint="Write it as YYYY-MM-DD."
+            ) from None
+        kept = kept[:-2]
+    waitlist = None
+    if kept and kept[-1].isdigit():
+        waitlist = int(kept[-1])
+        kept = kept[:-1]
+    if not kept:
+        raise InvalidInput("Say what the capacity is.", field="status", hint=CAPACITY_HINT)
+    status = match_choice(" ".join(kept), CapacityStatus, field="capacity")
+    return SetCapacity(status, waitlist, until, program)
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+def typed(value: str) -> str:
+    escaped: str = as_typed_in_slack(value)
+    return escaped
+
+
+def client_results(found: Sequence[Any]) -> tuple[str, list[Block]]:
+    """Search results, for the coordinator alone (ephemeral), each with a Refer button."""
+    if not found:
+        return "No client matches.", [text("No client matches. Check the spelling.")]
+    title = f"Clients matching: {len(found)}"
+    blocks: list[Block] = [text(f"*{title}*")]
+    for client in found[:20]:
+        facts = [f"born {client.birth_date.isoformat()}"]
+        if client.county is not None:
+            facts.append(client.county.name)
+        if client.external_id:
+            facts.append(f"id {typed(client.external_id)}")
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"*{client.id}* · {typed(client.first_name)} "
+                    f"{typed(client.last_name)} · {' · '.join(facts)}",
+                },
+                "accessory": {
+                    "type": "button",
+                    "action_id": START,
+                    "text": plain("Refer"),
+                    "value": str(client.id),
+                },
+            }
+        )
+    return title, blocks
+
+
+def program_results(found: Sequence[ProgramListing]) -> tuple[str, list[Block]]:
+    if not found:
+        return "No program matches.", [text("No program matches.")]
+    title = f"Programs: {len(found)}"
+    blocks: list[Block] = [text(f"*{title}*")]
+    for p in found[:45]:
+        where = "every county" if p.all_counties else ", ".join(p.counties)
+        state = "receives referrals" if p.receives else "does not receive referrals now"
+        if p.suspended:
+            state = "in no-referral status"
+        elif not p.mou_valid:
+            state = "agency MOU not valid"
+        blocks.append(
+            text(
+                f"*{p.name}* ({p.key}) · {p.agency}\n{', '.join(p.services)} · {where}\n"
+                f"Capacity: {p.capacity or 'not stated'} · {state}"
+            )
+        )
+    return title, blocks
+
+
+def preview_blocks(preview: Preview) -> list[Block]:
+    """Who receives it and who does not, and why: programs only, never a client."""
+    blocks: list[Block] = []
+    if preview.receiving:
+        lines = [
+            f"• {line.name}" + (f" ({line.capacity})" if line.capacity else "")
+            for line in preview.receiving
+        ]
+        blocks.append(text("*Will receive it:*\n" + "\n".join(lines)))
+    else:
+        blocks.append(text("*No program would receive it.*"))
+    if preview.refused:
+        lines = [f"• {line.name}: {line.why}" for line in preview.refused]
+        blocks.append(text("*Would have, but will not:*\n" + "\n".join(lines)))
+    if preview.fixes:
+        blocks.append(context("To reach more: " + "; or ".join(preview.fixes) + "."))
+    return blocks
+
+
+def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False) -> Block:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label),
+        "optional": optional,
+        "element": {**element, "action_id": block_id},
+    }
+
+
+def _option(value: str, label: str | None = None) -> dict[str, Any]:
+    return {"text": plain(label or value), "value": value}
+
+
+def referral_form(
+    services: Sequence[tuple[str, str]],
+    *,
+    callback_id: str = NEW_MODAL,
+    metadata: str = "",
+    values: dict[str, Any] | None = None,
+) -> Block:
+    """The referral modal: new (client, needs, urgency, scope, exclusions, facility, primary
+    coordinator) or, for an edit, the fields a published referral may change."""
+    values = values or {}
+    editing = callback_id == EDIT_MODAL
+    needs: dict[str, Any] = {
+        "type": "multi_static_select",
+        "placeholder": plain("1 to 5 services"),
+        "max_selected_items": 5,
+        "options": [_option(code, f"{code}: {name}") for code, name in services][:100],
+    }
+    chosen = [o for o in needs["options"] if o["value"] in values.get("needs", [])]
+    if chosen:
+        needs["initial_options"] = chosen
+    urgency: dict[str, Any] = {
+        "type": "static_select",
+        "options": [_option(u.value) for u in Urgency],
+        "initial_option": _option(values.get("urgency") or Urgency.ROUTINE.value),
+    }
+    scope: dict[str, Any] = {
+        "type": "checkboxes",
+        "options": [_option("statewide", "Statewide (the family will move anywhere)")],
+    }
+    if values.get("statewide"):
+        scope["initial_options"] = scope["options"]
+    blocks: list[Block] = []
+    if not editing:
+        client = {"type": "plain_text_input", "placeholder": plain("number from /referral client")}
+        if values.get("client"):
+            client["initial_value"] = str(values["client"])
+        blocks.append(_input(CLIENT, "Client", client))
+    blocks += [
+        _input(NEEDS, "Needs", needs),
+        _input(URGENCY, "Urgency", urgency),
+        _input(SCOPE, "Scope", scope, optional=True),
+        _input(
+            COUNTIES,
+            "Preferred counties (comma-separated)",
+            _text_input(values.get("counties")),
+            optional=True,
+        ),
+        _input(
+            EXCLUSIONS,
+            "Programs the family excludes (keys)",
+            _text_input(values.get("exclude_programs")),
+            optional=True,
+        ),
+    ]
+    if editing:
+        blocks.append(
+            _input(
+                CONFIRM,
+                "Programs with no capacity",
+                {
+                    "type": "checkboxes",
+                    "options": [_option("yes", "Send to them too")],
+                },
+                optional=True,
+            )
+        )
+    else:
+        blocks += [
+            _input(FACILITY, "Originating facility (3 characters)", _text_input(None, 3)),
+            _input(
+                COORDINATOR,
+                "Primary coordinator (you when empty)",
+                {"type": "users_select"},
+                optional=True,
+            ),
+        ]
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": metadata,
+        "title": plain("Edit referral" if editing else "New referral"),
+        "submit": plain("Save and re-publish" if editing else "Preview recipients"),
+        "close": plain("Cancel"),
+        "blocks": blocks,
+    }
+
+
+def _text_input(initial: str | None, length: int | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input"}
+    if initial:
+        element["initial_value"] = initial
+    if length:
+        element["min_length"] = length
+        element["max_length"] = length
+    return element
+
+
+def preview_modal(number: str, preview: Preview) -> Block:
+    """The draft's recipients; Publish sends it (with a confirmation for full programs)."""
+    blocks: list[Block] = [text(f"*{number}* is saved as a draft."), *preview_blocks(preview)]
+    view: Block = {
+        "type": "modal",
+        "callback_id": PUBLISH_MODAL,
+        "private_metadata": number,
+        "title": plain("Recipients"),
+        "close": plain("Close"),
+        "blocks": blocks,
+    }
+    if preview.no_capacity:
+        names = ", ".join(line.name for line in preview.no_capacity)
+        blocks.append(
+            _input(
+                CONFIRM,
+                f"No capacity: {names}",
+                {"type": "checkboxes", "options": [_option("yes", "Send to them too")]},
+                optional=True,
+            )
+        )
+    if preview.receiving:
+        view["submit"] = plain("Publish")
+    else:
+        blocks.append(context(f"Change it with /referral edit {number}, then publish."))
+    return view
+
+
+def form_values(view: dict[str, Any]) -> dict[str, Any]:
+    """What the modal's inputs hold, by block id: text, a list of picks, a user, a choice."""
+    state = (view.get("state") or {}).get("values") or {}
+    out: dict[str, Any] = {}
+    for block_id, actions in state.items():
+        element = (actions or {}).get(block_id) or {}
+        if "selected_options" in element:
+            out[block_id] = [o.get("value") for o in element["selected_options"] or []]
+        elif "selected_option" in element:
+            out[block_id] = (element.get("selected_option") or {}).get("value")
+        elif "selected_user" in element:
+            out[block_id] = element.get("selected_user")
+        elif "selected_date" in element:
+            out[block_id] = element.get("selected_date")
+        else:
+            out[block_id] = element.get("value")
+    return out
+
+
+def split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def field_errors(field: str | None, message: str) -> dict[str, str] | None:
+    """{block: message} when the refusal names a field of the form, else None."""
+    block = FIELD_BLOCKS.get((field or "").split(".")[0])
+    return {block: message[:1900]} if block else None
+
+
+def metadata(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+def capacity_button() -> Block:
+    """Under the 30-day reminder: a gatekeeper states their program's capacity from there."""
+    return {
+        "type": "actions",
+        "block_id": "capacity_actions",
+        "elements": [
+            {"type": "button", "action_id": CAPACITY_BUTTON, "text": plain("Set capacity")}
+        ],
+    }
+
+
+def capacity_modal(programs: Sequence[tuple[str, str]]) -> Block:
+    """Which program, its capacity, a waitlist's length, and until when (optional)."""
+    program: dict[str, Any] = {
+        "type": "static_select",
+        "options": [_option(key, name) for key, name in programs][:100],
+    }
+    if len(programs) == 1:
+        program["initial_option"] = program["options"][0]
+    return {
+        "type": "modal",
+        "callback_id": CAPACITY_MODAL,
+        "title": plain("Capacity"),
+        "submit": plain("Set"),
+        "close": plain("Cancel"),
+        "blocks": [
+            _input(PROGRAM, "Program", program),
+            _input(
+                STATUS,
+                "Capacity",
+                {"type": "static_select", "options": [_option(c.value) for c in CapacityStatus]},
+            ),
+            _input(
+                WAITLIST,
+                "Waitlist length",
+                {"type": "number_input", "is_decimal_allowed": False},
+                optional=True,
+            ),
+            _input(UNTIL, "Until", {"type": "datepicker"}, optional=True),
+        ],
+    }
