@@ -23,6 +23,7 @@ from bot.services.bounces import mark_email_bouncing
 from bot.services.verbs import apply
 from bot.settings import Settings
 from handlers.email import answers, ledger, questions
+from handlers.email.capacity import capacity_stated
 from handlers.email.classify import KIND_AUTO_REPLY, KIND_BOUNCE, KIND_OTHER, KIND_REPLY
 from handlers.email.commands import EXAMPLES, ParsedCommand, work_command
 from handlers.email.inbox import ProcessorUnavailable
@@ -251,6 +252,18 @@ class ReplyProcessor:
                 reason, exc.message, hint=exc.hint, number=number, read_as=read_as
             ) from None
         try:
+            if command is not None and command.verb == "capacity":
+                stated = capacity_stated(session, actor, command)
+                answers.confirm(
+                    session,
+                    staff=staff,
+                    message_key=key,
+                    result=stated,
+                    referral_id=None,
+                    line=first_line(read.reply),
+                    in_reply_to=read.message_id,
+                )
+                return FiledAs(PROCESSED, "applied" if stated.changed else "unchanged", staff.id)
             target = self._target(session, claims, staff, referral, meant, read_as)
             if command is None:
                 questions.ask(
