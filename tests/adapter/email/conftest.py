@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
+from bot.runtime import Runtime
 from bot.settings import Settings
+from tests.adapter.email.channel import EmailChannel
+from tests.conftest import Clock
 from tests.servers import self_signed_cert, server_missing
 from tests.servers.dovecot import DovecotServer, Mailbox, start_dovecot
 from tests.servers.smtp import SmtpRecorder, SmtpServer
@@ -86,3 +90,23 @@ def mail_settings(
         public_url=PUBLIC_URL,
         trusted_authserv_id=AUTHSERV_ID,
     )
+
+
+@pytest.fixture
+def loop_settings(engine: Engine, smtp_server: SmtpServer, dovecot: Mailbox) -> Settings:
+    """The email channel on both test servers: a test module takes it as its `settings`."""
+    return mail_settings(engine, smtp_url=smtp_server.url(), imap_url=dovecot.imap_url)
+
+
+@pytest.fixture
+def channel(
+    settings: Settings,
+    clock: Clock,
+    network: sessionmaker[Session],
+    smtp_server: SmtpServer,
+    dovecot: Mailbox,
+) -> Iterator[EmailChannel]:
+    """The whole email loop wired on the module's `settings`: deliver, receive, inbound."""
+    wired = EmailChannel(Runtime(settings, clock=clock), dovecot, smtp_server.recorder)
+    yield wired
+    wired.close()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.vocab import ResponseKind
@@ -17,7 +16,7 @@ from handlers.email.tokens import TOKEN_LENGTH, check_token, token_from_address
 from storage.db import transaction
 from storage.models import AuditEvent, Client, OutboxMessage, Referral, Staff
 from tests.adapter.email.channel import EmailChannel, only
-from tests.adapter.email.conftest import AUTHSERV_ID, MAIL_FROM, SECRET, mail_settings
+from tests.adapter.email.conftest import AUTHSERV_ID, MAIL_FROM, SECRET
 from tests.adapter.email.mail import outlook_html_reply, plain_reply
 from tests.conftest import Clock
 from tests.network import COORD, DANA, GK_HOME, STATEWIDE_COORD
@@ -29,21 +28,8 @@ pytestmark = pytest.mark.dovecot
 
 
 @pytest.fixture
-def settings(engine: Engine, smtp_server: SmtpServer, dovecot: Mailbox) -> Settings:
-    return mail_settings(engine, smtp_url=smtp_server.url(), imap_url=dovecot.imap_url)
-
-
-@pytest.fixture
-def channel(
-    settings: Settings,
-    clock: Clock,
-    network: sessionmaker[Session],
-    smtp_server: SmtpServer,
-    dovecot: Mailbox,
-) -> Iterator[EmailChannel]:
-    wired = EmailChannel(Runtime(settings, clock=clock), dovecot, smtp_server.recorder)
-    yield wired
-    wired.close()
+def settings(loop_settings: Settings) -> Settings:
+    return loop_settings
 
 
 def staff_id(sessions: sessionmaker[Session], email: str) -> int:

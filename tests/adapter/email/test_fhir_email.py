@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
-from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.api.tokens import issue_token
 from storage.db import transaction
@@ -22,32 +18,15 @@ from storage.models import Recipient
 from tests.adapter.api.test_fhir_reads import valid
 from tests.adapter.api.test_fhir_writes import ehr_bundle
 from tests.adapter.email.channel import EmailChannel, only
-from tests.adapter.email.conftest import mail_settings
 from tests.adapter.email.mail import plain_reply
-from tests.conftest import Clock
 from tests.network import COORD, GK_HOME, STATEWIDE_COORD
-from tests.servers.dovecot import Mailbox
-from tests.servers.smtp import SmtpServer
 
 pytestmark = pytest.mark.dovecot
 
 
 @pytest.fixture
-def settings(engine: Engine, smtp_server: SmtpServer, dovecot: Mailbox) -> Settings:
-    return mail_settings(engine, smtp_url=smtp_server.url(), imap_url=dovecot.imap_url)
-
-
-@pytest.fixture
-def channel(
-    settings: Settings,
-    clock: Clock,
-    network: sessionmaker[Session],
-    smtp_server: SmtpServer,
-    dovecot: Mailbox,
-) -> Iterator[EmailChannel]:
-    wired = EmailChannel(Runtime(settings, clock=clock), dovecot, smtp_server.recorder)
-    yield wired
-    wired.close()
+def settings(loop_settings: Settings) -> Settings:
+    return loop_settings
 
 
 def _fhir(
