@@ -54,7 +54,7 @@ def start_worker(runtime: Runtime, stop: threading.Event) -> list[threading.Thre
         threading.Thread(target=dispatcher.run_forever, args=(stop,), name="outbox", daemon=True)
     ]
     if runtime.settings.imap_url:
-        from handlers.email.replies import inbox_listener
+        from handlers.email.listener import inbox_listener
 
         listener = inbox_listener(runtime.sessions, runtime.settings, wake=dispatcher.wake)
         threads.append(

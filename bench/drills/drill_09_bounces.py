@@ -30,7 +30,7 @@ from sqlalchemy import select  # noqa: E402
 from bench.drills import inbound  # noqa: E402
 from bench.drills.report import Outcome  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
-from handlers.email.inbound import message_key  # noqa: E402
+from handlers.email.ledger import message_key  # noqa: E402
 from handlers.email.replies import read_inbound  # noqa: E402
 from handlers.email.tokens import make_token, reply_address  # noqa: E402
 from storage.db import transaction  # noqa: E402

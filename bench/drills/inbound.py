@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.email.inbox import InboxListener
-from handlers.email.replies import inbox_listener
+from handlers.email.listener import inbox_listener
 from storage.migrate import upgrade
 from storage.models import AuditEvent, InboundEmail, OutboxMessage
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -10,18 +9,11 @@ from sqlalchemy.orm import Session
 
 from bot.audit import record
 from bot.commands import Closing, ReferralDraft, ReferralEdit, parse
-from bot.context import now, today
+from bot.context import now
 from bot.domain.lifecycle import check_transition
 from bot.domain.permissions import Actor, require_coordinator, require_owner
-from bot.domain.vocab import ACTIVE_STATES, Channel, ReferralState, Role
-from bot.errors import Conflict, InvalidInput, NotFound
-from bot.notify import (
-    coordinators_for,
-    enqueue_many,
-    gatekeepers_by_program,
-    outbox_rows,
-    referral_brief,
-)
+from bot.domain.vocab import Channel, ReferralState, Role
+from bot.errors import InvalidInput, NotFound
 from bot.services.grid_rows import refresh_grid_rows
 from bot.services.lookup import (
     check_service_codes,
@@ -30,19 +22,10 @@ from bot.services.lookup import (
     staff_named,
     visible_referral,
 )
-from bot.services.preview import NoRecipients, check_capacity, preview_of
-from bot.services.routing import add_recipients, consented_programs, recipients_now
-from storage.models import Client, Program, Recipient, Referral, RoleGrant, Staff
-
-
-@dataclass(frozen=True)
-class PublishResult:
-    number: str
-    programs: list[str]
-    joined: list[str]
-    left: list[str]
-    notified: int
-    referral_id: int | None = None
+from bot.services.preview import check_capacity
+from bot.services.publishing import PublishResult, announce, program_names, route_checked
+from bot.services.routing import add_recipients
+from storage.models import Client, Referral, RoleGrant, Staff
 
 
 def create_referral(
@@ -160,7 +143,7 @@ def publish_referral(
     Programs that said they have no capacity are sent to only once the coordinator confirms."""
     referral = _owned(session, actor, number, what="publish", action="publish")
     moment = now(session)
-    programs = _route_checked(session, referral)
+    programs = route_checked(session, referral)
     check_capacity(session, referral, programs, confirmed=confirm_no_capacity)
     add_recipients(session, referral, programs, "published")
     referral.state = ReferralState.OPEN
@@ -168,7 +151,7 @@ def publish_referral(
     referral.last_published_at = moment
     referral.publish_count = 1
     refresh_grid_rows(session, referral_ids=[referral.id])
-    return _announce(session, referral, actor, channel, "referral_published", joined=[], left=[])
+    return announce(session, referral, actor, channel, "referral_published", joined=[], left=[])
 
 
 def republish_referral(
@@ -182,7 +165,7 @@ def republish_referral(
     """Publish again after edits: routing is recomputed (programs whose exclusion was lifted
     come back now), the referral is open again, and every recipient is told."""
     referral = _owned(session, actor, number, what="re-publish", action="republish")
-    programs = _route_checked(session, referral)
+    programs = route_checked(session, referral)
     before = {r.program_id for r in referral.recipients if r.active}
     joined_ids = programs - before
     left_ids = before - programs
@@ -197,14 +180,14 @@ def republish_referral(
     referral.last_published_at = now(session)
     referral.publish_count += 1
     refresh_grid_rows(session, referral_ids=[referral.id])
-    return _announce(
+    return announce(
         session,
         referral,
         actor,
         channel,
         "referral_republished",
-        joined=_names(session, joined_ids),
-        left=_names(session, left_ids),
+        joined=program_names(session, joined_ids),
+        left=program_names(session, left_ids),
     )
 
 
@@ -243,7 +226,7 @@ def close_referral(
     referral.outcome = data.outcome
     referral.outcome_reason = data.reason
     refresh_grid_rows(session, referral_ids=[referral.id])
-    return _announce(
+    return announce(
         session,
         referral,
         actor,
@@ -285,7 +268,7 @@ def delete_referral(
             reason=why,
         )
         return PublishResult(referral.number or number, [], [], [], 0, referral.id)
-    return _announce(
+    return announce(
         session,
         referral,
         actor,
@@ -330,111 +313,6 @@ def _primary_coordinator(session: Session, actor: Actor, named: str | None) -> S
     if is_coordinator is None:
         raise InvalidInput(f"{staff.name} is not a coordinator.", field="primary_coordinator")
     return staff
-
-
-def _route_checked(session: Session, referral: Referral) -> set[int]:
-    """Route, refusing what the network forbids: no consent where it is required, or a second
-    active referral of the same client to the same program."""
-    programs = recipients_now(session, referral)
-    consented = consented_programs(session, referral.client_id, today(session))
-    if consented is not None and not consented:
-        raise Conflict(
-            f"{referral.number} cannot be published: the client has no active consent "
-            "(release of information), and this network requires one.",
-            field="consent",
-            hint="Record the client's signed consent for the programs, then publish.",
-        )
-    if not programs:
-        raise NoRecipients(preview_of(session, referral), list(referral.needs))
-    clashes = session.execute(
-        select(Referral.number, Program.name)
-        .join(Recipient, Recipient.referral_id == Referral.id)
-        .join(Program, Program.id == Recipient.program_id)
-        .where(
-            Referral.client_id == referral.client_id,
-            Referral.id != referral.id,
-            Referral.state.in_(ACTIVE_STATES),
-            Recipient.active.is_(True),
-            Recipient.program_id.in_(programs),
-        )
-        .order_by(Referral.number, Program.name)
-    ).all()
-    if clashes:
-        listing = "; ".join(f"{name} (already has {other})" for other, name in clashes)
-        raise Conflict(
-            f"{referral.number} cannot be published: the client already has an active referral "
-            f"to {listing}.",
-            field="programs",
-            hint="Exclude those programs, or close the other referral first.",
-        )
-    return programs
-
-
-def _names(session: Session, program_ids: set[int]) -> list[str]:
-    if not program_ids:
-        return []
-    return sorted(session.scalars(select(Program.name).where(Program.id.in_(program_ids))))
-
-
-def _announce(
-    session: Session,
-    referral: Referral,
-    actor: Actor,
-    channel: Channel,
-    kind: str,
-    *,
-    joined: list[str],
-    left: list[str],
-    extra: dict[str, Any] | None = None,
-    audit: dict[str, Any] | None = None,
-) -> PublishResult:
-    """Audit the change and tell recipients' gatekeepers and the referral's coordinators
-    (`audit` is recorded but not sent)."""
-    # Set-based: a statewide referral has thousands of recipients (docs/benchmarks.md).
-    active = session.execute(
-        select(Program.id, Program.name, Program.key)
-        .join(Recipient, Recipient.program_id == Program.id)
-        .where(Recipient.referral_id == referral.id, Recipient.active.is_(True))
-        .order_by(Program.id)
-    ).all()
-    programs = sorted(name for _, name, _ in active)
-    event = record(
-        session,
-        actor=actor,
-        channel=channel,
-        action=kind,
-        referral_id=referral.id,
-        programs=programs,
-        joined=joined,
-        left=left,
-        **(extra or {}),
-        **(audit or {}),
-    )
-    payload = {**referral_brief(session, referral), **(extra or {})}
-    gatekeepers = gatekeepers_by_program(session, [pid for pid, _, _ in active])
-    rows: list[dict[str, Any]] = []
-    for program_id, name, key in active:
-        rows += outbox_rows(
-            session,
-            event=event,
-            kind=kind,
-            people=gatekeepers[program_id],
-            payload={**payload, "program": name, "program_key": key, "audience": "gatekeeper"},
-            referral_id=referral.id,
-            skip_staff_id=actor.staff_id,
-            scope=f":p{program_id}",
-        )
-    rows += outbox_rows(
-        session,
-        event=event,
-        kind=kind,
-        people=coordinators_for(session, referral),
-        payload={**payload, "programs": programs, "audience": "coordinator"},
-        referral_id=referral.id,
-        skip_staff_id=actor.staff_id,
-    )
-    enqueue_many(session, rows)
-    return PublishResult(referral.number or "", programs, joined, left, len(rows), referral.id)
 
 
 # details.py reads a referral with its client's details; these names stay importable from here.

@@ -21,6 +21,7 @@ from bot.commands import (
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from bot.services import referrals, work
+from bot.services.referrals import PublishResult
 from bot.texts import render
 
 WorkVerb = Assign | Respond | SetStatus | AddNote
@@ -36,6 +37,8 @@ class Applied:
     referral_id: int | None
     changed: bool
     summary: str
+    # What a close or a republish did to the recipient list (the API answers with it).
+    published: PublishResult | None = None
 
     @property
     def answer(self) -> str:
@@ -84,7 +87,7 @@ def _close(session: Session, actor: Actor, cmd: Close, channel: Channel) -> Appl
         outcome=cmd.outcome.value,
         notified=result.notified,
     )
-    return Applied(actor.name, result.number, result.referral_id, True, summary)
+    return Applied(actor.name, result.number, result.referral_id, True, summary, result)
 
 
 def _republish(session: Session, actor: Actor, cmd: Republish, channel: Channel) -> Applied:
@@ -95,7 +98,7 @@ def _republish(session: Session, actor: Actor, cmd: Republish, channel: Channel)
         programs=len(result.programs),
         joined=result.joined,
     )
-    return Applied(actor.name, result.number, result.referral_id, True, summary)
+    return Applied(actor.name, result.number, result.referral_id, True, summary, result)
 
 
 _APPLY: dict[type, Callable[[Session, Actor, Any, Channel], Applied]] = {

@@ -8,12 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from bot.commands import Closing
+from bot.commands import Close, Closing, MarkPending, Republish, parse
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel, ReferralState
 from bot.services import grid, referrals
 from bot.services.grid import MAX_LIMIT, GridQuery, Scope
+from bot.services.lookup import referral_by_number
 from bot.services.referrals import PublishResult
+from bot.services.verbs import apply
 from handlers.api.deps import StaffId, acting
 from handlers.api.schemas import (
     GridPageOut,
@@ -110,33 +112,31 @@ def publish(
 @router.post("/{number}/republish", response_model=PublishOut)
 def republish(number: str, request: Request, staff_id: StaffId) -> PublishOut:
     """Publish again after edits: routing is recomputed and every recipient is told."""
-    return _lifecycle(
-        request,
-        staff_id,
-        lambda s, a: referrals.republish_referral(s, actor=a, number=number, channel=Channel.API),
-    )
+    return _published(request, staff_id, parse(Republish, {"number": number}))
 
 
 @router.post("/{number}/pending", response_model=ReferralOut)
 def pending(number: str, request: Request, staff_id: StaffId) -> ReferralOut:
     """Mark the referral pending placement."""
+    command = parse(MarkPending, {"number": number})
     with acting(request, staff_id) as (session, actor):
-        referral = referrals.mark_pending_placement(
-            session, actor=actor, number=number, channel=Channel.API
-        )
-        return ReferralOut.of(referral)
+        applied = apply(session, actor=actor, command=command, channel=Channel.API)
+        return ReferralOut.of(referral_by_number(session, applied.number))
 
 
 @router.post("/{number}/close", response_model=PublishOut)
 def close(number: str, body: Closing, request: Request, staff_id: StaffId) -> PublishOut:
     """Close the loop with the need's outcome (a reason unless fully met)."""
-    return _lifecycle(
-        request,
-        staff_id,
-        lambda s, a: referrals.close_referral(
-            s, actor=a, number=number, closing=body, channel=Channel.API
-        ),
-    )
+    said = {"number": number, "outcome": body.outcome, "reason": body.reason}
+    return _published(request, staff_id, parse(Close, said))
+
+
+def _published(request: Request, staff_id: int, command: Close | Republish) -> PublishOut:
+    """Close and republish go through the one `apply`; their answer is what they published."""
+    with acting(request, staff_id) as (session, actor):
+        applied = apply(session, actor=actor, command=command, channel=Channel.API)
+        assert applied.published is not None  # close and republish always say what they did
+        return PublishOut.of(applied.published)
 
 
 @router.delete("/{number}", response_model=PublishOut)

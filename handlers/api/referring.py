@@ -11,7 +11,7 @@ from bot.services import programs
 from bot.services.preview import preview_referral
 from bot.services.revise import revise_referral
 from handlers.api.deps import StaffId, acting
-from handlers.api.schemas import (
+from handlers.api.referring_schemas import (
     CapacityIn,
     CapacityOut,
     PreviewOut,

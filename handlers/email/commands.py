@@ -59,6 +59,7 @@ VERB_WORDS: tuple[tuple[str, str], ...] = (
     ("close", "close"),
     ("closed", "close"),
     ("republish", "republish"),
+    ("capacity", "capacity"),
 )
 
 # Shorter prefixes of a verb are ordinary words at the start of a sentence ("a", "no", "as");
@@ -163,6 +164,9 @@ def _parse_verb(
         return ParsedCommand("accept", None, None, _comment(rest, following)), None
     if verb in ("pending", "republish"):
         return ParsedCommand(verb, None, None, _comment(rest, following)), None
+    if verb == "capacity":
+        # A program's, not a referral's: "capacity waitlist 12" (bot.domain.capacity reads it).
+        return ParsedCommand(verb, None, rest.strip(" :-,"), ""), None
     if verb in ("assign", "reassign"):
         person = rest.strip(" :-,")
         if not person:

@@ -12,53 +12,48 @@ message.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
-import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from handlers.email.urls import ImapUrl
+from handlers.email.imap_plumbing import (
+    ConnectionLost,
+    ConnectionTrouble,
+    chunks,
+    close_quietly,
+    is_bye,
+    is_new_mail,
+)
+from handlers.email.imap_plumbing import reconnect_delay as reconnect_delay
+from handlers.email.urls import ImapUrl, tls_context
 
 logger = logging.getLogger(__name__)
 
 # How often a blocked wait looks at the stop event; short so shutdown is prompt.
 _STOP_CHECK_SECONDS = 0.5
-_ConnectionTrouble = (IMAPClientError, OSError)
 # Messages per FETCH and per MOVE: round trips cost more than bytes (docs/benchmarks.md).
 BATCH_SIZE = 100
 
 BatchProcessor = Callable[[Sequence[tuple[int, bytes]]], Sequence[str]]
 
 
-class Outcome(enum.StrEnum):
+class Destination(enum.StrEnum):
+    """The folder a handled message is moved to."""
+
     PROCESSED = "processed"
     REJECTED = "rejected"
-
-
-class ConnectionLost(Exception):
-    """The server ended the session (BYE) or stopped answering."""
 
 
 class ProcessorUnavailable(Exception):
     """The processor cannot decide now (say, its database is unreachable): the messages stay
     in the folder, unfiled, and are handed over again after a reconnection delay."""
-
-
-def reconnect_delay(
-    failures: int, *, initial: float, cap: float, rand: Callable[[], float] = random.random
-) -> float:
-    """Seconds to wait before reconnect attempt number `failures` (1-based): doubling, capped,
-    with the upper half jittered so many workers do not reconnect in step."""
-    ceiling = min(cap, initial * 2 ** max(failures - 1, 0))
-    return ceiling / 2 + rand() * ceiling / 2
 
 
 class InboxListener:
@@ -92,23 +87,23 @@ class InboxListener:
         self._process_batch = process_batch
         self.batch_size = max(1, batch_size)
         self._folder_names = {
-            Outcome.PROCESSED: processed_folder,
-            Outcome.REJECTED: rejected_folder,
+            Destination.PROCESSED: processed_folder,
+            Destination.REJECTED: rejected_folder,
         }
-        self._folders: dict[Outcome, str] = {}
+        self._folders: dict[Destination, str] = {}
         self.idle_renew_seconds = idle_renew_seconds
         self.socket_timeout = socket_timeout
         self.poll_seconds = poll_seconds
         self.backoff_initial = backoff_initial
         self.backoff_cap = backoff_cap
         self._use_idle = use_idle
-        self._ssl_context = ssl_context or _client_context(url.verify)
+        self._ssl_context = ssl_context or tls_context(url.verify)
         self._client: IMAPClient | None = None
         self._can_move = False
         self._can_idle = False
         self._uidplus = False
         self.uidvalidity: int | None = None
-        self._unfiled: dict[tuple[int | None, int], Outcome] = {}
+        self._unfiled: dict[tuple[int | None, int], Destination] = {}
         # Counters for health checks and tests.
         self.connects = 0
         self.handled = 0
@@ -129,9 +124,9 @@ class InboxListener:
             # Forget outcomes of messages someone else has since moved away.
             self._unfiled = {key: value for key, value in self._unfiled.items() if key in present}
             return sum(
-                self._handle(client, chunk) for chunk in _chunks(sorted(uids), self.batch_size)
+                self._handle(client, chunk) for chunk in chunks(sorted(uids), self.batch_size)
             )
-        except _ConnectionTrouble:
+        except ConnectionTrouble:
             self._disconnect()
             raise
 
@@ -156,7 +151,7 @@ class InboxListener:
                 # this process hand the same message over twice.
                 self._unfiled[(self.uidvalidity, uid)] = outcome
                 decided[uid] = outcome
-        for outcome in Outcome:
+        for outcome in Destination:
             filed = [uid for uid in uids if decided.get(uid) == outcome]
             if filed:
                 self._file(client, filed, self._folders[outcome])
@@ -165,7 +160,7 @@ class InboxListener:
         self.handled += len(decided)
         return len(decided)
 
-    def _outcomes(self, messages: list[tuple[int, bytes]]) -> list[Outcome]:
+    def _outcomes(self, messages: list[tuple[int, bytes]]) -> list[Destination]:
         if self._process_batch is not None:
             try:
                 answers = list(self._process_batch(messages))
@@ -189,7 +184,7 @@ class InboxListener:
                 ]
         return [self._outcome(uid, raw) for uid, raw in messages]
 
-    def _outcome(self, uid: int, raw: bytes) -> Outcome:
+    def _outcome(self, uid: int, raw: bytes) -> Destination:
         try:
             answer = self._process(uid, raw)
         except ProcessorUnavailable:
@@ -197,16 +192,16 @@ class InboxListener:
         except Exception:
             # The one place a processor failure is logged; the message is kept in Rejected.
             logger.exception("processing message UID %s of %s failed", uid, self.url.redacted())
-            return Outcome.REJECTED
+            return Destination.REJECTED
         return self._as_outcome(uid, answer)
 
     @staticmethod
-    def _as_outcome(uid: int, answer: str) -> Outcome:
+    def _as_outcome(uid: int, answer: str) -> Destination:
         try:
-            return Outcome(answer)
+            return Destination(answer)
         except ValueError:
             logger.error("processor returned %r for UID %s; filing it as rejected", answer, uid)
-            return Outcome.REJECTED
+            return Destination.REJECTED
 
     def _file(self, client: IMAPClient, uids: list[int], folder: str) -> None:
         if self._can_move:
@@ -235,7 +230,7 @@ class InboxListener:
                         pass
                     failures = 0
                     self._wait_for_mail(stop)
-                except (*_ConnectionTrouble, ConnectionLost, ProcessorUnavailable) as exc:
+                except (*ConnectionTrouble, ConnectionLost, ProcessorUnavailable) as exc:
                     self._disconnect()
                     failures += 1
                     delay = reconnect_delay(
@@ -277,14 +272,14 @@ class InboxListener:
             client.idle()
             self.idling.set()
             self._idle_wait(client, stop)
-        except _ConnectionTrouble:
+        except ConnectionTrouble:
             self._disconnect()
             raise
         finally:
             self.idling.clear()
         try:
             client.idle_done()
-        except _ConnectionTrouble:
+        except ConnectionTrouble:
             # The renewal round trip is the watchdog: no answer in time means a dead link.
             self._disconnect()
             raise
@@ -298,9 +293,9 @@ class InboxListener:
             timeout = min(_STOP_CHECK_SECONDS, remaining)
             started = time.monotonic()
             responses = client.idle_check(timeout=timeout)
-            if any(_is_bye(response) for response in responses):
+            if any(is_bye(response) for response in responses):
                 raise ConnectionLost("the server ended the session")
-            if any(_is_new_mail(response) for response in responses):
+            if any(is_new_mail(response) for response in responses):
                 return
             if not responses and time.monotonic() - started < timeout / 2:
                 # idle_check returns early and empty at end of stream; let the IDLE DONE round
@@ -345,7 +340,7 @@ class InboxListener:
             }
             selected = client.select_folder(url.folder)
         except BaseException:
-            _close_quietly(client)
+            close_quietly(client)
             raise
         self._note_uidvalidity(selected.get(b"UIDVALIDITY"))
         self._client = client
@@ -388,7 +383,7 @@ class InboxListener:
     def _disconnect(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            _close_quietly(client)
+            close_quietly(client)
 
     def close(self) -> None:
         """Log out (or just close the socket if the link is already broken)."""
@@ -397,32 +392,5 @@ class InboxListener:
             return
         try:
             client.logout()
-        except (TimeoutError, *_ConnectionTrouble):
-            _close_quietly(client)
-
-
-def _chunks(uids: list[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(uids), size):
-        yield uids[start : start + size]
-
-
-def _is_bye(response: tuple[Any, ...]) -> bool:
-    return bool(response) and response[0] == b"BYE"
-
-
-def _is_new_mail(response: tuple[Any, ...]) -> bool:
-    return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
-
-
-def _close_quietly(client: IMAPClient) -> None:
-    with contextlib.suppress(*_ConnectionTrouble):
-        client.shutdown()
-
-
-def _client_context(verify: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if not verify:
-        # Only for `?verify=false`: self-signed certificates in tests and private servers.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+        except (TimeoutError, *ConnectionTrouble):
+            close_quietly(client)

@@ -19,18 +19,35 @@ from bot.actors import actor_for, staff_by_email
 from bot.context import now
 from bot.domain.vocab import Channel
 from bot.errors import UserError
-from bot.logs import bound
 from bot.services.bounces import mark_email_bouncing
 from bot.services.verbs import apply
 from bot.settings import Settings
-from handlers.email import answers, inbound, questions
+from handlers.email import answers, ledger, questions
+from handlers.email.capacity import capacity_stated
 from handlers.email.classify import KIND_AUTO_REPLY, KIND_BOUNCE, KIND_OTHER, KIND_REPLY
 from handlers.email.commands import EXAMPLES, ParsedCommand, work_command
-from handlers.email.inbound import Outcome
-from handlers.email.inbox import InboxListener, ProcessorUnavailable
+from handlers.email.inbox import ProcessorUnavailable
+from handlers.email.ledger import FiledAs
 from handlers.email.reading import ReadMessage, read_message
+from handlers.email.refusals import (
+    HINT_NEEDS_NUMBER,
+    HINT_NO_TOKEN,
+    HINT_NOT_LISTED,
+    HINT_NOT_YOURS,
+    HINT_OTHER_REFERRAL,
+    HINT_TOO_LARGE,
+    MSG_GONE,
+    MSG_NEEDS_NUMBER,
+    MSG_NO_TOKEN,
+    MSG_NOT_LISTED,
+    MSG_NOT_YOURS,
+    MSG_OTHER_REFERRAL,
+    MSG_TOO_LARGE,
+    Refused,
+    describe,
+    first_line,
+)
 from handlers.email.tokens import ExpiredToken, TokenClaims, TokenError, check_token
-from handlers.email.urls import parse_imap_url
 from storage.db import transaction
 from storage.models import OutboxMessage, Referral, Staff
 
@@ -39,54 +56,8 @@ log = logging.getLogger(__name__)
 EMAIL = Channel.EMAIL
 PROCESSED = "processed"
 REJECTED = "rejected"
-# Quoted back to the sender: one line, short enough to read at a glance.
-LINE_LIMIT = 80
-
-MSG_TOO_LARGE = "Your reply is too large for us to read ({size} MB); attachments are not used."
-HINT_TOO_LARGE = "Reply again with just the command, without attachments."
-MSG_NO_TOKEN = (
-    "Your message was not a reply to one of our notifications, so we cannot tell what it is about."
-)
-HINT_NO_TOKEN = "Reply to the notification itself, keeping its Reply-To address."
-MSG_NOT_YOURS = (
-    "The notification you replied to was sent to someone else, so we cannot act on it for you."
-)
-HINT_NOT_YOURS = "Reply to your own notification, from the address it was sent to, or use Slack."
-MSG_OTHER_REFERRAL = (
-    "Your reply names {named}, but the notification you replied to is about {number}."
-)
-HINT_OTHER_REFERRAL = "Reply to the notification about {named}, or leave the number out."
-MSG_NEEDS_NUMBER = (
-    "The message you replied to lists several referrals, so your reply must say which one."
-)
-HINT_NEEDS_NUMBER = "Put its number after the command word, for example: accept R-2026-000042."
-MSG_NOT_LISTED = "{named} is not one of the referrals in the message you replied to."
-HINT_NOT_LISTED = "Reply to a message that lists it, or to its own notification."
-MSG_GONE = "The referral this notification is about no longer exists."
 # The refusal reason for a reply from someone whose access was removed.
 ACCESS_REMOVED = "access_removed"
-
-
-class Refused(Exception):
-    """A reply that is not applied; `why` and `hint` are written for its sender."""
-
-    def __init__(
-        self,
-        reason: str,
-        why: str,
-        *,
-        hint: str | None = None,
-        number: str | None = None,
-        referral_id: int | None = None,
-        read_as: str | None = None,
-    ) -> None:
-        super().__init__(why)
-        self.reason = reason
-        self.why = why
-        self.hint = hint
-        self.number = number
-        self.referral_id = referral_id
-        self.read_as = read_as
 
 
 def read_inbound(raw: bytes, settings: Settings) -> ReadMessage:
@@ -126,7 +97,7 @@ class ReplyProcessor:
     def process_batch(self, messages: Sequence[tuple[int, bytes]]) -> list[str]:
         reads = [read_inbound(raw, self._settings) for _uid, raw in messages]
         keys = [
-            inbound.message_key(read.message_id, raw)
+            ledger.message_key(read.message_id, raw)
             for read, (_uid, raw) in zip(reads, messages, strict=True)
         ]
         try:
@@ -151,22 +122,22 @@ class ReplyProcessor:
 
     def _apply(
         self, reads: list[ReadMessage], messages: Sequence[tuple[int, bytes]], keys: list[str]
-    ) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+    ) -> list[FiledAs]:
+        outcomes: list[FiledAs] = []
         with transaction(self._sessions) as session:
-            seen = inbound.outcomes_of(session, keys)
+            seen = ledger.outcomes_of(session, keys)
             for read, (uid, raw), key in zip(reads, messages, keys, strict=True):
                 folder = seen.get(key)
                 if folder is not None:
                     # Delivered again: filed as before, nothing applied, nobody answered.
-                    outcome = Outcome(folder, "repeat")
+                    outcome = FiledAs(folder, "repeat")
                 else:
                     outcome = self._one(session, uid, read, raw, key)
                     seen[key] = outcome.folder
                 outcomes.append(outcome)
         return outcomes
 
-    def _one(self, session: Session, uid: int, read: ReadMessage, raw: bytes, key: str) -> Outcome:
+    def _one(self, session: Session, uid: int, read: ReadMessage, raw: bytes, key: str) -> FiledAs:
         """Apply one message inside its own savepoint of the batch's transaction."""
         try:
             with session.begin_nested():
@@ -185,16 +156,16 @@ class ReplyProcessor:
             # A bug in one reply's path: its savepoint is undone, the rest of the batch stands,
             # and the message is recorded so that it is not tried (and logged) again and again.
             log.exception("processing email UID %s failed; filing it as rejected", uid)
-            outcome = Outcome(REJECTED, "failed")
+            outcome = FiledAs(REJECTED, "failed")
             with session.begin_nested():
                 self._remember(session, key, read, outcome)
             return outcome
 
-    def _refuse(self, session: Session, read: ReadMessage, key: str, refusal: Refused) -> Outcome:
+    def _refuse(self, session: Session, read: ReadMessage, key: str, refusal: Refused) -> FiledAs:
         try:
             with session.begin_nested():
                 staff = self._answerable(session, read, refusal.reason)
-                outcome = Outcome(
+                outcome = FiledAs(
                     REJECTED,
                     refusal.reason,
                     staff.id if staff else None,
@@ -219,23 +190,23 @@ class ReplyProcessor:
             return self._repeat(session, key)
 
     @staticmethod
-    def _repeat(session: Session, key: str) -> Outcome:
-        seen = inbound.outcomes_of(session, [key]).get(key)
-        return Outcome(seen or REJECTED, "repeat")
+    def _repeat(session: Session, key: str) -> FiledAs:
+        seen = ledger.outcomes_of(session, [key]).get(key)
+        return FiledAs(seen or REJECTED, "repeat")
 
-    def _decide(self, session: Session, read: ReadMessage, raw: bytes, key: str) -> Outcome:
+    def _decide(self, session: Session, read: ReadMessage, raw: bytes, key: str) -> FiledAs:
         """Apply the reply and write its confirmation, or raise Refused (and roll back)."""
         settings = self._settings
         if read.from_address in settings.own_address_set:
-            return Outcome(REJECTED, "own_mail")
+            return FiledAs(REJECTED, "own_mail")
         if read.kind == KIND_BOUNCE:
             mark_email_bouncing(session, addresses=read.bounced_recipients, channel=EMAIL)
-            return Outcome(REJECTED, "bounce")
+            return FiledAs(REJECTED, "bounce")
         if read.kind == KIND_AUTO_REPLY:
-            return Outcome(REJECTED, "auto_reply")
+            return FiledAs(REJECTED, "auto_reply")
         if read.dmarc == "fail":
             # Our own border server says the From is forged: nobody to answer.
-            return Outcome(REJECTED, "dmarc_fail")
+            return FiledAs(REJECTED, "dmarc_fail")
         if len(raw) > settings.email_max_bytes:
             size = f"{len(raw) / 1_000_000:.1f}"
             raise Refused("too_large", MSG_TOO_LARGE.format(size=size), hint=HINT_TOO_LARGE)
@@ -281,6 +252,18 @@ class ReplyProcessor:
                 reason, exc.message, hint=exc.hint, number=number, read_as=read_as
             ) from None
         try:
+            if command is not None and command.verb == "capacity":
+                stated = capacity_stated(session, actor, command)
+                answers.confirm(
+                    session,
+                    staff=staff,
+                    message_key=key,
+                    result=stated,
+                    referral_id=None,
+                    line=first_line(read.reply),
+                    in_reply_to=read.message_id,
+                )
+                return FiledAs(PROCESSED, "applied" if stated.changed else "unchanged", staff.id)
             target = self._target(session, claims, staff, referral, meant, read_as)
             if command is None:
                 questions.ask(
@@ -293,7 +276,7 @@ class ReplyProcessor:
                     line=first_line(read.reply),
                     in_reply_to=read.message_id,
                 )
-                return Outcome(PROCESSED, "asked", staff.id, target.id)
+                return FiledAs(PROCESSED, "asked", staff.id, target.id)
             work = work_command(command, target.number or "")
             result = apply(session, actor=actor, command=work, channel=EMAIL)
         except UserError as exc:
@@ -314,7 +297,7 @@ class ReplyProcessor:
             line=first_line(read.reply),
             in_reply_to=read.message_id,
         )
-        return Outcome(PROCESSED, "applied" if result.changed else "unchanged", staff.id, target.id)
+        return FiledAs(PROCESSED, "applied" if result.changed else "unchanged", staff.id, target.id)
 
     def _claims(self, token: str, session: Session) -> TokenClaims:
         try:
@@ -389,8 +372,8 @@ class ReplyProcessor:
         return staff if staff.active or reason == ACCESS_REMOVED else None
 
     @staticmethod
-    def _remember(session: Session, key: str, read: ReadMessage, outcome: Outcome) -> None:
-        inbound.remember(
+    def _remember(session: Session, key: str, read: ReadMessage, outcome: FiledAs) -> None:
+        ledger.remember(
             session,
             key=key,
             message_id=read.message_id,
@@ -398,26 +381,6 @@ class ReplyProcessor:
             kind=read.kind,
             outcome=outcome,
         )
-
-
-def describe(command: ParsedCommand) -> str:
-    """The command as understood, quoted back when it could not be applied."""
-    words = [command.verb]
-    if command.number:
-        words.append(command.number)
-    if command.reason:
-        words.append(f"({command.reason})")
-    if command.argument and command.verb != "note":
-        words.append(command.argument)
-    return " ".join(words)
-
-
-def first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            line = line.strip()
-            return line if len(line) <= LINE_LIMIT else line[: LINE_LIMIT - 1] + "…"
-    return ""
 
 
 def numbers_in(value: Any) -> Iterator[str]:
@@ -431,31 +394,3 @@ def numbers_in(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from numbers_in(item)
-
-
-def inbox_listener(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    *,
-    wake: Callable[[], None] | None = None,
-) -> InboxListener:
-    """The IMAP listener of the worker (and of `serve`), reading IMAP_URL. `wake` is called
-    after each commit of replies, so their confirmations go out without waiting for a poll."""
-    if not settings.imap_url:
-        raise ValueError("IMAP_URL is not set")
-    processor = ReplyProcessor(sessions, settings, wake=wake)
-    return InboxListener(
-        parse_imap_url(settings.imap_url),
-        _with_log_id(processor),
-        process_batch=processor.process_batch,
-    )
-
-
-def _with_log_id(process: Callable[[int, bytes], str]) -> Callable[[int, bytes], str]:
-    """Every log line written while one message is read carries its IMAP UID (LOG_FORMAT)."""
-
-    def run(uid: int, raw: bytes) -> str:
-        with bound(message_id=f"imap:{uid}"):
-            return process(uid, raw)
-
-    return run

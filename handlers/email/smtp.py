@@ -14,7 +14,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 from bot.delivery import DeliveryError, Notification, Receipt
 from handlers.email import mime
-from handlers.email.urls import SmtpUrl
+from handlers.email.urls import SmtpUrl, tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class SmtpTransport:
         self._render = render
         self._timeout = timeout
         self._idle_check_seconds = idle_check_seconds
-        self._ssl_context = ssl_context or _client_context(url.verify)
+        self._ssl_context = ssl_context or tls_context(url.verify)
         self._local_hostname = local_hostname
         self._smtp: smtplib.SMTP | None = None
         self._last_used = 0.0
@@ -313,12 +313,3 @@ def _refusal(what: str, code: int, reply: bytes | str) -> DeliveryError:
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-
-
-def _client_context(verify: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if not verify:
-        # Only for `?verify=false`: self-signed certificates in tests and private relays.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -166,3 +167,13 @@ def _redacted(
         query.append("verify=false")
     suffix = f"?{'&'.join(query)}" if query else ""
     return f"{scheme}://{user}{netloc_host}:{port}{path}{suffix}"
+
+
+def tls_context(verify: bool) -> ssl.SSLContext:
+    """The TLS context for a mail server, SMTP or IMAP, as its URL's `verify` option asks."""
+    context = ssl.create_default_context()
+    if not verify:
+        # Only for `?verify=false`: self-signed certificates in tests and private servers.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

@@ -4,22 +4,16 @@ Block Kit of its answers and modals (referral form, recipient preview, edit)."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from bot.domain.capacity import CapacityStatus
-from bot.domain.vocab import Urgency, match_choice
-from bot.errors import InvalidInput
+from bot.domain.vocab import Urgency
 from bot.services.preview import Preview
 from bot.services.programs import ProgramListing
 from bot.texts import as_typed_in_slack
 from handlers.slack.blocks import Block, context, plain, text
-from handlers.slack.commands import referral_number
 
-VERBS = frozenset({"client", "new", "programs", "capacity", "edit"})
 NEW_MODAL = "referral.new"
 PUBLISH_MODAL = "referral.publish"
 EDIT_MODAL = "referral.edit"
@@ -47,129 +41,6 @@ FIELD_BLOCKS.update({f: f for f in (COUNTIES, EXCLUSIONS, FACILITY, COORDINATOR,
 FIELD_BLOCKS.update({"target_programs": EXCLUSIONS, "person": COORDINATOR})
 FIELD_BLOCKS.update({"program": "program", "status": "status", "capacity": "status"})
 FIELD_BLOCKS.update({"waitlist": "waitlist", "until": "until"})
-
-CAPACITY_HINT = (
-    "For example: /referral capacity waitlist 12, /referral capacity no capacity until "
-    "2026-05-01, /referral capacity open program=heartland-res."
-)
-PROGRAMS_HINT = "For example: /referral programs need RES county Boone"
-
-
-@dataclass(frozen=True)
-class FindClient:
-    text: str
-
-
-@dataclass(frozen=True)
-class NewReferral:
-    client_id: int | None = None
-
-
-@dataclass(frozen=True)
-class FindPrograms:
-    need: str | None = None
-    county: str | None = None
-
-
-@dataclass(frozen=True)
-class SetCapacity:
-    status: CapacityStatus
-    waitlist: int | None = None
-    until: date | None = None
-    program: str | None = None
-
-
-@dataclass(frozen=True)
-class EditReferral:
-    number: str
-
-
-ReferringCommand = FindClient | NewReferral | FindPrograms | SetCapacity | EditReferral
-
-
-def is_referring(text: str) -> bool:
-    words = text.split()
-    return bool(words) and words[0].lower() in VERBS
-
-
-def parse_referring(text: str) -> ReferringCommand:
-    words = text.split()
-    verb, rest = words[0].lower(), words[1:]
-    if verb == "client":
-        if not rest:
-            raise InvalidInput(
-                "Say who to look for.",
-                field="q",
-                hint="For example: /referral client Maria Garcia 1990-04-02",
-            )
-        return FindClient(" ".join(rest))
-    if verb == "new":
-        if rest and not rest[0].isdigit():
-            raise InvalidInput(
-                f'"{rest[0]}" is not a client number.',
-                field="client",
-                hint="/referral new, or /referral new CLIENT-NUMBER from /referral client.",
-            )
-        return NewReferral(int(rest[0]) if rest else None)
-    if verb == "programs":
-        return _programs(rest)
-    if verb == "capacity":
-        return _capacity(rest)
-    if not rest:
-        raise InvalidInput("Say which referral to edit.", field="number", hint="/referral edit R-…")
-    return EditReferral(referral_number(rest[0]))
-
-
-def _programs(words: list[str]) -> FindPrograms:
-    need = county = None
-    i = 0
-    while i < len(words):
-        word = words[i].lower()
-        if word == "need" and i + 1 < len(words):
-            need, i = words[i + 1].upper(), i + 2
-        elif word == "county" and i + 1 < len(words):
-            end = i + 1
-            while end < len(words) and words[end].lower() != "need":
-                end += 1
-            county, i = " ".join(words[i + 1 : end]), end
-        else:
-            raise InvalidInput(
-                f'"{words[i]}" is not something I can look up by.', hint=PROGRAMS_HINT
-            )
-    return FindPrograms(need, county)
-
-
-_UNTIL = re.compile(r"^until$", re.IGNORECASE)
-
-
-def _capacity(words: list[str]) -> SetCapacity:
-    program = None
-    kept = []
-    for word in words:
-        if word.lower().startswith("program="):
-            program = word.split("=", 1)[1] or None
-        else:
-            kept.append(word)
-    until = None
-    if len(kept) >= 2 and _UNTIL.match(kept[-2]):
-        try:
-            until = date.fromisoformat(kept[-1])
-        except ValueError:
-            raise InvalidInput(
-                f'"{kept[-1]}" is not a date.', field="until", hint="Write it as YYYY-MM-DD."
-            ) from None
-        kept = kept[:-2]
-    waitlist = None
-    if kept and kept[-1].isdigit():
-        waitlist = int(kept[-1])
-        kept = kept[:-1]
-    if not kept:
-        raise InvalidInput("Say what the capacity is.", field="status", hint=CAPACITY_HINT)
-    status = match_choice(" ".join(kept), CapacityStatus, field="capacity")
-    return SetCapacity(status, waitlist, until, program)
-
-
-# --- answers -----------------------------------------------------------------------------------
 
 
 def typed(value: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from bot.domain.capacity import CapacityStatus
 from bot.errors import InvalidInput
-from handlers.slack.referring import (
+from handlers.slack.referring_commands import (
     EditReferral,
     FindClient,
     FindPrograms,

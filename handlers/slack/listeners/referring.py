@@ -21,6 +21,7 @@ from bot.services.lookup import visible_referral
 from bot.services.preview import preview_of
 from bot.services.revise import revise_referral
 from handlers.slack import referring as r
+from handlers.slack import referring_commands as rc
 from handlers.slack.blocks import notice_modal, reply
 from handlers.slack.commands import HELP_HINT
 from handlers.slack.runner import UseCaseRunner
@@ -36,7 +37,7 @@ def register(app: AsyncApp, gateway: UseCaseRunner) -> None:
     first listener whose matcher accepts it, so this one takes only its own verbs."""
 
     async def referring_text(body: Body) -> bool:
-        return r.is_referring(str(body.get("text") or ""))
+        return rc.is_referring(str(body.get("text") or ""))
 
     @app.command(COMMAND, matchers=[referring_text])
     async def command(
@@ -45,9 +46,9 @@ def register(app: AsyncApp, gateway: UseCaseRunner) -> None:
         client: AsyncWebClient,
         respond: AsyncRespond,
     ) -> None:
-        parsed = r.parse_referring(str(command.get("text") or ""))
+        parsed = rc.parse_referring(str(command.get("text") or ""))
         user = str(command["user_id"])
-        if isinstance(parsed, r.NewReferral | r.EditReferral):
+        if isinstance(parsed, rc.NewReferral | rc.EditReferral):
             # The trigger_id lives 3 seconds: the modal is opened before the acknowledgement.
             view = await _form_for(gateway, client, user, parsed)
             await client.views_open(trigger_id=command["trigger_id"], view=view)
@@ -61,14 +62,14 @@ def register(app: AsyncApp, gateway: UseCaseRunner) -> None:
     @app.shortcut(r.NEW_SHORTCUT)
     async def shortcut(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
         await ack()
-        view = await _form_for(gateway, client, body["user"]["id"], r.NewReferral())
+        view = await _form_for(gateway, client, body["user"]["id"], rc.NewReferral())
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.action(r.START)
     async def start(ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient) -> None:
         await ack()
         value = str(action.get("value") or "")
-        wanted = r.NewReferral(int(value) if value.isdigit() else None)
+        wanted = rc.NewReferral(int(value) if value.isdigit() else None)
         view = await _form_for(gateway, client, body["user"]["id"], wanted)
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -263,7 +264,7 @@ async def _form_for(
     gateway: UseCaseRunner,
     client: AsyncWebClient,
     user: str,
-    wanted: r.NewReferral | r.EditReferral,
+    wanted: rc.NewReferral | rc.EditReferral,
 ) -> dict[str, Any]:
     def build(session: Session, actor: Actor) -> dict[str, Any]:
         require_coordinator(actor)
@@ -273,7 +274,7 @@ async def _form_for(
                 select(ServiceCode.code, ServiceCode.name).order_by(ServiceCode.code)
             )
         ]
-        if isinstance(wanted, r.NewReferral):
+        if isinstance(wanted, rc.NewReferral):
             return r.referral_form(services, values={"client": wanted.client_id})
         referral = visible_referral(session, actor, wanted.number)
         values = {
@@ -295,9 +296,9 @@ async def _form_for(
 
 
 async def _answer(
-    gateway: UseCaseRunner, client: AsyncWebClient, user: str, parsed: r.ReferringCommand
+    gateway: UseCaseRunner, client: AsyncWebClient, user: str, parsed: rc.ReferringCommand
 ) -> dict[str, Any]:
-    if isinstance(parsed, r.FindClient):
+    if isinstance(parsed, rc.FindClient):
         title, blocks = await gateway.run(
             client,
             user,
@@ -306,7 +307,7 @@ async def _answer(
             ),
         )
         return reply(title, blocks)
-    if isinstance(parsed, r.FindPrograms):
+    if isinstance(parsed, rc.FindPrograms):
         title, blocks = await gateway.run(
             client,
             user,
@@ -315,7 +316,7 @@ async def _answer(
             ),
         )
         return reply(title, blocks)
-    if isinstance(parsed, r.SetCapacity):
+    if isinstance(parsed, rc.SetCapacity):
         result = await gateway.run(
             client,
             user,

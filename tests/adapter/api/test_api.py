@@ -194,6 +194,40 @@ async def test_the_referral_lifecycle(api: Api) -> None:
     assert (referral.state, referral.outcome_reason) == (ReferralState.CLOSED, "far")
 
 
+async def test_republish_pending_and_close_read_a_number_as_every_channel_does(api: Api) -> None:
+    # They are work verbs like assign: the API builds the same command Slack and email build and
+    # hands it to the one `apply`, so "2026-7" names R-2026-000007 here as it does there.
+    call = api.as_(COORD)
+    number = await _draft(api)
+    assert (await call("POST", f"/referrals/{number}/publish")).status_code == 200
+    _, year, serial = number.split("-")
+    short = f"{year}-{int(serial)}"
+
+    republished = await call("POST", f"/referrals/{short}/republish")
+    assert republished.status_code == 200, republished.text
+    assert republished.json()["number"] == number
+    assert republished.json()["programs"]
+    pending = await call("POST", f"/referrals/{short}/pending")
+    assert pending.status_code == 200, pending.text
+    assert (pending.json()["number"], pending.json()["state"]) == (number, "pending_placement")
+    closed = await call("POST", f"/referrals/{short}/close", json={"outcome": "fully met"})
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["number"] == number
+
+    referral = _referral(api, number)
+    assert (referral.state, referral.publish_count) == (ReferralState.CLOSED, 2)
+    with transaction(api.sessions) as session:
+        channels = session.scalars(
+            select(AuditEvent.channel).where(
+                AuditEvent.referral_id == referral.id,
+                AuditEvent.action.in_(
+                    ["referral_republished", "referral_pending", "referral_closed"]
+                ),
+            )
+        ).all()
+    assert channels == ["api", "api", "api"]
+
+
 async def test_a_bad_outcome_is_422(api: Api) -> None:
     number = await _draft(api)
     response = await api.as_(COORD)("POST", f"/referrals/{number}/close", json={"outcome": "meh"})

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
 from handlers.email.inbox import InboxListener
-from handlers.email.replies import inbox_listener
+from handlers.email.listener import inbox_listener
 from storage.db import transaction
 from storage.models import InboundEmail, OutboxMessage
 from tests.conftest import row_counts

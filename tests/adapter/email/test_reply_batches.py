@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.email.inbox import ProcessorUnavailable
-from handlers.email.replies import inbox_listener
+from handlers.email.listener import inbox_listener
 from storage.db import transaction
 from storage.models import AuditEvent, Referral
 from tests.adapter.email.channel import EmailChannel
@@ -49,9 +50,15 @@ def notices(channel: EmailChannel, count: int) -> list[tuple[str, ReceivedMessag
     """`count` published referrals and the gatekeeper's notification about each."""
     numbers = [published(channel.runtime.sessions) for _ in range(count)]
     by_number = {
-        m.message["Subject"].split()[1]: m for m in channel.deliver() if m.rcpt_tos == (GK_HOME,)
+        _number_in(m.message["Subject"]): m for m in channel.deliver() if m.rcpt_tos == (GK_HOME,)
     }
     return [(number, by_number[number]) for number in numbers]
+
+
+def _number_in(subject: str) -> str:
+    found = re.search(r"R-\d{4}-\d{6}", subject)
+    assert found is not None, subject
+    return found.group()
 
 
 def responses(sessions: sessionmaker[Session], number: str) -> list[str | None]:

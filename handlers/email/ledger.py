@@ -14,7 +14,7 @@ from storage.models import InboundEmail
 
 
 @dataclass(frozen=True)
-class Outcome:
+class FiledAs:
     """What became of one inbound message: its IMAP folder ("processed" or "rejected") and why."""
 
     folder: str
@@ -49,7 +49,7 @@ def remember(
     message_id: str | None,
     from_address: str | None,
     kind: str,
-    outcome: Outcome,
+    outcome: FiledAs,
 ) -> None:
     session.add(
         InboundEmail(

@@ -1,0 +1,139 @@
+"""Outbox rows in SQL: a claim, the due filter, its fence, a row as a notification, a sent mark."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, or_, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.delivery import Notification
+from storage.db import transaction
+from storage.models import OutboxMessage
+
+
+@dataclass
+class Claim:
+    """A batch this dispatcher holds: the rows, the token their final writes match on, and how
+    long the rows are surely still ours (the lease, less a margin for other machines' clocks)."""
+
+    token: str
+    notes: list[Notification]
+    valid_until: datetime
+    owned: set[int] = field(default_factory=set)
+
+
+NOTE_COLUMNS = (
+    OutboxMessage.id,
+    OutboxMessage.key,
+    OutboxMessage.channel,
+    OutboxMessage.kind,
+    OutboxMessage.address,
+    OutboxMessage.staff_id,
+    OutboxMessage.referral_id,
+    OutboxMessage.payload,
+    OutboxMessage.attempts,
+)
+
+
+# Built once: it is executed for every message sent, and a statement object SQLAlchemy has
+# seen before skips compilation.
+MARK_SENT = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == bindparam("row_id"),
+        OutboxMessage.claimed_by == bindparam("token"),
+        OutboxMessage.status == "pending",
+    )
+    .values(
+        status="sent",
+        sent_at=bindparam("sent_at"),
+        attempts=OutboxMessage.attempts + 1,
+        leased_until=None,
+        claimed_by=None,
+        waiting_on=None,
+        external_ref=bindparam("external_ref"),
+        last_error=None,
+    )
+)
+
+
+def note_from_row(row: Any) -> Notification:
+    return Notification(
+        id=row.id,
+        key=row.key,
+        channel=row.channel,
+        kind=row.kind,
+        address=row.address,
+        staff_id=row.staff_id,
+        referral_id=row.referral_id,
+        payload=dict(row.payload),
+        attempts=row.attempts,
+    )
+
+
+def due(moment: datetime) -> Any:
+    return (
+        (OutboxMessage.status == "pending")
+        & (OutboxMessage.next_attempt_at <= moment)
+        & or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < moment)
+    )
+
+
+def fence(note: Notification, claim: Claim) -> Sequence[Any]:
+    """The final write of a row applies only while this claim still holds it."""
+    return (
+        OutboxMessage.id == note.id,
+        OutboxMessage.claimed_by == claim.token,
+        OutboxMessage.status == "pending",
+    )
+
+
+def rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+class RowWriter:
+    """Marks rows sent, one short write each, right after each send.
+
+    On PostgreSQL one connection is kept in autocommit with `synchronous_commit = off`: the
+    write is one round trip, and it is on the server once it answers, so a dispatcher killed
+    after it still never resends that row (only a crash of the database server itself could
+    lose the last fraction of a second of marks, and those rows would be sent again: the outbox
+    stays at-least-once). SQLite writes each mark in its own transaction, as everywhere else.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._connection: Connection | None = None
+
+    def execute(self, statement: Any, parameters: dict[str, Any]) -> bool:
+        engine = self._engine()
+        if engine.dialect.name != "postgresql":
+            with transaction(self._sessions) as session:
+                return rowcount(session.connection().execute(statement, parameters)) > 0
+        if self._connection is None:
+            connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            connection.execute(text("SET synchronous_commit TO off"))
+            self._connection = connection
+        try:
+            return rowcount(self._connection.execute(statement, parameters)) > 0
+        except Exception:
+            self.reset()
+            raise
+
+    def reset(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # already broken: nothing to hand back to the pool
+                connection.invalidate()
+
+    def _engine(self) -> Engine:
+        bind = self._sessions.kw["bind"]
+        assert isinstance(bind, Engine)
+        return bind
