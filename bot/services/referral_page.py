@@ -96,7 +96,7 @@ def _forms(
     }
     owner = actor.is_admin or actor.staff_id == referral.primary_coordinator_id
     lifecycle = [
-        a for a in ("pending", "close", "republish") if owner and allows(referral.state, a)
+        a for a in ("pending", "close", "republish", "edit") if owner and allows(referral.state, a)
     ]
     return PageForms(assign, mine if workable else set(), mine, lifecycle)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.domain.vocab import (
     DeclineReason,
+    NeedOutcome,
     ProvisionReason,
     ResponseKind,
     ServiceStatus,
@@ -30,6 +31,12 @@ MORE = "grid.more"
 APPROVE_ACCESS = "access.approve"
 DENY_ACCESS = "access.deny"
 RESPOND_MODAL = "referral.respond"
+# The primary coordinator's buttons on a referral's notification, and the Close modal.
+PENDING = "referral.pending"
+REPUBLISH = "referral.republish"
+CLOSE = "referral.close"
+CLOSE_MODAL = "referral.close_form"
+NEED_OUTCOME_BLOCK = "need_outcome"
 ACTIONS_BLOCK = "referral_actions"
 REASON_BLOCK = "reason"
 COMMENT_BLOCK = "comment"
@@ -40,6 +47,9 @@ LABELS = {
     DECLINE: "Decline",
     VIEW: "View",
     NOTE: "Add note",
+    PENDING: "Pending placement",
+    CLOSE: "Close",
+    REPUBLISH: "Re-publish",
 }
 KIND_OF_ACTION = {
     ACCEPT: ResponseKind.ACCEPT,
@@ -190,6 +200,13 @@ def work_actions(
     return {"type": "actions", "block_id": block_id, "elements": elements}
 
 
+def coordinator_actions(target: Target, *, block_id: str = ACTIONS_BLOCK) -> Block:
+    """The primary coordinator's buttons: pending placement, close (a modal), re-publish; View.
+    Whoever else clicks them is refused by the use case, as when typed."""
+    elements = [button(a, Target(target.number)) for a in (PENDING, CLOSE, REPUBLISH, VIEW)]
+    return {"type": "actions", "block_id": block_id, "elements": elements}
+
+
 def view_only(target: Target) -> Block:
     return work_actions(target, respond=())
 
@@ -247,6 +264,43 @@ def respond_modal(kind: ResponseKind, metadata: str, number: str) -> Block:
                     "type": "plain_text_input",
                     "action_id": COMMENT_BLOCK,
                     "multiline": True,
+                    "max_length": 2000,
+                },
+            },
+        ],
+    }
+
+
+def close_modal(metadata: str, number: str) -> Block:
+    """Close the loop: the need's outcome, and why unless it was fully met."""
+    return {
+        "type": "modal",
+        "callback_id": CLOSE_MODAL,
+        "private_metadata": metadata,
+        "title": plain("Close the referral"),
+        "submit": plain("Close"),
+        "close": plain("Cancel"),
+        "blocks": [
+            text(f"How did *{number}* end for the client?"),
+            {
+                "type": "input",
+                "block_id": NEED_OUTCOME_BLOCK,
+                "label": plain("Need outcome"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": NEED_OUTCOME_BLOCK,
+                    "placeholder": plain("Choose the outcome"),
+                    "options": [{"text": plain(o.value), "value": o.value} for o in NeedOutcome],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "optional": True,
+                "label": plain("Why (unless fully met)"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_BLOCK,
                     "max_length": 2000,
                 },
             },

@@ -9,6 +9,7 @@ import yaml
 
 from handlers.slack.app import EVENTS_PATH
 from handlers.slack.listeners.commands import COMMAND
+from handlers.slack.referring import NEW_SHORTCUT
 
 # The events the listeners subscribe to (tests/adapter/slack/test_manifest.py checks them against
 # the Bolt app's registered listeners).
@@ -47,6 +48,15 @@ def manifest(url: str, *, name: str = "closeloop") -> dict[str, Any]:
                     "description": "Work referrals: list, show, assign, accept, decline, close",
                     "usage_hint": "help",
                     "should_escape": False,
+                }
+            ],
+            # The global shortcut (the lightning menu) opening the new-referral form.
+            "shortcuts": [
+                {
+                    "name": "New referral",
+                    "type": "global",
+                    "callback_id": NEW_SHORTCUT,
+                    "description": "Start a referral: client, needs, where, then its recipients",
                 }
             ],
         },

@@ -15,6 +15,7 @@ from handlers.slack.blocks import (
     Target,
     access_actions,
     context,
+    coordinator_actions,
     payload_brief,
     text,
     view_only,
@@ -64,7 +65,10 @@ class SlackRenderer:
             return work_actions(target, providers=self.providers(target.program))
         if kind in PROVIDER_KINDS and audience == "provider":
             return work_actions(target)
-        # Coordinators and everyone else: details on demand, nothing to answer.
+        if audience == "coordinator":
+            # Steering the referral: its primary coordinator's buttons (others are refused).
+            return coordinator_actions(Target(str(number)))
+        # Everyone else: details on demand, nothing to answer.
         return view_only(Target(str(number)))
 
     def providers(self, program: str | None) -> list[tuple[int, str]]:

@@ -12,7 +12,15 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import Assign, Respond, SetStatus, WorkCommand, parse
+from bot.commands import (
+    Assign,
+    MarkPending,
+    Republish,
+    Respond,
+    SetStatus,
+    WorkCommand,
+    parse,
+)
 from bot.domain.vocab import Channel, ResponseKind
 from bot.errors import InvalidInput
 from bot.services import access, referrals
@@ -21,10 +29,13 @@ from handlers.slack.blocks import (
     ACCEPT,
     APPROVE_ACCESS,
     ASSIGN,
+    CLOSE,
     DECLINE,
     KIND_OF_ACTION,
     MORE,
     NOTE,
+    PENDING,
+    REPUBLISH,
     STALE_BUTTON,
     STATUS,
     TENTATIVE,
@@ -32,6 +43,8 @@ from handlers.slack.blocks import (
     Target,
     access_request_of,
     after_response,
+    close_modal,
+    coordinator_actions,
     decode,
     note_modal,
     respond_modal,
@@ -50,6 +63,19 @@ Body = dict[str, Any]
 def register(app: AsyncApp, runner: UseCaseRunner) -> None:
     for action_id, (read, respond_left) in CLICKS.items():
         app.action(action_id)(_clicked(runner, read, respond_left))
+
+    for action_id, read_lifecycle in LIFECYCLE_CLICKS.items():
+        app.action(action_id)(_lifecycle_clicked(runner, read_lifecycle))
+
+    @app.action(CLOSE)
+    async def close_form(ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient) -> None:
+        # The trigger_id lives 3 seconds: open the modal before anything else.
+        await ack()
+        target = decode(action.get("value"))
+        metadata = form_metadata(body, target.number, None, "close")
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=close_modal(metadata, target.number)
+        )
 
     @app.action(NOTE)
     async def note_form(ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient) -> None:
@@ -178,6 +204,25 @@ def _clicked(
     return listener
 
 
+def _lifecycle_clicked(runner: UseCaseRunner, read: Reader) -> Callable[..., Awaitable[None]]:
+    """Pending placement or re-publish from the coordinator's buttons: the message then shows
+    who did what, with the coordinator's buttons still there (to close, or publish again)."""
+
+    async def listener(
+        ack: AsyncAck, body: Body, action: Body, client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        command = read(action)
+        applied = await apply_for(runner, client, body["user"]["id"], command)
+        if not applied.changed:
+            await respond(text=applied.summary, response_type="ephemeral", replace_original=False)
+            return
+        line = outcome_line(applied.summary, applied.actor)
+        await show_outcome(runner, client, body, line, coordinator_actions(Target(command.number)))
+
+    return listener
+
+
 def access_outcome(result: access.AccessRequestResult) -> str:
     """The line that replaces Approve / Deny once a request is decided."""
     return render(
@@ -206,4 +251,9 @@ CLICKS: dict[str, tuple[Reader, tuple[str, ...] | None]] = {
     ASSIGN: (assign_command, None),
     ACCEPT: (accept_command, after_response(ResponseKind.ACCEPT)),
     STATUS: (status_command, ()),
+}
+
+LIFECYCLE_CLICKS: dict[str, Reader] = {
+    PENDING: lambda action: MarkPending(number=decode(action.get("value")).number),
+    REPUBLISH: lambda action: Republish(number=decode(action.get("value")).number),
 }

@@ -1,4 +1,5 @@
-"""Modal submissions: a tentative acceptance or a decline with its reason and comments; a note."""
+"""Modal submissions: a tentative acceptance or a decline with its reason and comments; a note;
+a close with the need's outcome."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import AddNote, Respond, WorkCommand, parse
+from bot.commands import AddNote, Close, Respond, WorkCommand, parse
 from handlers.slack.blocks import (
+    CLOSE_MODAL,
     COMMENT_BLOCK,
+    NEED_OUTCOME_BLOCK,
     NOTE_BLOCK,
     NOTE_MODAL,
     REASON_BLOCK,
     RESPOND_MODAL,
+    Block,
     Target,
     acted,
     after_response,
@@ -31,12 +35,20 @@ def register(app: AsyncApp, runner: UseCaseRunner) -> None:
     @app.view(RESPOND_MODAL)
     async def respond_form(ack: AsyncAck, body: Body, view: Body, client: AsyncWebClient) -> None:
         command = respond_command(view)
-        after = after_response(command.kind)
+        target = Target(command.number, command.program)
+        after = work_actions(target, respond=after_response(command.kind), follow_up=True)
         await _apply_submitted(runner, ack, body, view, client, command, after)
 
     @app.view(NOTE_MODAL)
     async def note_form(ack: AsyncAck, body: Body, view: Body, client: AsyncWebClient) -> None:
-        await _apply_submitted(runner, ack, body, view, client, note_command(view), ())
+        command = note_command(view)
+        after = work_actions(Target(command.number, command.program), respond=(), follow_up=True)
+        await _apply_submitted(runner, ack, body, view, client, command, after)
+
+    @app.view(CLOSE_MODAL)
+    async def close_form(ack: AsyncAck, body: Body, view: Body, client: AsyncWebClient) -> None:
+        # A closed referral has nothing left to steer: its message keeps no buttons.
+        await _apply_submitted(runner, ack, body, view, client, close_command(view), None)
 
 
 async def _apply_submitted(
@@ -46,7 +58,7 @@ async def _apply_submitted(
     view: Body,
     client: AsyncWebClient,
     command: WorkCommand,
-    respond: tuple[str, ...],
+    after: Block | None,
 ) -> None:
     """A modal's command applied before the acknowledgement, so that a refusal can be shown in
     the modal itself (see the error handler) instead of after it has closed; then the message
@@ -57,8 +69,6 @@ async def _apply_submitted(
         return
     meta = read_metadata(str(view.get("private_metadata") or ""))
     line = outcome_line(applied.summary, applied.actor)
-    target = Target(command.number, command.program)
-    after = work_actions(target, respond=respond, follow_up=True)
     if meta.get("c") and meta.get("t"):
         blocks = acted(blocks_from_metadata(meta), line, after)
         await client.chat_update(
@@ -75,6 +85,16 @@ def note_command(view: Body) -> AddNote:
     typed = (values.get(NOTE_BLOCK) or {}).get(NOTE_BLOCK) or {}
     data = {"number": meta["n"], "text": typed.get("value") or "", "program": meta.get("p")}
     return parse(AddNote, data)
+
+
+def close_command(view: Body) -> Close:
+    """The close a submitted Close modal gives: the need's outcome and why."""
+    meta = read_metadata(str(view.get("private_metadata") or ""))
+    values = (view.get("state") or {}).get("values") or {}
+    picked = (values.get(NEED_OUTCOME_BLOCK) or {}).get(NEED_OUTCOME_BLOCK) or {}
+    typed = (values.get(REASON_BLOCK) or {}).get(REASON_BLOCK) or {}
+    outcome = (picked.get("selected_option") or {}).get("value") or ""
+    return parse(Close, {"number": meta["n"], "outcome": outcome, "reason": typed.get("value")})
 
 
 def respond_command(view: Body) -> Respond:

@@ -61,6 +61,11 @@ def test_the_manifest_is_yaml_with_every_listener_the_app_registers(tmp_path: Pa
     assert data["settings"]["interactivity"] == {"is_enabled": True, "request_url": endpoint}
     assert data["features"]["app_home"]["home_tab_enabled"] is True
     assert all(c["url"] == endpoint for c in data["features"]["slash_commands"])
+    # The "New referral" global shortcut, under the callback id the app listens for.
+    assert [(s["type"], s["callback_id"]) for s in data["features"]["shortcuts"]] == [
+        ("global", "referral_new")
+    ]
+    assert all(len(s["name"]) <= 24 for s in data["features"]["shortcuts"])
     # App Home needs no scope; posting, DMs, the slash command and the email link need these.
     assert set(data["oauth_config"]["scopes"]["bot"]) == {
         "chat:write",

@@ -209,3 +209,15 @@ async def test_a_provider_without_the_assignment_is_offered_no_forms(
 def _events(browser: Browser) -> int:
     with transaction(browser.sessions) as session:
         return len(session.scalars(select(AuditEvent)).all())
+
+
+async def test_the_primary_coordinator_is_linked_to_edit_and_preview(
+    browser: Browser, numbers: dict[str, str]
+) -> None:
+    number = numbers["fresh"]
+    await browser.sign_in(COORD)
+    page = await browser.http.get(f"/referrals/{number}")
+    assert f'href="/referrals/{number}/edit"' in page.text
+    assert f'href="/referrals/{number}/preview"' in page.text
+    for link in ("edit", "preview"):
+        assert (await browser.http.get(f"/referrals/{number}/{link}")).status_code == 200
