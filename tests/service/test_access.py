@@ -21,11 +21,12 @@ from bot.services.access import (
     restore_access,
     revoke_access,
 )
+from bot.services.directory import import_directory, parse_directory
 from handlers.api.tokens import issue_token, staff_for_token
 from storage.db import transaction
 from storage.models import AccessRequest, ApiToken, AuditEvent, OutboxMessage, RoleGrant
 from tests.conftest import row_counts
-from tests.network import ADMIN, BEN, DANA, GK_HOME, GK_OZARK, LEE, OFFICER
+from tests.network import ADMIN, BEN, DANA, GK_HOME, GK_OZARK, LEE, OFFICER, small_network
 
 API = Channel.API
 Sessions = sessionmaker[Session]
@@ -394,8 +395,6 @@ def test_an_admin_may_revoke_anyone(network: Sessions) -> None:
 
 
 def _reimport(sessions: Sessions) -> str:
-    from bot.services.directory import import_directory, parse_directory
-    from tests.network import small_network
 
     with transaction(sessions) as s:
         result = import_directory(

@@ -16,7 +16,7 @@ from bot.notify import enqueue
 from bot.outbox import Dispatcher
 from bot.services import work
 from storage.db import transaction
-from storage.models import AuditEvent, OutboxMessage
+from storage.models import AuditEvent, OutboxMessage, Program, RoleGrant, Staff
 from tests.conftest import Clock
 from tests.network import DANA, GK_HOME, LEE
 from tests.service.helpers import published
@@ -50,8 +50,6 @@ def test_two_gatekeepers_assigning_at_once_exactly_one_wins(
     number = published(network)
     # Two gatekeepers of the same program: Grace and a second one made for this test.
     with transaction(network) as s:
-        from storage.models import Program, RoleGrant, Staff
-
         program = s.scalar(select(Program).where(Program.key == "heartland-res"))
         assert program is not None
         second = s.scalar(select(Staff).where(Staff.email == LEE))

@@ -12,9 +12,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actors import actor_by_email, staff_by_email
+from bot.context import today
+from bot.demo.seed import seed_demo
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from bot.errors import Forbidden, InvalidInput, NotFound
+from bot.network import consent_required
 from bot.services import agreements, clients, escalations, referrals, reminders, work
 from bot.services.directory import import_directory, parse_directory
 from bot.services.grid import GridQuery, search
@@ -311,9 +314,6 @@ def test_the_user_mou_is_signed_once_a_year_and_audited(
 
 
 def test_the_demo_network_requires_consent(sessions: sessionmaker[Session]) -> None:
-    from bot.context import today
-    from bot.demo.seed import seed_demo
-    from bot.network import consent_required
 
     with transaction(sessions) as session:
         assert not consent_required(session)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +28,7 @@ from bot.services.directory import (
 from storage.db import transaction
 from storage.models import AuditEvent, County, OutboxMessage, Program, Region, RoleGrant
 from tests.conftest import row_counts
-from tests.network import COORD, DANA, GK_HOME, GK_OZARK, GK_RIVER, small_network
+from tests.network import ADMIN, COORD, DANA, GK_HOME, GK_OZARK, GK_RIVER, small_network
 from tests.service.helpers import published, recipients, sent
 
 AsStaff = Callable[[Session, str], Actor]
@@ -128,7 +129,6 @@ def test_an_invalid_file_names_file_entry_and_field_and_imports_nothing(
 
 
 def test_a_yaml_file_and_a_broken_file(tmp_path: Path) -> None:
-    import yaml
 
     good = tmp_path / "network.yaml"
     good.write_text(yaml.safe_dump(small_network()), encoding="utf-8")
@@ -204,7 +204,6 @@ def test_resuming_a_suspended_program_joins_and_notifies_every_open_referral(
 def test_resumed_by_an_admin_tells_the_gatekeeper_once_per_referral(
     network: sessionmaker[Session], as_staff: AsStaff
 ) -> None:
-    from tests.network import ADMIN
 
     with transaction(network) as s:
         suspend_program(s, actor=as_staff(s, ADMIN), program="heartland-res", channel=Channel.CLI)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import DeliveryError, Notification, Receipt
+from bot.notify import enqueue
 from bot.outbox import Dispatcher
 from storage.db import transaction
 from storage.models import OutboxMessage
@@ -163,7 +164,6 @@ def test_a_lease_lets_another_dispatcher_retry_a_crashed_delivery(
 
 
 def test_enqueue_is_idempotent_by_key(network: sessionmaker[Session]) -> None:
-    from bot.notify import enqueue
 
     for _ in range(2):
         with transaction(network) as s:

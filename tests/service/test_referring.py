@@ -15,6 +15,7 @@ from bot.domain.routing import Refusal
 from bot.domain.vocab import Channel, ReferralState
 from bot.errors import Forbidden, InvalidInput, UserError
 from bot.services import clients, programs, referrals
+from bot.services.digests import digest_text_for_channel
 from bot.services.preview import NoCapacity, NoRecipients, preview_referral
 from bot.services.revise import revise_referral
 from storage.db import transaction
@@ -598,7 +599,6 @@ def test_program_lookup_by_service_and_county(
 def test_the_region_digest_shows_stated_capacity(
     network: sessionmaker[Session], as_staff: AsStaff
 ) -> None:
-    from bot.services.digests import digest_text_for_channel
 
     with transaction(network) as s:
         programs.set_capacity(

@@ -9,9 +9,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actors import actor_by_email
+from bot.domain.vocab import Channel
 from bot.errors import Forbidden, InvalidInput
 from bot.services import reports
+from bot.services.referrals import close_referral
 from bot.services.reports import FlowRow, OutcomeCount
+from bot.services.work import respond_to_referral
 from storage.db import transaction
 from storage.models import Agency, Staff
 from tests.conftest import Clock
@@ -55,8 +58,6 @@ def test_delays_bucket_edges_follow_the_referrals_age_in_days(
 def test_closed_referrals_leave_the_delays_report(
     network: sessionmaker[Session], numbers: dict[str, str]
 ) -> None:
-    from bot.domain.vocab import Channel
-    from bot.services.referrals import close_referral
 
     with transaction(network) as session:
         close_referral(
@@ -124,8 +125,6 @@ def test_outcomes_count_current_responses_in_the_period(
 def test_an_edited_response_counts_once_as_its_current_version(
     network: sessionmaker[Session], numbers: dict[str, str]
 ) -> None:
-    from bot.domain.vocab import Channel
-    from bot.services.work import respond_to_referral
 
     with transaction(network) as session:
         respond_to_referral(

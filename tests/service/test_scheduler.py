@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.actors import actor_by_email
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from bot.jobs import catch_up, jobs, run_job
@@ -20,7 +21,7 @@ from bot.services import digest_build, digests, escalations, referrals, work
 from bot.services.reminders import thirty_day_reminders
 from bot.settings import Settings
 from storage.db import transaction
-from storage.models import OutboxMessage
+from storage.models import County, OutboxMessage
 from tests.conftest import Clock
 from tests.network import BEN, COORD, DANA, GK_HOME, GK_OZARK, STATEWIDE_COORD
 from tests.service.helpers import published
@@ -181,7 +182,6 @@ def test_overdue_escalation_counts_business_days(
 
 
 def _actor(session: Session, email: str) -> Actor:
-    from bot.actors import actor_by_email
 
     return actor_by_email(session, email)
 
@@ -366,8 +366,6 @@ def test_digests_deal_each_referral_to_every_target_whose_counties_it_touches(
     fresh = published(network, by, needs=["RES"], counties=["Greene County", "Cole County"])
     clock.now = start
     with transaction(network) as s:
-        from storage.models import County
-
         county = {c.name: c.id for c in s.scalars(select(County))}
         targets: dict[str, set[int] | None] = {
             "central": {county["Boone County"], county["Cole County"]},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -105,7 +106,6 @@ def test_load_settings_names_the_setting() -> None:
 
 
 def test_directory_import_from_the_cli_is_idempotent(tmp_path: Path) -> None:
-    import json
 
     file = tmp_path / "network.json"
     file.write_text(json.dumps(small_network()), encoding="utf-8")

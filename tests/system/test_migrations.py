@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from alembic import command
+from sqlalchemy import event, inspect, text
 
 from storage.db import make_engine
-from storage.migrate import differences, upgrade
+from storage.migrate import alembic_config, differences, upgrade
 from storage.models import Base
 from tests.conftest import IN_CI, POSTGRES_URL, postgres_url
 
@@ -50,7 +51,6 @@ def test_migrate_from_empty_on_postgresql() -> None:
     admin.dispose()
     engine = make_engine(url)
     # Migrate into a schema of its own, so the shared test schema is left alone.
-    from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def _search_path(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -87,9 +87,6 @@ def test_upgrade_from_schedule_marks_repeats_no_reminder_and_no_escalation(
     """0010 and 0011 replace the per-person marks: whoever was reminded keeps the day of their
     last reminder (one watermark per person), and every pair escalated to anyone stays
     escalated (one row per pair), so the upgrade repeats nothing."""
-    from alembic import command
-
-    from storage.migrate import alembic_config
 
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     config = alembic_config(engine.url.render_as_string(hide_password=False))

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.fhir_task import TRANSITIONS, IllegalTransition, check_task_transition, task_status
-from bot.domain.vocab import ReferralState, ResponseKind, ServiceStatus
+from bot.domain.vocab import (
+    FHIR_TASK_STATUS,
+    FHIR_TASK_STATUS_BY_RESPONSE,
+    ReferralState,
+    ResponseKind,
+    ServiceStatus,
+)
 
 OPEN = ReferralState.OPEN
 
@@ -49,7 +55,6 @@ def test_task_status(
 
 
 def test_every_status_the_mapping_gives_is_in_the_igs_value_set() -> None:
-    from bot.domain.vocab import FHIR_TASK_STATUS, FHIR_TASK_STATUS_BY_RESPONSE
 
     assert set(FHIR_TASK_STATUS.values()) | set(FHIR_TASK_STATUS_BY_RESPONSE.values()) <= set(
         TRANSITIONS

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from bot.actors import staff_by_email
 from bot.domain.vocab import ReferralState
+from handlers.api.tokens import revoke_tokens
 from storage.db import transaction
 from storage.models import ApiToken, AuditEvent, Client, Consent, Program, Referral
 from tests.adapter.api.conftest import Api
@@ -71,7 +72,6 @@ async def test_a_token_is_stored_hashed_and_its_use_noted(api: Api) -> None:
 
 
 async def test_revoked_tokens_are_refused_at_once(api: Api) -> None:
-    from handlers.api.tokens import revoke_tokens
 
     call = api.as_(COORD)
     assert (await call("GET", "/referrals")).status_code == 200

@@ -6,12 +6,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.actors import actor_by_email
 from bot.cli import main
+from bot.domain.vocab import Channel
+from bot.services.access import revoke_access
 from bot.settings import Settings
 from handlers.api.tokens import staff_for_token, token_hash
 from storage.db import transaction
-from storage.models import ApiToken, AuditEvent
-from tests.network import COORD
+from storage.models import ApiToken, AuditEvent, Staff
+from tests.network import COORD, LEE, OFFICER
 
 
 def test_create_prints_a_token_once_and_revoke_ends_it(
@@ -60,11 +63,6 @@ def test_access_restore_from_the_cli_gives_back_removed_access(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bot.actors import actor_by_email
-    from bot.domain.vocab import Channel
-    from bot.services.access import revoke_access
-    from storage.models import Staff
-    from tests.network import LEE, OFFICER
 
     with transaction(network) as session:
         revoke_access(

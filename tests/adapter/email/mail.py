@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
@@ -64,7 +65,6 @@ def outlook_html_reply(notice: ReceivedMessage, command: str, *, name: str) -> b
 
 def with_attachment(raw_reply: bytes, size: int) -> bytes:
     """The reply with a binary attachment of `size` bytes (a scanned form, say)."""
-    from email import message_from_bytes, policy
 
     message = message_from_bytes(raw_reply, policy=policy.default)
     assert isinstance(message, EmailMessage)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from email import message_from_bytes, policy
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.vocab import ResponseKind
+from bot.notify import enqueue
+from bot.processes import start_worker
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.email.tokens import TOKEN_LENGTH, check_token, token_from_address
@@ -195,7 +198,6 @@ def test_a_reply_to_a_reminder_names_the_referral(
     first, second, unlisted = published(network), published(network), published(network)
     channel.deliver()
     grace = staff_id(network, GK_HOME)
-    from bot.notify import enqueue
 
     with transaction(network) as session:
         items = [
@@ -311,7 +313,6 @@ def test_the_listener_reconnects_after_a_drop_mid_idle_and_applies_each_reply_on
 
 
 def _header(raw: bytes, name: str) -> str:
-    from email import message_from_bytes, policy
 
     value = message_from_bytes(raw, policy=policy.default)[name]
     return str(value)
@@ -362,7 +363,6 @@ def test_the_worker_runs_the_dispatcher_and_the_inbox_listener(
     smtp_server: SmtpServer,
     dovecot: Mailbox,
 ) -> None:
-    from bot.processes import start_worker
 
     runtime = Runtime(settings, clock=clock)
     assert sorted(runtime.transports()) == ["console", "email", "fhir"]

@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from bot.actors import actor_by_email
 from bot.domain.vocab import Channel, ReferralState
-from bot.services import clients
+from bot.services import clients, reminders
 from storage.db import transaction
 from storage.models import AuditEvent, OutboxMessage, Program, Referral
 from tests.adapter.slack.conftest import SlackWorld
 from tests.fakes import slack_requests
 from tests.network import COORD, GK_OZARK
+from tests.service.helpers import published
 
 pytestmark = pytest.mark.anyio
 
@@ -255,8 +256,6 @@ async def test_the_edit_modal_republishes(world: SlackWorld) -> None:
 async def test_capacity_from_the_button_under_the_30_day_reminder(
     world: SlackWorld, clock: Any
 ) -> None:
-    from bot.services import reminders
-    from tests.service.helpers import published
 
     published(world.sessions, needs=["RES"])
     clock.advance(days=30)

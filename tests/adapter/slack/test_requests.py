@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.actors import actor_by_email
 from bot.domain.vocab import Channel
 from bot.services import referrals, work
+from bot.services.digests import digest_text_for
+from handlers.slack.app import StickyAck
 from handlers.slack.blocks import ACCEPT, ASSIGN, MORE, RESPOND_MODAL, Target, encode
 from storage.db import transaction
 from storage.models import OutboxMessage, Recipient, ResponseVersion, Staff
@@ -41,7 +44,6 @@ async def answered(world: SlackWorld, count: int = 1) -> list[dict[str, Any]]:
 
 
 def assign_as_grace(world: SlackWorld, number: str, who: str = DANA) -> None:
-    from bot.actors import actor_by_email
 
     with transaction(world.sessions) as s:
         work.assign_referral(
@@ -225,7 +227,6 @@ async def test_a_stale_assign_select_says_what_happened_and_changes_nothing(
 
 
 async def test_a_button_on_a_closed_referral_changes_nothing(world: SlackWorld) -> None:
-    from bot.actors import actor_by_email
 
     number = published(world.sessions)
     assign_as_grace(world, number, DANA)
@@ -345,8 +346,6 @@ async def test_show_gives_client_details_only_ephemerally(world: SlackWorld) -> 
 
 
 async def test_the_digest_on_demand_is_the_coordinators_digest(world: SlackWorld) -> None:
-    from bot.actors import actor_by_email
-    from bot.services.digests import digest_text_for
 
     number = published(world.sessions)
     await world.post(command(world, "U0CASEY", "digest"))
@@ -446,7 +445,6 @@ async def test_the_web_process_checks_the_slack_token_once_at_start_up(
 
 
 async def test_an_acknowledgement_stays_given_when_the_listener_raises_after_it() -> None:
-    from handlers.slack.app import StickyAck
 
     ack = StickyAck()
     assert ack.response is None
