@@ -1,5 +1,5 @@
 """The referring side in Slack, pure: its `/referral` verbs read into typed commands, and the
-Block Kit of its answers and modals (referral form, recipient preview, edit)."""
+Block Kit of its answers and modals (referral form, recipient preview, edit, consent)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.capacity import CapacityStatus
-from bot.domain.vocab import Urgency
+from bot.domain.vocab import ConsentMethod, Urgency
 from bot.services.preview import Preview
 from bot.services.programs import ProgramListing
 from bot.texts import as_typed_in_slack
@@ -27,6 +27,22 @@ FORM_FIELDS = (CLIENT, NEEDS, URGENCY, SCOPE, COUNTIES, EXCLUSIONS, FACILITY, CO
 CAPACITY_BUTTON = "program.capacity"
 CAPACITY_MODAL = "program.capacity"
 PROGRAM, STATUS, WAITLIST, UNTIL = "program", "status", "waitlist", "until"
+CONSENT_MODAL = "client.consent"
+# Block ids of the consent form, each the field of NewConsent a refusal names.
+C_PROGRAMS, C_ANY, C_INFO, C_SIGNED_BY = "programs", "any_program", "info_types", "signed_by"
+C_GUARDIAN, C_METHOD, C_REFERENCE, C_SIGNED_ON = (
+    "signer_is_guardian",
+    "method",
+    "reference",
+    "signed_on",
+)
+CONSENT_FIELDS: tuple[str, ...] = (C_PROGRAMS, C_ANY, C_INFO, C_SIGNED_BY, C_GUARDIAN)
+CONSENT_FIELDS += (C_METHOD, C_REFERENCE, C_SIGNED_ON)
+METHOD_LABELS = {
+    ConsentMethod.ELECTRONIC: "E-signature",
+    ConsentMethod.TEXT_CODE: "Code by text message",
+    ConsentMethod.UPLOADED_SCAN: "Paper, scanned (give its reference)",
+}
 # The input blocks of each modal: a refusal goes under one of them, or replaces the modal.
 MODAL_BLOCKS = {
     CAPACITY_MODAL: {PROGRAM, STATUS, WAITLIST, UNTIL},
@@ -34,6 +50,7 @@ MODAL_BLOCKS = {
     EDIT_MODAL: {NEEDS, URGENCY, SCOPE, COUNTIES, EXCLUSIONS, CONFIRM},
     # Shown whenever a recipient has no capacity: the same rule that asks for confirmation.
     PUBLISH_MODAL: {CONFIRM},
+    CONSENT_MODAL: set(CONSENT_FIELDS),
 }
 # A refusal's field -> the block it is shown under.
 FIELD_BLOCKS = {"client_id": CLIENT, "needs": NEEDS, "urgency": URGENCY, "statewide": SCOPE}
@@ -41,6 +58,7 @@ FIELD_BLOCKS.update({f: f for f in (COUNTIES, EXCLUSIONS, FACILITY, COORDINATOR,
 FIELD_BLOCKS.update({"target_programs": EXCLUSIONS, "person": COORDINATOR})
 FIELD_BLOCKS.update({"program": "program", "status": "status", "capacity": "status"})
 FIELD_BLOCKS.update({"waitlist": "waitlist", "until": "until"})
+FIELD_BLOCKS.update({f: f for f in CONSENT_FIELDS})
 
 
 def typed(value: str) -> str:
@@ -331,4 +349,80 @@ def capacity_modal(programs: Sequence[tuple[str, str]]) -> Block:
             ),
             _input(UNTIL, "Until", {"type": "datepicker"}, optional=True),
         ],
+    }
+
+
+def consent_modal(client_id: int) -> Block:
+    """A signed release of information for one client: which programs (or any participating
+    one), which information, who signed and how, and the day (which may be in the past)."""
+    yes: dict[str, Any] = {"type": "checkboxes"}
+    return {
+        "type": "modal",
+        "callback_id": CONSENT_MODAL,
+        "private_metadata": str(client_id),
+        "title": plain("Consent"),
+        "submit": plain("Record"),
+        "close": plain("Cancel"),
+        "blocks": [
+            text(f"Release of information for client *{client_id}*."),
+            _input(
+                C_PROGRAMS,
+                "Programs it covers (keys, comma-separated)",
+                _text_input(None),
+                optional=True,
+            ),
+            _input(
+                C_ANY,
+                "Or",
+                {**yes, "options": [_option("yes", "Any participating program")]},
+                optional=True,
+            ),
+            _input(
+                C_INFO,
+                "Information released (comma-separated)",
+                {
+                    "type": "plain_text_input",
+                    "placeholder": plain("e.g. demographics, contact information"),
+                },
+            ),
+            _input(C_SIGNED_BY, "Signed by", _text_input(None)),
+            _input(
+                C_GUARDIAN,
+                "Signer",
+                {**yes, "options": [_option("yes", "The signer is the client's guardian")]},
+                optional=True,
+            ),
+            _input(
+                C_METHOD,
+                "How it was signed",
+                {
+                    "type": "static_select",
+                    "options": [_option(m.value, label) for m, label in METHOD_LABELS.items()],
+                },
+            ),
+            _input(
+                C_REFERENCE,
+                "Where the paper scan is kept (for a paper scan)",
+                _text_input(None),
+                optional=True,
+            ),
+            _input(
+                C_SIGNED_ON, "Date signed (today when empty)", {"type": "datepicker"}, optional=True
+            ),
+        ],
+    }
+
+
+def consent_data(client_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """The consent modal's values as the sign_consent use case reads them (as the web's form)."""
+    return {
+        "client_id": client_id,
+        "programs": split(values.get(C_PROGRAMS)),
+        "any_program": bool(values.get(C_ANY)),
+        "info_types": split(values.get(C_INFO)),
+        "signed_by": str(values.get(C_SIGNED_BY) or "").strip(),
+        "signer_is_guardian": bool(values.get(C_GUARDIAN)),
+        "method": values.get(C_METHOD),
+        "reference": str(values.get(C_REFERENCE) or "").strip() or None,
+        "signed_on": values.get(C_SIGNED_ON) or None,
     }

@@ -1,4 +1,5 @@
-"""The referring side's `/referral` verbs (client, new, programs, capacity, edit) read into
+"""The referring side's `/referral` verbs (client, new, programs, capacity, edit, delete,
+consent) read into
 typed commands: pure, no Slack calls."""
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from bot.domain.capacity import SetCapacity, read_capacity
 from bot.errors import InvalidInput
 from handlers.slack.commands import referral_number
 
-VERBS = frozenset({"client", "new", "programs", "capacity", "edit"})
+VERBS = frozenset({"client", "new", "programs", "capacity", "edit", "delete", "consent"})
 CAPACITY_HINT = (
     "For example: /referral capacity waitlist 12, /referral capacity no capacity until "
     "2026-05-01, /referral capacity open program=heartland-res."
 )
 PROGRAMS_HINT = "For example: /referral programs need RES county Boone"
+DELETE_HINT = "For example: /referral delete R-2026-000042 entered twice"
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,26 @@ class EditReferral:
     number: str
 
 
-ReferringCommand = FindClient | NewReferral | FindPrograms | SetCapacity | EditReferral
+@dataclass(frozen=True)
+class DeleteReferral:
+    number: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordConsent:
+    client_id: int
+
+
+ReferringCommand = (
+    FindClient
+    | NewReferral
+    | FindPrograms
+    | SetCapacity
+    | EditReferral
+    | DeleteReferral
+    | RecordConsent
+)
 
 
 def is_referring(text: str) -> bool:
@@ -69,6 +90,16 @@ def parse_referring(text: str) -> ReferringCommand:
         return _programs(rest)
     if verb == "capacity":
         return _capacity(rest)
+    if verb == "delete":
+        return _delete(rest)
+    if verb == "consent":
+        if len(rest) != 1 or not rest[0].lstrip("#").isdigit():
+            raise InvalidInput(
+                "Say whose consent to record: the client's number.",
+                field="client",
+                hint="/referral consent CLIENT-NUMBER, the number from /referral client.",
+            )
+        return RecordConsent(int(rest[0].lstrip("#")))
     if not rest:
         raise InvalidInput("Say which referral to edit.", field="number", hint="/referral edit R-…")
     return EditReferral(referral_number(rest[0]))
@@ -91,6 +122,22 @@ def _programs(words: list[str]) -> FindPrograms:
                 f'"{words[i]}" is not something I can look up by.', hint=PROGRAMS_HINT
             )
     return FindPrograms(need, county)
+
+
+def _delete(words: list[str]) -> DeleteReferral:
+    if not words:
+        raise InvalidInput(
+            "Say which referral to delete, and why.", field="number", hint=DELETE_HINT
+        )
+    number = referral_number(words[0])
+    reason = " ".join(words[1:])
+    if not reason:
+        raise InvalidInput(
+            f"Say why {number} is deleted: the reason is required.",
+            field="reason",
+            hint=DELETE_HINT,
+        )
+    return DeleteReferral(number, reason)
 
 
 def _capacity(words: list[str]) -> SetCapacity:

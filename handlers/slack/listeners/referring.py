@@ -1,5 +1,6 @@
-"""The referring side's listeners: `/referral client|new|programs|capacity|edit`, the
-"New referral" shortcut, the referral modal, its recipient preview and publish, the edit."""
+"""The referring side's listeners: `/referral client|new|programs|capacity|edit|delete|consent`,
+the "New referral" shortcut, the referral modal, its recipient preview and publish, the edit,
+the consent modal."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.permissions import Actor, require_coordinator
 from bot.domain.vocab import Channel, Role
-from bot.errors import InvalidInput, UserError
+from bot.errors import InvalidInput, NotFound, UserError
 from bot.services import clients, programs, referrals
 from bot.services.lookup import visible_referral
 from bot.services.preview import preview_of
@@ -25,7 +26,7 @@ from handlers.slack import referring_commands as rc
 from handlers.slack.blocks import notice_modal, reply
 from handlers.slack.commands import HELP_HINT
 from handlers.slack.runner import UseCaseRunner
-from storage.models import Program, ServiceCode, Staff
+from storage.models import Client, Program, ServiceCode, Staff
 
 SLACK = Channel.SLACK
 Body = dict[str, Any]
@@ -54,10 +55,16 @@ def register(app: AsyncApp, gateway: UseCaseRunner) -> None:
             await client.views_open(trigger_id=command["trigger_id"], view=view)
             await ack()
             return
+        if isinstance(parsed, rc.RecordConsent):
+            view = await gateway.run(client, user, lambda s, a: _consent_form(s, a, parsed))
+            await client.views_open(trigger_id=command["trigger_id"], view=view)
+            await ack()
+            return
         await ack()
         await respond(**await _answer(gateway, client, user, parsed))
 
     register_capacity(app, gateway)
+    register_consent(app, gateway)
 
     @app.shortcut(r.NEW_SHORTCUT)
     async def shortcut(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
@@ -198,6 +205,39 @@ def register_capacity(app: AsyncApp, gateway: UseCaseRunner) -> None:
         await ack(response_action="update", view=notice_modal("Capacity", result.summary))
 
 
+def register_consent(app: AsyncApp, gateway: UseCaseRunner) -> None:
+    """The consent modal's submission, through the use case the web's consent form uses."""
+
+    @app.view(r.CONSENT_MODAL)
+    async def consent_recorded(
+        ack: AsyncAck, body: Body, view: Body, client: AsyncWebClient
+    ) -> None:
+        client_id = int(str(view.get("private_metadata") or "0"))
+        data = r.consent_data(client_id, r.form_values(view))
+        try:
+            consent = await gateway.run(
+                client,
+                body["user"]["id"],
+                lambda s, a: clients.sign_consent(s, actor=a, data=data, channel=SLACK),
+            )
+        except UserError as exc:
+            await _refuse(ack, view, exc)
+            return
+        covers = "any participating program" if consent.any_program else "the programs named"
+        message = (
+            f"Consent recorded for client {client_id}: it covers {covers} "
+            f"until {consent.expires_on.isoformat()}."
+        )
+        await ack(response_action="update", view=notice_modal("Consent", message))
+
+
+def _consent_form(session: Session, actor: Actor, wanted: rc.RecordConsent) -> dict[str, Any]:
+    require_coordinator(actor)
+    if session.get(Client, wanted.client_id) is None:
+        raise NotFound(f"There is no client {wanted.client_id}.", field="client")
+    return r.consent_modal(wanted.client_id)
+
+
 async def _refuse(ack: AsyncAck, view: Body, exc: UserError) -> None:
     """The refusal under the field it names (nothing was written); otherwise raised on to the
     app's one error handler."""
@@ -333,4 +373,18 @@ async def _answer(
             ),
         )
         return reply(result.summary)
+    if isinstance(parsed, rc.DeleteReferral):
+        done = await gateway.run(
+            client,
+            user,
+            lambda s, a: referrals.delete_referral(
+                s, actor=a, number=parsed.number, channel=SLACK, reason=parsed.reason
+            ),
+        )
+        told = (
+            f" The {len(done.programs)} program(s) it was sent to are told."
+            if done.programs
+            else ""
+        )
+        return reply(f"{done.number} is deleted; the reason is kept with it.{told}")
     raise InvalidInput("That is not a /referral command.", hint=HELP_HINT)

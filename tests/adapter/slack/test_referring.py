@@ -14,7 +14,7 @@ from bot.actors import actor_by_email
 from bot.domain.vocab import Channel, ReferralState
 from bot.services import clients, reminders
 from storage.db import transaction
-from storage.models import AuditEvent, OutboxMessage, Program, Referral
+from storage.models import AuditEvent, Consent, OutboxMessage, Program, Referral
 from tests.adapter.slack.conftest import SlackWorld
 from tests.fakes import slack_requests
 from tests.network import COORD, GK_OZARK
@@ -302,3 +302,128 @@ async def test_capacity_from_the_button_under_the_30_day_reminder(
         slack_requests.view_submission("U0GRACE", "program.capacity", "", state)
     )
     assert "Heartland Residential now has waitlist of 3" in json.dumps(good.json()["view"])
+
+
+def _deleted(world: SlackWorld, number: str) -> tuple[ReferralState, str | None, int]:
+    with transaction(world.sessions) as session:
+        referral = session.scalar(select(Referral).where(Referral.number == number))
+        assert referral is not None
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "referral_deleted")
+        ).all()
+        return referral.state, referral.deleted_reason, len(events)
+
+
+async def test_delete_needs_a_reason_and_the_owner(world: SlackWorld) -> None:
+    number = published(world.sessions, needs=["RES"])
+    world.drain()
+    before = world.counts()
+    bare = await world.post(_command(world, CASEY, f"delete {number}"))
+    said = bare.json()
+    assert said["response_type"] == "ephemeral"
+    assert said["text"].startswith(f"Say why {number} is deleted: the reason is required.")
+    assert _deleted(world, number) == (ReferralState.OPEN, None, 0)
+    assert world.counts() == before
+
+    await world.post(_command(world, "U0SAM", f"delete {number} entered twice"))
+    [refused] = await _answers(world)
+    assert refused["response_type"] == "ephemeral"
+    assert refused["text"] == (
+        f"Only the primary coordinator of {number} or an admin can delete it."
+    )
+    assert _deleted(world, number) == (ReferralState.OPEN, None, 0)
+    assert world.counts() == before
+
+    await world.post(_command(world, CASEY, f"delete {number} entered   twice"))
+    _, done = await _answers(world, 2)
+    assert done["response_type"] == "ephemeral"
+    assert done["text"] == (
+        f"{number} is deleted; the reason is kept with it. "
+        "The 1 program(s) it was sent to are told."
+    )
+    assert _deleted(world, number) == (ReferralState.DELETED, "entered twice", 1)
+    with transaction(world.sessions) as session:
+        [event] = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "referral_deleted")
+        ).all()
+        assert (event.channel, event.detail["reason"]) == ("slack", "entered twice")
+
+
+def _consent_form(**changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    values = {
+        "programs": _text("heartland-res, ozark-rsp"),
+        "any_program": {"type": "checkboxes", "selected_options": []},
+        "info_types": _text("demographics, service needs"),
+        "signed_by": _text("Rosa García"),
+        "signer_is_guardian": {"type": "checkboxes", "selected_options": [{"value": "yes"}]},
+        "method": _pick("uploaded scan"),
+        "reference": _text("DOC-7781"),
+        "signed_on": {"type": "datepicker", "selected_date": "2026-02-20"},
+        **changes,
+    }
+    return _state(**values)
+
+
+def _consents(world: SlackWorld) -> list[Consent]:
+    with transaction(world.sessions) as session:
+        found = session.scalars(select(Consent)).all()
+        for consent in found:
+            _ = [p.key for p in consent.programs]
+        session.expunge_all()
+        return list(found)
+
+
+async def test_the_consent_modal_refuses_a_bad_field_then_records_one(
+    world: SlackWorld,
+) -> None:
+    client_id = _client(world)
+    await world.post(_command(world, CASEY, f"consent {client_id}"))
+    await world.until(lambda: world.fake.calls("views.open"))
+    [opened] = world.fake.calls("views.open")
+    modal = opened.params["view"]
+    assert (modal["callback_id"], modal["private_metadata"]) == ("client.consent", str(client_id))
+    assert [b.get("block_id") for b in modal["blocks"][1:]] == [
+        "programs",
+        "any_program",
+        "info_types",
+        "signed_by",
+        "signer_is_guardian",
+        "method",
+        "reference",
+        "signed_on",
+    ]
+    before = _consents(world)
+    future = _consent_form(signed_on={"type": "datepicker", "selected_date": "2026-12-01"})
+    bad = await world.post(
+        slack_requests.view_submission(CASEY, "client.consent", str(client_id), future)
+    )
+    assert bad.json()["response_action"] == "errors"
+    assert list(bad.json()["errors"]) == ["signed_on"]
+    assert bad.json()["errors"]["signed_on"].startswith(
+        "The signing date 2026-12-01 is in the future."
+    )
+    no_reference = _consent_form(reference=_text(""))
+    bad = await world.post(
+        slack_requests.view_submission(CASEY, "client.consent", str(client_id), no_reference)
+    )
+    assert bad.json()["response_action"] == "errors"
+    assert list(bad.json()["errors"]) == ["reference"]
+    assert bad.json()["errors"]["reference"].startswith(
+        "Say where the signed paper's scan is kept."
+    )
+    assert _consents(world) == before == []
+
+    good = await world.post(
+        slack_requests.view_submission(CASEY, "client.consent", str(client_id), _consent_form())
+    )
+    assert good.json()["response_action"] == "update"
+    assert f"Consent recorded for client {client_id}" in json.dumps(good.json()["view"])
+    [consent] = _consents(world)
+    assert consent.client_id == client_id
+    assert sorted(p.key for p in consent.programs) == ["heartland-res", "ozark-rsp"]
+    assert consent.any_program is False
+    assert consent.info_types == ["demographics", "service needs"]
+    assert (consent.signed_by, consent.signer_is_guardian) == ("Rosa García", True)
+    assert (consent.method, consent.reference) == ("uploaded scan", "DOC-7781")
+    assert consent.signed_at.date().isoformat() == "2026-02-20"
+    assert consent.expires_on.isoformat() == "2027-02-20"
