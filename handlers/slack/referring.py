@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.capacity import CapacityStatus
-from bot.domain.vocab import ConsentMethod, Urgency
+from bot.domain.vocab import Urgency
 from bot.services.preview import Preview
 from bot.services.programs import ProgramListing
 from bot.texts import as_typed_in_slack
 from handlers.slack.blocks import Block, context, plain, text
+from handlers.slack.consent_form import CONSENT_FIELDS, CONSENT_MODAL
+from handlers.slack.form_parts import input_block, option, text_input
 
 NEW_MODAL = "referral.new"
 PUBLISH_MODAL = "referral.publish"
@@ -27,22 +29,6 @@ FORM_FIELDS = (CLIENT, NEEDS, URGENCY, SCOPE, COUNTIES, EXCLUSIONS, FACILITY, CO
 CAPACITY_BUTTON = "program.capacity"
 CAPACITY_MODAL = "program.capacity"
 PROGRAM, STATUS, WAITLIST, UNTIL = "program", "status", "waitlist", "until"
-CONSENT_MODAL = "client.consent"
-# Block ids of the consent form, each the field of NewConsent a refusal names.
-C_PROGRAMS, C_ANY, C_INFO, C_SIGNED_BY = "programs", "any_program", "info_types", "signed_by"
-C_GUARDIAN, C_METHOD, C_REFERENCE, C_SIGNED_ON = (
-    "signer_is_guardian",
-    "method",
-    "reference",
-    "signed_on",
-)
-CONSENT_FIELDS: tuple[str, ...] = (C_PROGRAMS, C_ANY, C_INFO, C_SIGNED_BY, C_GUARDIAN)
-CONSENT_FIELDS += (C_METHOD, C_REFERENCE, C_SIGNED_ON)
-METHOD_LABELS = {
-    ConsentMethod.ELECTRONIC: "E-signature",
-    ConsentMethod.TEXT_CODE: "Code by text message",
-    ConsentMethod.UPLOADED_SCAN: "Paper, scanned (give its reference)",
-}
 # The input blocks of each modal: a refusal goes under one of them, or replaces the modal.
 MODAL_BLOCKS = {
     CAPACITY_MODAL: {PROGRAM, STATUS, WAITLIST, UNTIL},
@@ -137,20 +123,6 @@ def preview_blocks(preview: Preview) -> list[Block]:
     return blocks
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False) -> Block:
-    return {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label),
-        "optional": optional,
-        "element": {**element, "action_id": block_id},
-    }
-
-
-def _option(value: str, label: str | None = None) -> dict[str, Any]:
-    return {"text": plain(label or value), "value": value}
-
-
 def referral_form(
     services: Sequence[tuple[str, str]],
     *,
@@ -166,19 +138,19 @@ def referral_form(
         "type": "multi_static_select",
         "placeholder": plain("1 to 5 services"),
         "max_selected_items": 5,
-        "options": [_option(code, f"{code}: {name}") for code, name in services][:100],
+        "options": [option(code, f"{code}: {name}") for code, name in services][:100],
     }
     chosen = [o for o in needs["options"] if o["value"] in values.get("needs", [])]
     if chosen:
         needs["initial_options"] = chosen
     urgency: dict[str, Any] = {
         "type": "static_select",
-        "options": [_option(u.value) for u in Urgency],
-        "initial_option": _option(values.get("urgency") or Urgency.ROUTINE.value),
+        "options": [option(u.value) for u in Urgency],
+        "initial_option": option(values.get("urgency") or Urgency.ROUTINE.value),
     }
     scope: dict[str, Any] = {
         "type": "checkboxes",
-        "options": [_option("statewide", "Statewide (the family will move anywhere)")],
+        "options": [option("statewide", "Statewide (the family will move anywhere)")],
     }
     if values.get("statewide"):
         scope["initial_options"] = scope["options"]
@@ -187,40 +159,40 @@ def referral_form(
         client = {"type": "plain_text_input", "placeholder": plain("number from /referral client")}
         if values.get("client"):
             client["initial_value"] = str(values["client"])
-        blocks.append(_input(CLIENT, "Client", client))
+        blocks.append(input_block(CLIENT, "Client", client))
     blocks += [
-        _input(NEEDS, "Needs", needs),
-        _input(URGENCY, "Urgency", urgency),
-        _input(SCOPE, "Scope", scope, optional=True),
-        _input(
+        input_block(NEEDS, "Needs", needs),
+        input_block(URGENCY, "Urgency", urgency),
+        input_block(SCOPE, "Scope", scope, optional=True),
+        input_block(
             COUNTIES,
             "Preferred counties (comma-separated)",
-            _text_input(values.get("counties")),
+            text_input(values.get("counties")),
             optional=True,
         ),
-        _input(
+        input_block(
             EXCLUSIONS,
             "Programs the family excludes (keys)",
-            _text_input(values.get("exclude_programs")),
+            text_input(values.get("exclude_programs")),
             optional=True,
         ),
     ]
     if editing:
         blocks.append(
-            _input(
+            input_block(
                 CONFIRM,
                 "Programs with no capacity",
                 {
                     "type": "checkboxes",
-                    "options": [_option("yes", "Send to them too")],
+                    "options": [option("yes", "Send to them too")],
                 },
                 optional=True,
             )
         )
     else:
         blocks += [
-            _input(FACILITY, "Originating facility (3 characters)", _text_input(None, 3)),
-            _input(
+            input_block(FACILITY, "Originating facility (3 characters)", text_input(None, 3)),
+            input_block(
                 COORDINATOR,
                 "Primary coordinator (you when empty)",
                 {"type": "users_select"},
@@ -238,16 +210,6 @@ def referral_form(
     }
 
 
-def _text_input(initial: str | None, length: int | None = None) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input"}
-    if initial:
-        element["initial_value"] = initial
-    if length:
-        element["min_length"] = length
-        element["max_length"] = length
-    return element
-
-
 def preview_modal(number: str, preview: Preview) -> Block:
     """The draft's recipients; Publish sends it (with a confirmation for full programs)."""
     blocks: list[Block] = [text(f"*{number}* is saved as a draft."), *preview_blocks(preview)]
@@ -262,10 +224,10 @@ def preview_modal(number: str, preview: Preview) -> Block:
     if preview.no_capacity:
         names = ", ".join(line.name for line in preview.no_capacity)
         blocks.append(
-            _input(
+            input_block(
                 CONFIRM,
                 f"No capacity: {names}",
-                {"type": "checkboxes", "options": [_option("yes", "Send to them too")]},
+                {"type": "checkboxes", "options": [option("yes", "Send to them too")]},
                 optional=True,
             )
         )
@@ -295,10 +257,6 @@ def form_values(view: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def split(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
 def field_errors(field: str | None, message: str) -> dict[str, str] | None:
     """{block: message} when the refusal names a field of the form, else None."""
     block = FIELD_BLOCKS.get((field or "").split(".")[0])
@@ -324,7 +282,7 @@ def capacity_modal(programs: Sequence[tuple[str, str]]) -> Block:
     """Which program, its capacity, a waitlist's length, and until when (optional)."""
     program: dict[str, Any] = {
         "type": "static_select",
-        "options": [_option(key, name) for key, name in programs][:100],
+        "options": [option(key, name) for key, name in programs][:100],
     }
     if len(programs) == 1:
         program["initial_option"] = program["options"][0]
@@ -335,94 +293,18 @@ def capacity_modal(programs: Sequence[tuple[str, str]]) -> Block:
         "submit": plain("Set"),
         "close": plain("Cancel"),
         "blocks": [
-            _input(PROGRAM, "Program", program),
-            _input(
+            input_block(PROGRAM, "Program", program),
+            input_block(
                 STATUS,
                 "Capacity",
-                {"type": "static_select", "options": [_option(c.value) for c in CapacityStatus]},
+                {"type": "static_select", "options": [option(c.value) for c in CapacityStatus]},
             ),
-            _input(
+            input_block(
                 WAITLIST,
                 "Waitlist length",
                 {"type": "number_input", "is_decimal_allowed": False},
                 optional=True,
             ),
-            _input(UNTIL, "Until", {"type": "datepicker"}, optional=True),
+            input_block(UNTIL, "Until", {"type": "datepicker"}, optional=True),
         ],
-    }
-
-
-def consent_modal(client_id: int) -> Block:
-    """A signed release of information for one client: which programs (or any participating
-    one), which information, who signed and how, and the day (which may be in the past)."""
-    yes: dict[str, Any] = {"type": "checkboxes"}
-    return {
-        "type": "modal",
-        "callback_id": CONSENT_MODAL,
-        "private_metadata": str(client_id),
-        "title": plain("Consent"),
-        "submit": plain("Record"),
-        "close": plain("Cancel"),
-        "blocks": [
-            text(f"Release of information for client *{client_id}*."),
-            _input(
-                C_PROGRAMS,
-                "Programs it covers (keys, comma-separated)",
-                _text_input(None),
-                optional=True,
-            ),
-            _input(
-                C_ANY,
-                "Or",
-                {**yes, "options": [_option("yes", "Any participating program")]},
-                optional=True,
-            ),
-            _input(
-                C_INFO,
-                "Information released (comma-separated)",
-                {
-                    "type": "plain_text_input",
-                    "placeholder": plain("e.g. demographics, contact information"),
-                },
-            ),
-            _input(C_SIGNED_BY, "Signed by", _text_input(None)),
-            _input(
-                C_GUARDIAN,
-                "Signer",
-                {**yes, "options": [_option("yes", "The signer is the client's guardian")]},
-                optional=True,
-            ),
-            _input(
-                C_METHOD,
-                "How it was signed",
-                {
-                    "type": "static_select",
-                    "options": [_option(m.value, label) for m, label in METHOD_LABELS.items()],
-                },
-            ),
-            _input(
-                C_REFERENCE,
-                "Where the paper scan is kept (for a paper scan)",
-                _text_input(None),
-                optional=True,
-            ),
-            _input(
-                C_SIGNED_ON, "Date signed (today when empty)", {"type": "datepicker"}, optional=True
-            ),
-        ],
-    }
-
-
-def consent_data(client_id: int, values: dict[str, Any]) -> dict[str, Any]:
-    """The consent modal's values as the sign_consent use case reads them (as the web's form)."""
-    return {
-        "client_id": client_id,
-        "programs": split(values.get(C_PROGRAMS)),
-        "any_program": bool(values.get(C_ANY)),
-        "info_types": split(values.get(C_INFO)),
-        "signed_by": str(values.get(C_SIGNED_BY) or "").strip(),
-        "signer_is_guardian": bool(values.get(C_GUARDIAN)),
-        "method": values.get(C_METHOD),
-        "reference": str(values.get(C_REFERENCE) or "").strip() or None,
-        "signed_on": values.get(C_SIGNED_ON) or None,
     }

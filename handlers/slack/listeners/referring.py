@@ -21,10 +21,12 @@ from bot.services import clients, programs, referrals
 from bot.services.lookup import visible_referral
 from bot.services.preview import preview_of
 from bot.services.revise import revise_referral
+from handlers.slack import consent_form as cf
 from handlers.slack import referring as r
 from handlers.slack import referring_commands as rc
 from handlers.slack.blocks import notice_modal, reply
 from handlers.slack.commands import HELP_HINT
+from handlers.slack.form_parts import split
 from handlers.slack.runner import UseCaseRunner
 from storage.models import Client, Program, ServiceCode, Staff
 
@@ -123,8 +125,8 @@ def register(app: AsyncApp, gateway: UseCaseRunner) -> None:
             "needs": values.get(r.NEEDS) or [],
             "urgency": values.get(r.URGENCY),
             "statewide": bool(values.get(r.SCOPE)),
-            "counties": [] if values.get(r.SCOPE) else r.split(values.get(r.COUNTIES)),
-            "exclude_programs": r.split(values.get(r.EXCLUSIONS)),
+            "counties": [] if values.get(r.SCOPE) else split(values.get(r.COUNTIES)),
+            "exclude_programs": split(values.get(r.EXCLUSIONS)),
         }
         try:
             revision = await gateway.run(
@@ -208,12 +210,12 @@ def register_capacity(app: AsyncApp, gateway: UseCaseRunner) -> None:
 def register_consent(app: AsyncApp, gateway: UseCaseRunner) -> None:
     """The consent modal's submission, through the use case the web's consent form uses."""
 
-    @app.view(r.CONSENT_MODAL)
+    @app.view(cf.CONSENT_MODAL)
     async def consent_recorded(
         ack: AsyncAck, body: Body, view: Body, client: AsyncWebClient
     ) -> None:
         client_id = int(str(view.get("private_metadata") or "0"))
-        data = r.consent_data(client_id, r.form_values(view))
+        data = cf.consent_data(client_id, r.form_values(view))
         try:
             consent = await gateway.run(
                 client,
@@ -235,7 +237,7 @@ def _consent_form(session: Session, actor: Actor, wanted: rc.RecordConsent) -> d
     require_coordinator(actor)
     if session.get(Client, wanted.client_id) is None:
         raise NotFound(f"There is no client {wanted.client_id}.", field="client")
-    return r.consent_modal(wanted.client_id)
+    return cf.consent_modal(wanted.client_id)
 
 
 async def _refuse(ack: AsyncAck, view: Body, exc: UserError) -> None:
@@ -290,8 +292,8 @@ def _create(
             "needs": values.get(r.NEEDS) or [],
             "urgency": values.get(r.URGENCY) or "routine",
             "statewide": bool(values.get(r.SCOPE)),
-            "counties": [] if values.get(r.SCOPE) else r.split(values.get(r.COUNTIES)),
-            "exclude_programs": r.split(values.get(r.EXCLUSIONS)),
+            "counties": [] if values.get(r.SCOPE) else split(values.get(r.COUNTIES)),
+            "exclude_programs": split(values.get(r.EXCLUSIONS)),
             "facility_code": str(values.get(r.FACILITY) or ""),
             "primary_coordinator": _email_of(session, coordinator) if coordinator else None,
         },
