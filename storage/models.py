@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.domain.agreements import agency_mou_valid
 from bot.domain.capacity import CapacityStatus
+from bot.domain.lifecycle import CONSENT_VALID_DAYS
 from bot.domain.vocab import (
     ACTIVE_STATES,
     AccessStatus,
@@ -320,8 +321,14 @@ class Consent(Base):
     client: Mapped[Client] = relationship(back_populates="consents")
     programs: Mapped[list[Program]] = relationship(secondary=consent_programs)
 
+    @property
+    def signed_on(self) -> date:
+        """The network's local day it was signed. Not `signed_at.date()`: that is UTC's, a day
+        ahead of the local one every evening in the Americas."""
+        return self.expires_on - timedelta(days=CONSENT_VALID_DAYS)
+
     def active_on(self, day: date) -> bool:
-        return self.revoked_at is None and self.signed_at.date() <= day <= self.expires_on
+        return self.revoked_at is None and self.signed_on <= day <= self.expires_on
 
 
 # --- Referrals ---------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from bot.errors import Conflict
 
 AGING_DAYS = 60
 MAX_NEEDS = 5
+# A consent (release of information) runs one year from the local day it was signed.
+CONSENT_VALID_DAYS = 365
 
 _ALLOWED: dict[str, set[ReferralState]] = {
     "publish": {ReferralState.DRAFT},

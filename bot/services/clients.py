@@ -15,6 +15,7 @@ from bot.audit import record
 from bot.commands import NewClient, NewConsent, parse
 from bot.context import now, today
 from bot.domain.identity import Person, external_key, fold, likely_same, phone_key
+from bot.domain.lifecycle import CONSENT_VALID_DAYS
 from bot.domain.permissions import Actor, require_coordinator
 from bot.domain.vocab import Channel, ConsentMethod
 from bot.errors import Conflict, InvalidInput, NotFound
@@ -22,7 +23,6 @@ from bot.services.agreements import rejoin_consented, withdraw_uncovered
 from bot.services.lookup import counties_named, programs_named
 from storage.models import Client, Consent
 
-CONSENT_VALID_DAYS = 365
 SEARCH_LIMIT = 20
 # A candidate pool for duplicate checks: people born that day, or sharing a phone or an id.
 _POOL_LIMIT = 500

@@ -198,7 +198,7 @@ def _client_page(
             "signed_by": c.signed_by + (" (guardian)" if c.signer_is_guardian else ""),
             "method": dict(METHODS).get(c.method.value, c.method.value),
             "reference": c.reference,
-            "signed_on": c.signed_at.date(),
+            "signed_on": c.signed_on,
             "expires_on": c.expires_on,
             "active": c.active_on(day),
         }

@@ -392,6 +392,7 @@ def test_uidvalidity_change_is_logged_and_the_folder_handled_again(
     dovecot.set_uidvalidity(before + 1000)
     dovecot.append(reply(1))
 
+    caplog.clear()  # only what the second run says
     with caplog.at_level(logging.WARNING, logger="handlers.email.inbox"):
         assert listener.run_once() == 1
     listener.close()
