@@ -55,7 +55,8 @@ MAIL_FROM = "closeloop <notify@closeloop.example.org>"
 REPLY_TO = "replies@closeloop.example.org"
 GATEKEEPER = "grace@heartland.example.org"
 PROVIDER = "dana@heartland.example.org"
-CONFIRMATION_SUBJECT = b"recorded: your reply"
+# A referral's emails share one subject (one thread); what happened is the body's first line.
+CONFIRMATION_EVENT = b"recorded: your reply"
 FLOOR_BATCH = 100
 COMMANDS = (
     (GATEKEEPER, f"assign {PROVIDER}"),
@@ -151,10 +152,9 @@ class _Counting:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or b""
-        header = raw.split(b"\r\n\r\n", 1)[0]
         with self.total.get_lock():
             self.total.value += 1
-        if CONFIRMATION_SUBJECT in header:
+        if CONFIRMATION_EVENT in raw:
             with self.confirmations.get_lock():
                 self.confirmations.value += 1
         return "250 Message accepted for delivery"
