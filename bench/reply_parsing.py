@@ -11,7 +11,8 @@ mail-parser-reply, talon), exact-match counts on the same files:
   stripper alike) against the expected verb, reason, argument and comment;
 - the public samples copied into tests/fixtures/email/public (labels.json): GitHub's, Zapier's,
   mail-parser-reply's, Crisp's and talon's bodies, hand-labelled, in the development and held-out
-  sets (the third held-out round also has sisimai's vacation replies and delivery notices);
+  sets (the third held-out round also has sisimai's vacation replies and delivery notices, the
+  fourth only delivery notices);
   mailgun/forge's 192 Enron bodies whose signature lines are tagged by its authors; talon's
   six signature samples;
 
@@ -216,7 +217,8 @@ def untag(line: str) -> str:
 
 def public_cases(round_: str) -> list[Case]:
     """The hand-labelled bodies of one round: "dev" (from the start), "dev-2", "held-out-2",
-    "held-out-3" (replies and vacation replies) and "held-out-3-dsn" (delivery-status notices)."""
+    "held-out-3" (replies and vacation replies), "held-out-3-dsn" and "held-out-4" (delivery-status
+    notices)."""
     labels = json.loads((PUBLIC / "labels.json").read_text())["cases"]
     cases = []
     for path, label in labels.items():
@@ -348,6 +350,7 @@ def main() -> None:
         "held out 2": public_cases("held-out-2"),
         "held out 3": public_cases("held-out-3"),
         "held out 3 DSN": public_cases("held-out-3-dsn"),
+        "held out 4 DSN": public_cases("held-out-4"),
         "forge sig": forge_cases(),
         "talon sig": talon_signature_cases(),
     }
