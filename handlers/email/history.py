@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from handlers.email.body_lines import DEADLINE_STRIDE, DIGIT, MAX_PATTERN_LINE, check_deadline
+from handlers.email.bounce_text import is_returned_copy_marker, is_transcript
 
 # How many lines may be joined when an attribution ("On ... wrote:") is wrapped by the client.
 ATTRIBUTION_SPAN = 3
@@ -134,6 +135,8 @@ SEPARATOR_PHRASES = frozenset(
 # A history header some webmails frame in a rule: "==== Message du : 12/12/2016 13:20 ====".
 FRAMED_HEADER_STARTS = ("message du", "message de", "message from", "nachricht von", "mensaje de")
 SEPARATOR_EDGES = frozenset("-_=*:")
+# A returned copy's marker without a colon or a frame ends this way ("Message headers follow.").
+RETURNED_COPY_ENDS = ("follow", "follows", "follow.", "follows.")
 
 # A quoted line or a rule starts with one of these; a rule may also end with one of RULE_EDGES.
 OPENING_STARTS = frozenset(">-_=*")
@@ -144,7 +147,8 @@ WORD_BREAKS = str.maketrans(dict.fromkeys(",:;<>\"'", " "))
 
 
 def is_quoted(line: str) -> bool:
-    return line.lstrip().startswith(">")
+    bare = line.lstrip()
+    return bare.startswith(">") and not is_transcript(bare)
 
 
 def first_boundary(lines: Sequence[str], start: int, deadline: float | None) -> int:
@@ -172,12 +176,14 @@ def first_boundary(lines: Sequence[str], start: int, deadline: float | None) -> 
 def _may_end_opening(line: str) -> bool:
     """Every line that starts quoted history, or ends an attribution opened up to two lines
     above, has one of these: a quote mark or a rule at its start, a rule at its end, a colon (a
-    header key; an attribution's end) or an at sign (an attribution without its colon)."""
+    header key; an attribution's end), an at sign (an attribution without its colon) or, for a
+    notice's returned copy, "follows." ("Message headers follow.")."""
     return bool(line) and (
         ":" in line
         or "@" in line
         or line[-1] in RULE_EDGES
         or (line.lstrip()[:1] if line[0].isspace() else line[0]) in OPENING_STARTS
+        or line.endswith(RETURNED_COPY_ENDS)
     )
 
 
@@ -189,6 +195,7 @@ def _starts_history(lines: Sequence[str], index: int) -> bool:
         return False
     return (
         _is_separator(line)
+        or is_returned_copy_marker(line.strip())
         or _attribution_length(lines, index) > 0
         or _is_header_block(lines, index)
     )
@@ -243,8 +250,12 @@ def _reads_as_attribution(line: str) -> bool:
     has_detail = "@" in line or DIGIT.search(line) is not None
     if has_verb and (line.startswith(ATTRIBUTION_LEADS) or has_detail):
         return True
-    # Gmail's dated form without a verb: "2026-03-03 10:12 GMT-05:00 Dana <dana@x.org>:"
-    return line.endswith(">:") and "@" in line and has_detail
+    # Gmail's dated form without a verb: "2026-03-03 10:12 GMT-05:00 Dana <dana@x.org>:". A date
+    # comes before the address; a notice's recipient line "<a@b>:" has none, and "… after RCPT
+    # TO:<a@b>:" is a server's words.
+    if not (line.endswith(">:") and "@" in line) or "rcpt to:" in line or "mail from:" in line:
+        return False
+    return DIGIT.search(line, 0, line.rfind("<")) is not None
 
 
 def _header_key(line: str) -> str | None:
@@ -257,6 +268,10 @@ def _header_key(line: str) -> str | None:
 
 def _is_header_block(lines: Sequence[str], index: int) -> bool:
     if _header_key(lines[index]) not in FROM_KEYS:
+        return False
+    if index and lines[index][:1].isspace() and _header_key(lines[index - 1]) in FOLLOW_KEYS:
+        # an indented list of fields that began above with another one ("  Date: …" over
+        # "  From: …"): a notice naming the message it reports on, not a quoted header block
         return False
     seen = 0
     for line in lines[index + 1 : index + 1 + HEADER_BLOCK_SPAN]:
@@ -286,7 +301,11 @@ def below_history(lines: Sequence[str], boundary: int, deadline: float | None) -
             index += span
             continue
         short = len(line) <= MAX_PATTERN_LINE
-        if short and (_is_separator(line) or _is_header_block(lines, index)):
+        if short and (
+            _is_separator(line)
+            or is_returned_copy_marker(line.strip())
+            or _is_header_block(lines, index)
+        ):
             # Outlook-style history is not marked line by line: nothing below it is new text.
             return []
         end = first_boundary(lines, index, deadline)

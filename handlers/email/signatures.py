@@ -153,6 +153,7 @@ def _tail_count(lines: Sequence[str], begin: int) -> tuple[int, bool]:
 
 
 def _is_signature_rule(lines: Sequence[str], index: int) -> bool:
-    """A long row of hyphens with a blank line above it (a heading's underline has none)."""
+    """A long row of hyphens with a blank line above it (a heading's underline has none). Not
+    the body's first line: nothing is above it to be the reply."""
     bare = lines[index].strip()
-    return len(bare) >= 8 and not bare.strip("-") and not lines[index - 1].strip()
+    return index > 0 and len(bare) >= 8 and not bare.strip("-") and not lines[index - 1].strip()
