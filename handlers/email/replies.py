@@ -90,12 +90,15 @@ class ReplyProcessor:
         self._sessions = sessions
         self._settings = settings
         self._wake = wake
+        # Settings' derived addresses are parsed on every access: read once, not per reply.
+        self._reply_base = settings.reply_base
+        self._own = settings.own_address_set
 
     def __call__(self, uid: int, raw: bytes) -> str:
         return self.process_batch([(uid, raw)])[0]
 
     def process_batch(self, messages: Sequence[tuple[int, bytes]]) -> list[str]:
-        reads = [read_inbound(raw, self._settings) for _uid, raw in messages]
+        reads = [self._read(raw) for _uid, raw in messages]
         keys = [
             ledger.message_key(read.message_id, raw)
             for read, (_uid, raw) in zip(reads, messages, strict=True)
@@ -119,6 +122,15 @@ class ReplyProcessor:
                 outcome.reason,
             )
         return [outcome.folder for outcome in outcomes]
+
+    def _read(self, raw: bytes) -> ReadMessage:
+        """`read_inbound`, with the settings' addresses parsed once."""
+        return read_message(
+            raw,
+            reply_address=self._reply_base,
+            own_addresses=self._own,
+            trusted_authserv_id=self._settings.trusted_authserv_id,
+        )
 
     def _apply(
         self, reads: list[ReadMessage], messages: Sequence[tuple[int, bytes]], keys: list[str]
@@ -197,7 +209,7 @@ class ReplyProcessor:
     def _decide(self, session: Session, read: ReadMessage, raw: bytes, key: str) -> FiledAs:
         """Apply the reply and write its confirmation, or raise Refused (and roll back)."""
         settings = self._settings
-        if read.from_address in settings.own_address_set:
+        if read.from_address in self._own:
             return FiledAs(REJECTED, "own_mail")
         if read.kind == KIND_BOUNCE:
             mark_email_bouncing(session, addresses=read.bounced_recipients, channel=EMAIL)
@@ -364,7 +376,7 @@ class ReplyProcessor:
         access was removed is told only that, when their own signed token proved who they are."""
         if read.kind not in (KIND_REPLY, KIND_OTHER) or read.dmarc == "fail":
             return None
-        if read.from_address is None or read.from_address in self._settings.own_address_set:
+        if read.from_address is None or read.from_address in self._own:
             return None
         staff = staff_by_email(session, read.from_address)
         if staff is None:
