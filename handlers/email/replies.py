@@ -23,6 +23,7 @@ from bot.services.bounces import mark_email_bouncing
 from bot.services.verbs import apply
 from bot.settings import Settings
 from handlers.email import answers, ledger, questions
+from handlers.email.batch import Preloaded, preload
 from handlers.email.capacity import capacity_stated
 from handlers.email.classify import KIND_AUTO_REPLY, KIND_BOUNCE, KIND_OTHER, KIND_REPLY
 from handlers.email.commands import EXAMPLES, ParsedCommand, work_command
@@ -124,7 +125,6 @@ class ReplyProcessor:
         return [outcome.folder for outcome in outcomes]
 
     def _read(self, raw: bytes) -> ReadMessage:
-        """`read_inbound`, with the settings' addresses parsed once."""
         return read_message(
             raw,
             reply_address=self._reply_base,
@@ -138,22 +138,28 @@ class ReplyProcessor:
         outcomes: list[FiledAs] = []
         with transaction(self._sessions) as session:
             seen = ledger.outcomes_of(session, keys)
+            fresh = [
+                read.reply_token for read, key in zip(reads, keys, strict=True) if key not in seen
+            ]
+            loaded = preload(session, self._settings, fresh)
             for read, (uid, raw), key in zip(reads, messages, keys, strict=True):
                 folder = seen.get(key)
                 if folder is not None:
                     # Delivered again: filed as before, nothing applied, nobody answered.
                     outcome = FiledAs(folder, "repeat")
                 else:
-                    outcome = self._one(session, uid, read, raw, key)
+                    outcome = self._one(session, uid, read, raw, key, loaded)
                     seen[key] = outcome.folder
                 outcomes.append(outcome)
         return outcomes
 
-    def _one(self, session: Session, uid: int, read: ReadMessage, raw: bytes, key: str) -> FiledAs:
+    def _one(
+        self, session: Session, uid: int, read: ReadMessage, raw: bytes, key: str, loaded: Preloaded
+    ) -> FiledAs:
         """Apply one message inside its own savepoint of the batch's transaction."""
         try:
             with session.begin_nested():
-                outcome = self._decide(session, read, raw, key)
+                outcome = self._decide(session, read, raw, key, loaded)
                 self._remember(session, key, read, outcome)
                 return outcome
         except Refused as refusal:
@@ -206,7 +212,9 @@ class ReplyProcessor:
         seen = ledger.outcomes_of(session, [key]).get(key)
         return FiledAs(seen or REJECTED, "repeat")
 
-    def _decide(self, session: Session, read: ReadMessage, raw: bytes, key: str) -> FiledAs:
+    def _decide(
+        self, session: Session, read: ReadMessage, raw: bytes, key: str, loaded: Preloaded
+    ) -> FiledAs:
         """Apply the reply and write its confirmation, or raise Refused (and roll back)."""
         settings = self._settings
         if read.from_address in self._own:
@@ -257,7 +265,7 @@ class ReplyProcessor:
         meant = command if command is not None else read.choices[0]
         read_as = describe(meant)
         try:
-            actor = actor_for(session, staff)
+            actor = actor_for(session, staff, grants=loaded.grants.get(staff.id))
         except UserError as exc:
             reason = "not_applied" if staff.active else ACCESS_REMOVED
             raise Refused(
