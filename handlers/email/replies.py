@@ -8,10 +8,8 @@ again after a crash before it was filed) is never applied twice and never answer
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,31 +24,26 @@ from handlers.email import answers, ledger, questions
 from handlers.email.batch import Preloaded, preload
 from handlers.email.capacity import capacity_stated
 from handlers.email.classify import KIND_AUTO_REPLY, KIND_BOUNCE, KIND_OTHER, KIND_REPLY
-from handlers.email.commands import EXAMPLES, ParsedCommand, work_command
+from handlers.email.commands import EXAMPLES, work_command
 from handlers.email.inbox import ProcessorUnavailable
 from handlers.email.ledger import FiledAs
 from handlers.email.reading import ReadMessage, read_message
 from handlers.email.refusals import (
-    HINT_NEEDS_NUMBER,
     HINT_NO_TOKEN,
-    HINT_NOT_LISTED,
     HINT_NOT_YOURS,
-    HINT_OTHER_REFERRAL,
     HINT_TOO_LARGE,
     MSG_GONE,
-    MSG_NEEDS_NUMBER,
     MSG_NO_TOKEN,
-    MSG_NOT_LISTED,
     MSG_NOT_YOURS,
-    MSG_OTHER_REFERRAL,
     MSG_TOO_LARGE,
     Refused,
     describe,
     first_line,
 )
+from handlers.email.targets import command_target
 from handlers.email.tokens import ExpiredToken, TokenClaims, TokenError, check_token
 from storage.db import transaction
-from storage.models import OutboxMessage, Referral, Staff
+from storage.models import Referral, Staff
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +277,7 @@ class ReplyProcessor:
                     in_reply_to=read.message_id,
                 )
                 return FiledAs(PROCESSED, "applied" if stated.changed else "unchanged", staff.id)
-            target = self._target(session, claims, staff, referral, meant, read_as)
+            target = command_target(session, claims, staff, referral, meant, read_as)
             if command is None:
                 questions.ask(
                     session,
@@ -336,48 +329,6 @@ class ReplyProcessor:
             raise Refused("wrong_referral", MSG_GONE)
         return referral
 
-    @staticmethod
-    def _target(
-        session: Session,
-        claims: TokenClaims,
-        staff: Staff,
-        referral: Referral | None,
-        command: ParsedCommand,
-        read_as: str,
-    ) -> Referral:
-        """The referral the command acts on: the token's, or for a message listing several, the
-        one the command names, which must be listed in that message."""
-        named = command.number
-        if referral is not None:
-            if named is not None and named != referral.number:
-                raise Refused(
-                    "wrong_referral",
-                    MSG_OTHER_REFERRAL.format(named=named, number=referral.number),
-                    hint=HINT_OTHER_REFERRAL.format(named=named),
-                    number=referral.number,
-                    referral_id=referral.id,
-                    read_as=read_as,
-                )
-            return referral
-        if named is None:
-            raise Refused("needs_number", MSG_NEEDS_NUMBER, hint=HINT_NEEDS_NUMBER, read_as=read_as)
-        listing = session.get(OutboxMessage, claims.subject_id)
-        if (
-            listing is None
-            or listing.staff_id != staff.id
-            or named not in set(numbers_in(listing.payload))
-        ):
-            raise Refused(
-                "wrong_referral",
-                MSG_NOT_LISTED.format(named=named),
-                hint=HINT_NOT_LISTED,
-                read_as=read_as,
-            )
-        target = session.scalar(select(Referral).where(Referral.number == named))
-        if target is None:
-            raise Refused("wrong_referral", MSG_GONE, read_as=read_as)
-        return target
-
     def _answerable(self, session: Session, read: ReadMessage, reason: str) -> Staff | None:
         """Whom a refusal may be answered to: a known, active staff member who wrote a reply
         (never machine mail, never a sender our border server calls forged). A person whose
@@ -401,16 +352,3 @@ class ReplyProcessor:
             kind=read.kind,
             outcome=outcome,
         )
-
-
-def numbers_in(value: Any) -> Iterator[str]:
-    """Every referral number a message's payload lists (its items, at any depth)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "number" and isinstance(item, str):
-                yield item
-            else:
-                yield from numbers_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from numbers_in(item)
