@@ -344,9 +344,10 @@ def main() -> int:
                 f"run {run}: all applied {applied_s:.2f} s, all confirmed {confirmed_s:.2f} s; "
                 f"floor: one at a time {one:.2f} s, batched by {FLOOR_BATCH} {batched:.2f} s"
             )
+        reading = Settings(database_url="sqlite://", secret_key=SECRET)
         start = time.perf_counter()
         for raw in replies:
-            read_inbound(raw, Settings(database_url="sqlite://", secret_key=SECRET))
+            read_inbound(raw, reading)
         parse_rate = total / (time.perf_counter() - start)
         load_after = os.getloadavg()
         print(f"all applied:   {spread(applied)}")

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.activity import touch
-from bot.context import settings_of, today
+from bot.activity import TOUCH_EVERY, touch
+from bot.context import now, settings_of, today
 from bot.domain.permissions import Actor, Grant, require_may_act
 from bot.errors import NotFound
 from storage.models import RoleGrant, Staff
 
 
-def actor_for(session: Session, staff: Staff, *, check: bool = True) -> Actor:
+def actor_for(
+    session: Session,
+    staff: Staff,
+    *,
+    check: bool = True,
+    grants: Sequence[RoleGrant] | None = None,
+) -> Actor:
     """The staff member as an Actor with their current (unrevoked) roles.
 
     With `check`, an inactive account or a lapsed user MOU is refused here, so no channel can
-    forget it.
+    forget it. `grants` are their unrevoked grants when the caller has read them already in
+    this transaction (a batch of email replies reads everyone's at once).
     """
-    grants = session.scalars(
-        select(RoleGrant).where(RoleGrant.staff_id == staff.id, RoleGrant.revoked_at.is_(None))
-    ).all()
+    if grants is None:
+        grants = session.scalars(
+            select(RoleGrant).where(RoleGrant.staff_id == staff.id, RoleGrant.revoked_at.is_(None))
+        ).all()
     removed = staff.access_removed_at
     actor = Actor(
         staff_id=staff.id,
@@ -39,8 +49,12 @@ def actor_for(session: Session, staff: Staff, *, check: bool = True) -> Actor:
     )
     if check:
         require_may_act(actor, today(session))
-        # Every channel resolves its actor here: this is the one place use is counted.
-        touch(session, staff.id)
+        # Every channel resolves its actor here: this is the one place use is counted. When
+        # this transaction has already written a recent use (the audit of an earlier reply of
+        # the same batch), touch's conditional UPDATE would change nothing: not sent.
+        last = staff.last_active_at
+        if last is None or last < now(session) - TOUCH_EVERY:
+            touch(session, staff.id)
     return actor
 
 

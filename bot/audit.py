@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.context import now
@@ -36,9 +35,10 @@ def record(
     )
     session.add(event)
     if actor is not None:
-        # Access hygiene counts days without use: any recorded action is use.
-        session.execute(
-            update(Staff).where(Staff.id == actor.staff_id).values(last_active_at=event.at)
-        )
+        # Access hygiene counts days without use: any recorded action is use. Set on the row
+        # itself (loaded already on every channel), so a savepoint rolled back forgets it too.
+        staff = session.get(Staff, actor.staff_id)
+        if staff is not None:
+            staff.last_active_at = event.at
     session.flush()
     return event

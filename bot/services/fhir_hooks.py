@@ -24,6 +24,9 @@ CHANNEL = "fhir"
 KIND = "fhir_task_changed"
 _TASKS = "fhir_changed_tasks"
 _REFERRALS = "fhir_changed_referrals"
+# The active subscriptions, read once per transaction: every savepoint's commit (one per email
+# reply of a batch) runs `_notify`, and asked again each time.
+_SUBSCRIPTIONS = "fhir_active_subscriptions"
 # What a Task's status, statusReason and businessStatus are made of.
 _WATCHED = ("active", "assignee_id", "response", "response_reason", "service_status")
 
@@ -74,6 +77,7 @@ def subscribe(
     )
     session.add(row)
     session.flush()
+    session.info.pop(_SUBSCRIPTIONS, None)
     record(session, actor=actor, channel=channel, action="fhir_subscribed", subscription=row.id)
     return row
 
@@ -85,6 +89,7 @@ def unsubscribe(session: Session, *, actor: Actor, subscription_id: int, channel
     if row.active:
         row.active = False
         row.ended_at = now(session)
+        session.info.pop(_SUBSCRIPTIONS, None)
         record(
             session, actor=actor, channel=channel, action="fhir_unsubscribed", subscription=row.id
         )
@@ -116,6 +121,7 @@ def install(sessions: sessionmaker[Session]) -> None:
         event.listen(sessions, "after_flush", _noticed)
         event.listen(sessions, "before_commit", _notify)
         event.listen(sessions, "after_rollback", _forget)
+        event.listen(sessions, "after_transaction_end", _ended)
 
 
 def _noticed(session: Session, _context: Any) -> None:
@@ -136,6 +142,12 @@ def _changed(obj: Any, name: str) -> bool:
 def _forget(session: Session) -> None:
     session.info.pop(_TASKS, None)
     session.info.pop(_REFERRALS, None)
+    session.info.pop(_SUBSCRIPTIONS, None)
+
+
+def _ended(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_SUBSCRIPTIONS, None)
 
 
 def _notify(session: Session) -> None:
@@ -143,9 +155,12 @@ def _notify(session: Session) -> None:
     referrals: set[int] = session.info.pop(_REFERRALS, set())
     if not tasks and not referrals:
         return
-    subscriptions = session.scalars(
-        select(FhirSubscription).where(FhirSubscription.active.is_(True))
-    ).all()
+    subscriptions = session.info.get(_SUBSCRIPTIONS)
+    if subscriptions is None:
+        subscriptions = session.scalars(
+            select(FhirSubscription).where(FhirSubscription.active.is_(True))
+        ).all()
+        session.info[_SUBSCRIPTIONS] = subscriptions
     if not subscriptions:
         return
     if referrals:

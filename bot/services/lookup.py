@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from bot.domain.permissions import Actor, may_see_referral
@@ -22,8 +22,25 @@ def normalise_number(text: str) -> str:
     return number
 
 
+# Referrals this session has read already, by number (`known_referrals`).
+_BY_NUMBER = "referrals_by_number"
+
+
+def known_referrals(session: Session, referrals: Iterable[Referral]) -> None:
+    """Let `referral_by_number` answer from these rows, read in this session's transaction,
+    instead of asking again: what a batch of email replies preloads (handlers/email/batch.py).
+    The query would return these very objects (the session's identity map) as they are."""
+    known: dict[str, Referral] = session.info.setdefault(_BY_NUMBER, {})
+    known.update((r.number, r) for r in referrals if r.number is not None)
+
+
 def referral_by_number(session: Session, number: str, *, lock: bool = False) -> Referral:
     wanted = normalise_number(number)
+    known = session.info.get(_BY_NUMBER, {}).get(wanted)
+    if known is not None and not lock:
+        state = inspect(known)
+        if state.persistent and not state.expired_attributes and known.number == wanted:
+            return known
     query = select(Referral).where(Referral.number == wanted)
     if lock:
         query = query.with_for_update()

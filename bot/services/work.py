@@ -23,6 +23,7 @@ from bot.domain.vocab import (
 from bot.errors import Conflict, Forbidden, InvalidInput
 from bot.notify import holding, notify, referral_brief
 from bot.services.lookup import staff_named, visible_referral
+from storage.db import lock_row
 from storage.models import Note, Recipient, Referral, ResponseVersion, RoleGrant, Staff
 
 
@@ -82,7 +83,7 @@ def _workable(
         session, actor, referral, program, roles={Role.GATEKEEPER, Role.PROVIDER}
     )
     if open_only:
-        session.refresh(recipient, with_for_update=True)
+        lock_row(session, recipient)
     require_may_work(
         actor,
         program_id=recipient.program_id,
@@ -117,7 +118,7 @@ def assign_referral(
     )
     # Two gatekeepers clicking Assign at once: the row lock makes the second wait and then see
     # the first one's assignment instead of overwriting it.
-    session.refresh(recipient, with_for_update=True)
+    lock_row(session, recipient)
     program_name = recipient.program.name
     holder = recipient.assignee
     handing_back = (

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from email import errors, policy
+from email import errors
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
 
 from handlers.email.html_text import html_to_text
+from handlers.email.parsing import parse_message
 from handlers.email.quotes import ReadTimeout
 
 # Headers and MIME framing get this much room on top of the body cap before the raw message is
@@ -19,9 +19,7 @@ FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
 
 def body_text(raw: bytes, *, max_body_bytes: int = 256_000) -> str:
     """The decoded text the reader strips (plain part, else HTML as text): for tools and benches."""
-    msg = BytesParser(policy=policy.default).parsebytes(
-        raw[: 2 * max_body_bytes + HEADER_ALLOWANCE]
-    )
+    msg = parse_message(raw[: 2 * max_body_bytes + HEADER_ALLOWANCE])
     try:
         return decoded_body(msg, max_body_bytes, time.monotonic() + 60.0)[0]
     except (ReadTimeout, Undecodable):

@@ -64,4 +64,5 @@ def remember(
             received_at=now(session),
         )
     )
-    session.flush()
+    # Not flushed here: the reply's savepoint flushes it on release, with the reply's other
+    # rows in one pass, and a duplicate key still fails inside that savepoint.

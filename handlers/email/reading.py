@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from email import policy
-from email.parser import BytesParser
 from typing import Any
 
 from handlers.email.body_parts import HEADER_ALLOWANCE, Undecodable, decoded_body
@@ -27,6 +25,7 @@ from handlers.email.envelope import (
     sender_of,
 )
 from handlers.email.html_text import html_to_text as html_to_text
+from handlers.email.parsing import parse_message
 from handlers.email.phrasing import choice_number, understand
 from handlers.email.quotes import ReadTimeout, extract_reply
 
@@ -98,7 +97,7 @@ def read_message(
     truncated = len(raw) > 2 * max_body_bytes + HEADER_ALLOWANCE
     if truncated:
         raw = raw[: 2 * max_body_bytes + HEADER_ALLOWANCE]
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    msg = parse_message(raw)
 
     from_name, from_address = sender_of(msg)
     recipients = recipients_of(msg)

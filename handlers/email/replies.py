@@ -8,10 +8,8 @@ again after a crash before it was filed) is never applied twice and never answer
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,33 +21,29 @@ from bot.services.bounces import mark_email_bouncing
 from bot.services.verbs import apply
 from bot.settings import Settings
 from handlers.email import answers, ledger, questions
+from handlers.email.batch import Preloaded, preload
 from handlers.email.capacity import capacity_stated
 from handlers.email.classify import KIND_AUTO_REPLY, KIND_BOUNCE, KIND_OTHER, KIND_REPLY
-from handlers.email.commands import EXAMPLES, ParsedCommand, work_command
+from handlers.email.commands import EXAMPLES, work_command
 from handlers.email.inbox import ProcessorUnavailable
 from handlers.email.ledger import FiledAs
 from handlers.email.reading import ReadMessage, read_message
 from handlers.email.refusals import (
-    HINT_NEEDS_NUMBER,
     HINT_NO_TOKEN,
-    HINT_NOT_LISTED,
     HINT_NOT_YOURS,
-    HINT_OTHER_REFERRAL,
     HINT_TOO_LARGE,
     MSG_GONE,
-    MSG_NEEDS_NUMBER,
     MSG_NO_TOKEN,
-    MSG_NOT_LISTED,
     MSG_NOT_YOURS,
-    MSG_OTHER_REFERRAL,
     MSG_TOO_LARGE,
     Refused,
     describe,
     first_line,
 )
+from handlers.email.targets import command_target
 from handlers.email.tokens import ExpiredToken, TokenClaims, TokenError, check_token
 from storage.db import transaction
-from storage.models import OutboxMessage, Referral, Staff
+from storage.models import Referral, Staff
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +84,15 @@ class ReplyProcessor:
         self._sessions = sessions
         self._settings = settings
         self._wake = wake
+        # Settings' derived addresses are parsed on every access: read once, not per reply.
+        self._reply_base = settings.reply_base
+        self._own = settings.own_address_set
 
     def __call__(self, uid: int, raw: bytes) -> str:
         return self.process_batch([(uid, raw)])[0]
 
     def process_batch(self, messages: Sequence[tuple[int, bytes]]) -> list[str]:
-        reads = [read_inbound(raw, self._settings) for _uid, raw in messages]
+        reads = [self._read(raw) for _uid, raw in messages]
         keys = [
             ledger.message_key(read.message_id, raw)
             for read, (_uid, raw) in zip(reads, messages, strict=True)
@@ -120,28 +117,42 @@ class ReplyProcessor:
             )
         return [outcome.folder for outcome in outcomes]
 
+    def _read(self, raw: bytes) -> ReadMessage:
+        return read_message(
+            raw,
+            reply_address=self._reply_base,
+            own_addresses=self._own,
+            trusted_authserv_id=self._settings.trusted_authserv_id,
+        )
+
     def _apply(
         self, reads: list[ReadMessage], messages: Sequence[tuple[int, bytes]], keys: list[str]
     ) -> list[FiledAs]:
         outcomes: list[FiledAs] = []
         with transaction(self._sessions) as session:
             seen = ledger.outcomes_of(session, keys)
+            fresh = [
+                read.reply_token for read, key in zip(reads, keys, strict=True) if key not in seen
+            ]
+            loaded = preload(session, self._settings, fresh)
             for read, (uid, raw), key in zip(reads, messages, keys, strict=True):
                 folder = seen.get(key)
                 if folder is not None:
                     # Delivered again: filed as before, nothing applied, nobody answered.
                     outcome = FiledAs(folder, "repeat")
                 else:
-                    outcome = self._one(session, uid, read, raw, key)
+                    outcome = self._one(session, uid, read, raw, key, loaded)
                     seen[key] = outcome.folder
                 outcomes.append(outcome)
         return outcomes
 
-    def _one(self, session: Session, uid: int, read: ReadMessage, raw: bytes, key: str) -> FiledAs:
+    def _one(
+        self, session: Session, uid: int, read: ReadMessage, raw: bytes, key: str, loaded: Preloaded
+    ) -> FiledAs:
         """Apply one message inside its own savepoint of the batch's transaction."""
         try:
             with session.begin_nested():
-                outcome = self._decide(session, read, raw, key)
+                outcome = self._decide(session, read, raw, key, loaded)
                 self._remember(session, key, read, outcome)
                 return outcome
         except Refused as refusal:
@@ -194,10 +205,12 @@ class ReplyProcessor:
         seen = ledger.outcomes_of(session, [key]).get(key)
         return FiledAs(seen or REJECTED, "repeat")
 
-    def _decide(self, session: Session, read: ReadMessage, raw: bytes, key: str) -> FiledAs:
+    def _decide(
+        self, session: Session, read: ReadMessage, raw: bytes, key: str, loaded: Preloaded
+    ) -> FiledAs:
         """Apply the reply and write its confirmation, or raise Refused (and roll back)."""
         settings = self._settings
-        if read.from_address in settings.own_address_set:
+        if read.from_address in self._own:
             return FiledAs(REJECTED, "own_mail")
         if read.kind == KIND_BOUNCE:
             mark_email_bouncing(session, addresses=read.bounced_recipients, channel=EMAIL)
@@ -245,7 +258,7 @@ class ReplyProcessor:
         meant = command if command is not None else read.choices[0]
         read_as = describe(meant)
         try:
-            actor = actor_for(session, staff)
+            actor = actor_for(session, staff, grants=loaded.grants.get(staff.id))
         except UserError as exc:
             reason = "not_applied" if staff.active else ACCESS_REMOVED
             raise Refused(
@@ -264,7 +277,7 @@ class ReplyProcessor:
                     in_reply_to=read.message_id,
                 )
                 return FiledAs(PROCESSED, "applied" if stated.changed else "unchanged", staff.id)
-            target = self._target(session, claims, staff, referral, meant, read_as)
+            target = command_target(session, claims, staff, referral, meant, read_as)
             if command is None:
                 questions.ask(
                     session,
@@ -316,55 +329,13 @@ class ReplyProcessor:
             raise Refused("wrong_referral", MSG_GONE)
         return referral
 
-    @staticmethod
-    def _target(
-        session: Session,
-        claims: TokenClaims,
-        staff: Staff,
-        referral: Referral | None,
-        command: ParsedCommand,
-        read_as: str,
-    ) -> Referral:
-        """The referral the command acts on: the token's, or for a message listing several, the
-        one the command names, which must be listed in that message."""
-        named = command.number
-        if referral is not None:
-            if named is not None and named != referral.number:
-                raise Refused(
-                    "wrong_referral",
-                    MSG_OTHER_REFERRAL.format(named=named, number=referral.number),
-                    hint=HINT_OTHER_REFERRAL.format(named=named),
-                    number=referral.number,
-                    referral_id=referral.id,
-                    read_as=read_as,
-                )
-            return referral
-        if named is None:
-            raise Refused("needs_number", MSG_NEEDS_NUMBER, hint=HINT_NEEDS_NUMBER, read_as=read_as)
-        listing = session.get(OutboxMessage, claims.subject_id)
-        if (
-            listing is None
-            or listing.staff_id != staff.id
-            or named not in set(numbers_in(listing.payload))
-        ):
-            raise Refused(
-                "wrong_referral",
-                MSG_NOT_LISTED.format(named=named),
-                hint=HINT_NOT_LISTED,
-                read_as=read_as,
-            )
-        target = session.scalar(select(Referral).where(Referral.number == named))
-        if target is None:
-            raise Refused("wrong_referral", MSG_GONE, read_as=read_as)
-        return target
-
     def _answerable(self, session: Session, read: ReadMessage, reason: str) -> Staff | None:
         """Whom a refusal may be answered to: a known, active staff member who wrote a reply
         (never machine mail, never a sender our border server calls forged). A person whose
         access was removed is told only that, when their own signed token proved who they are."""
         if read.kind not in (KIND_REPLY, KIND_OTHER) or read.dmarc == "fail":
             return None
-        if read.from_address is None or read.from_address in self._settings.own_address_set:
+        if read.from_address is None or read.from_address in self._own:
             return None
         staff = staff_by_email(session, read.from_address)
         if staff is None:
@@ -381,16 +352,3 @@ class ReplyProcessor:
             kind=read.kind,
             outcome=outcome,
         )
-
-
-def numbers_in(value: Any) -> Iterator[str]:
-    """Every referral number a message's payload lists (its items, at any depth)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "number" and isinstance(item, str):
-                yield item
-            else:
-                yield from numbers_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from numbers_in(item)
