@@ -240,7 +240,7 @@ def profile(runtime: Runtime, sink: SmtpSink, output: str) -> None:
 
     def spy(path: str) -> subprocess.Popen[bytes]:
         command = [spy_bin, "record", "--pid", str(os.getpid()), "--format", "raw"]
-        command += ["--output", path, "--rate", "250", "--nonblocking"]
+        command += ["--output", path, "--rate", "250", "--nonblocking", "--threads"]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         time.sleep(1.0)
         return process
