@@ -121,33 +121,36 @@ def publish(runtime: Runtime) -> tuple[float, int]:
     return took, after - before
 
 
-def deliver(runtime: Runtime, sink: SmtpSink, expected: int) -> tuple[float, int]:
-    """One dispatcher until the server holds `expected` more messages; (seconds, doubles)."""
+def deliver(runtime: Runtime, sink: SmtpSink, expected: int) -> tuple[float, int, float]:
+    """One dispatcher until the server holds `expected` more messages; (seconds, doubles, CPU
+    seconds of this process: every thread of the dispatcher, not the server's or the database's).
+    """
     sink.reset()
     dispatcher = runtime.dispatcher()
     stop = threading.Event()
     thread = threading.Thread(
         target=dispatcher.run_forever, args=(stop,), kwargs={"idle_seconds": 0.05}
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     thread.start()
     took = sink.wait_for(expected, timeout=600)
+    cpu = time.process_time() - cpu
     stop.set()
     thread.join(timeout=30)
     if took is None:
         raise SystemExit(f"only {sink.count()} of {expected} messages arrived")
-    return time.perf_counter() - started, doubles(sink.ids())
+    return time.perf_counter() - started, doubles(sink.ids()), cpu
 
 
-def floor(sink: SmtpSink, count: int, *, reuse: bool) -> float:
-    """smtplib sending `count` ready-made messages; seconds."""
+def floor(sink: SmtpSink, count: int, *, reuse: bool) -> tuple[float, float]:
+    """smtplib sending `count` ready-made messages; (seconds, CPU seconds of this process)."""
     message = EmailMessage()
     message["From"] = MAIL_FROM
     message["Subject"] = "[closeloop] New referral R-2026-000001: Behaviour support, Statewide"
     message.set_content("A new referral was published.\n" * 20)
     raw = message.as_bytes()
     sink.reset()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     smtp = smtplib.SMTP("127.0.0.1", sink.port) if reuse else None
     for i in range(count):
         if smtp is None:
@@ -157,10 +160,10 @@ def floor(sink: SmtpSink, count: int, *, reuse: bool) -> float:
             smtp.sendmail("notify@closeloop.example.org", [f"gk{i}@statewide.example.org"], raw)
     if smtp is not None:
         smtp.quit()
-    took = time.perf_counter() - started
+    took, cpu = time.perf_counter() - started, time.process_time() - cpu
     if sink.count() != count:
         raise SystemExit(f"floor: {sink.count()} of {count} arrived")
-    return took
+    return took, cpu
 
 
 def spread(values: list[float]) -> str:
@@ -197,25 +200,30 @@ def main() -> None:
         if args.profile:
             profile(runtime, sink, args.profile_output)
             return
-        publishing, sending, ours, one_conn, per_message = [], [], [], [], []
+        publishing, ours, one_conn, per_message = [], [], [], []
+        cpu_ours, cpu_floor = [], []
         for run in range(1, args.runs + 1):
             took, rows = publish(runtime)
             publishing.append(took)
-            seconds, doubled = deliver(runtime, sink, rows)
-            sending.append(seconds)
+            seconds, doubled, cpu = deliver(runtime, sink, rows)
             ours.append(rows / seconds)
-            one_conn.append(rows / floor(sink, rows, reuse=True))
-            per_message.append(rows / floor(sink, rows, reuse=False))
+            cpu_ours.append(1000 * cpu / rows)
+            floor_seconds, floor_cpu = floor(sink, rows, reuse=True)
+            one_conn.append(rows / floor_seconds)
+            cpu_floor.append(1000 * floor_cpu / rows)
+            per_message.append(rows / floor(sink, rows, reuse=False)[0])
             print(
                 f"run {run}: publish {rows} rows {took:.2f} s; delivered in {seconds:.2f} s = "
-                f"{rows / seconds:.0f}/s (doubles {doubled}); floor one connection "
-                f"{one_conn[-1]:.0f}/s, connection per message {per_message[-1]:.0f}/s; "
-                f"load {os.getloadavg()[0]:.2f}",
+                f"{rows / seconds:.0f}/s (doubles {doubled}), CPU {cpu_ours[-1]:.2f} ms/message; "
+                f"floor one connection {one_conn[-1]:.0f}/s (CPU {cpu_floor[-1]:.2f} ms/message), "
+                f"connection per message {per_message[-1]:.0f}/s; load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
         print(f"publish (s): {spread(publishing)}")
         print(f"closeloop (messages/s): {spread(ours)}")
+        print(f"closeloop CPU (ms/message, this process): {spread(cpu_ours)}")
         print(f"floor, one connection (messages/s): {spread(one_conn)}")
+        print(f"floor, one connection CPU (ms/message): {spread(cpu_floor)}")
         print(f"floor, connection per message (messages/s): {spread(per_message)}")
         print(
             f"ratio closeloop / one-connection floor (medians): "
@@ -232,7 +240,7 @@ def profile(runtime: Runtime, sink: SmtpSink, output: str) -> None:
 
     def spy(path: str) -> subprocess.Popen[bytes]:
         command = [spy_bin, "record", "--pid", str(os.getpid()), "--format", "raw"]
-        command += ["--output", path, "--rate", "250", "--nonblocking"]
+        command += ["--output", path, "--rate", "250", "--nonblocking", "--threads"]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         time.sleep(1.0)
         return process
@@ -243,7 +251,7 @@ def profile(runtime: Runtime, sink: SmtpSink, output: str) -> None:
     spying.wait(timeout=60)
     print(f"publish {rows} rows {took:.2f} s")
     spying = spy(f"{output}.deliver")
-    seconds, _ = deliver(runtime, sink, rows)
+    seconds, _, _ = deliver(runtime, sink, rows)
     spying.send_signal(signal.SIGINT)
     spying.wait(timeout=60)
     print(f"delivered {rows} in {seconds:.2f} s = {rows / seconds:.0f}/s; profiles in {output}.*")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -24,6 +25,8 @@ class Notification:
     referral_id: int | None
     payload: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
+    # When the row was written: the delivery latency metric, without reading the row again.
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

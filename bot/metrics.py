@@ -115,13 +115,12 @@ def watch_database(engine: Engine) -> None:
 
 
 class MeasuredTransport:
-    """Wraps a transport: delivery results and latency (from the row's creation, one primary
-    key read after each delivery), and the outbox row's id in every log line written while it
-    is delivered."""
+    """Wraps a transport: delivery results and latency (from the row's creation, which the
+    dispatcher read with the claim), and the outbox row's id in every log line written while
+    it is delivered."""
 
-    def __init__(self, inner: Transport, engine: Engine) -> None:
+    def __init__(self, inner: Transport) -> None:
         self.inner = inner
-        self.engine = engine
 
     def deliver(self, notification: Notification) -> Receipt:
         with bound(message_id=str(notification.id), channel=notification.channel):
@@ -131,13 +130,9 @@ class MeasuredTransport:
                 DELIVERIES.labels(notification.channel, "failed").inc()
                 raise
         DELIVERIES.labels(notification.channel, "delivered").inc()
-        with self.engine.connect() as connection:
-            created = connection.scalar(
-                select(OutboxMessage.created_at).where(OutboxMessage.id == notification.id)
-            )
-        if created is not None:
+        if notification.created_at is not None:
             DELIVERY_SECONDS.labels(notification.channel).observe(
-                max(0.0, (utcnow() - created).total_seconds())
+                max(0.0, (utcnow() - notification.created_at).total_seconds())
             )
         return receipt
 

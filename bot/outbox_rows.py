@@ -36,6 +36,7 @@ NOTE_COLUMNS = (
     OutboxMessage.referral_id,
     OutboxMessage.payload,
     OutboxMessage.attempts,
+    OutboxMessage.created_at,
 )
 
 
@@ -72,6 +73,7 @@ def note_from_row(row: Any) -> Notification:
         referral_id=row.referral_id,
         payload=dict(row.payload),
         attempts=row.attempts,
+        created_at=row.created_at,
     )
 
 

@@ -47,7 +47,7 @@ class Runtime:
 
             # Measured (bot/metrics.py); tests that pass their own transports get them as is.
             self._transports = {
-                name: MeasuredTransport(transport, self.engine)
+                name: MeasuredTransport(transport)
                 for name, transport in default_transports(self.settings, self.sessions).items()
             }
         return self._transports

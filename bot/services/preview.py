@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from bot.context import today
-from bot.domain.capacity import Capacity, stated, warns
+from bot.domain.capacity import Capacity, CapacityStatus, stated, warns
 from bot.domain.permissions import Actor, require_coordinator
 from bot.domain.routing import REFUSAL_FIXES, REFUSAL_WORDS, Refusal, considered, refusal
 from bot.errors import Conflict
@@ -165,10 +165,14 @@ def check_capacity(
     if confirmed or not program_ids:
         return
     day = today(session)
+    # Only a stated "no capacity" can warn: the rest of a statewide referral's 3,000 programs
+    # are not loaded (the "until" is the domain's to judge, below).
     full = [
         p
         for p in session.scalars(
-            select(Program).where(Program.id.in_(program_ids)).order_by(Program.name)
+            select(Program)
+            .where(Program.id.in_(program_ids), Program.capacity_status == CapacityStatus.NONE)
+            .order_by(Program.name)
         )
         if warns(capacity_of(p), day)
     ]

@@ -10,6 +10,7 @@ message back with the standard library's parser.
 from __future__ import annotations
 
 import binascii
+import re
 import secrets
 from collections.abc import Sequence
 from email.header import Header
@@ -18,6 +19,7 @@ CRLF = b"\r\n"
 # RFC 5322's hard limit; we never fold shorter, as subjects starting with "[" were shown with a
 # leading space by clients after the email package folded them at 78.
 MAX_LINE = 998
+_DOT_AT_LINE_START = re.compile(rb"^\.", re.MULTILINE)
 
 
 def header(name: str, value: str) -> bytes:
@@ -68,3 +70,10 @@ def compose(headers: bytes, text: str, html: str | None) -> bytes:
             f"\r\n--{boundary}--\r\n".encode(),
         )
     )
+
+
+def dot_stuffed(message: bytes) -> bytes:
+    """The message as SMTP's DATA carries it (RFC 5321 4.5.2: a line starting with "." gets
+    another), ending with CRLF, so that the terminating ".\r\n" can follow."""
+    stuffed = _DOT_AT_LINE_START.sub(b"..", message)
+    return stuffed if stuffed.endswith(CRLF) else stuffed + CRLF

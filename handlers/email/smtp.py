@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import smtplib
 import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
@@ -68,22 +69,43 @@ class SmtpTransport:
         self._last_used = 0.0
         # The dispatcher may share one transport between threads; SMTP sessions are sequential.
         self._lock = threading.Lock()
-        self._ahead = RenderAhead(self.compose)
+        # The batch's order (prepare) and the next message, written ahead (`_ahead`).
+        self._following: dict[int, Notification] = {}
+        self._composed: tuple[int, tuple[bytes, str]] | None = None
 
     def deliver(self, notification: Notification) -> Receipt:
-        raw, message_id = self._ahead.take(notification) or self.compose(notification)
         with self._lock:
-            self._send(raw, notification.address)
+            raw, message_id = self._take(notification) or self.compose(notification)
+            self._send(raw, notification.address, lambda: self._ahead(notification))
         return Receipt(external_ref=message_id)
 
     def prepare(self, notifications: Sequence[Notification]) -> None:
-        """Before a batch: the renderer looks up what it needs for all of it at once, then the
-        messages are written in a helper thread while the ones before them are being sent
-        (sending is mostly waiting for the server's replies, rendering is Python)."""
+        """Before a batch: the renderer looks up what it needs for all of it at once, and each
+        message is written while the server reads the one before it (`_ahead`)."""
         prepare = getattr(self._render, "prepare", None)
         if prepare is not None:
             prepare(notifications)
-        self._ahead.start(notifications)
+        with self._lock:
+            self._following = {a.id: b for a, b in itertools.pairwise(notifications)}
+            self._composed = None
+
+    def _ahead(self, sending: Notification) -> None:
+        """Compose the message after `sending` in its batch, while the server takes `sending`:
+        the same thread that waits for the server's reply, so no other thread competes with
+        the sending one for the interpreter (a helper thread did, and slowed every reply)."""
+        following = self._following.pop(sending.id, None)
+        if following is None:
+            return
+        try:
+            self._composed = (following.id, self.compose(following))
+        except Exception:  # composed again when its turn comes, and fails there, for that row
+            self._composed = None
+
+    def _take(self, notification: Notification) -> tuple[bytes, str] | None:
+        composed, self._composed = self._composed, None
+        if composed is not None and composed[0] == notification.id:
+            return composed[1]
+        return None
 
     def compose(self, notification: Notification) -> tuple[bytes, str]:
         """The message `deliver` sends for this notification, and its Message-ID."""
@@ -109,7 +131,6 @@ class SmtpTransport:
         return mime.compose(b"".join(head), rendered.text, rendered.html), message_id
 
     def close(self) -> None:
-        self._ahead.close()
         with self._lock:
             self._disconnect(polite=True)
 
@@ -119,10 +140,10 @@ class SmtpTransport:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _send(self, message: bytes, recipient: str) -> None:
+    def _send(self, message: bytes, recipient: str, meanwhile: Callable[[], None]) -> None:
         reused = self._smtp is not None and self._alive()
         try:
-            self._send_once(message, recipient)
+            self._send_once(message, recipient, meanwhile)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._disconnect(polite=False)
             if not reused:
@@ -132,7 +153,7 @@ class SmtpTransport:
             # before its reply could duplicate it, and the outbox is at-least-once anyway.
             logger.info("SMTP connection to %s was closed; reconnecting", self._where())
             try:
-                self._send_once(message, recipient)
+                self._send_once(message, recipient, meanwhile)
             except (smtplib.SMTPServerDisconnected, OSError) as again:
                 self._disconnect(polite=False)
                 raise self._gone() from again
@@ -140,12 +161,10 @@ class SmtpTransport:
     def _gone(self) -> DeliveryError:
         return DeliveryError(f"SMTP server {self._where()} closed the connection", unreachable=True)
 
-    def _send_once(self, message: bytes, recipient: str) -> None:
+    def _send_once(self, message: bytes, recipient: str, meanwhile: Callable[[], None]) -> None:
         smtp = self._connection()
-        # An address outside ASCII needs SMTPUTF8, which the server must offer.
-        options = ["SMTPUTF8"] if not recipient.isascii() else []
         try:
-            refused = smtp.sendmail(self._envelope_from, [recipient], message, mail_options=options)
+            send_one(smtp, self._envelope_from, recipient, message, meanwhile)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = exc.recipients.get(recipient, (0, b""))
             raise _refusal(f"recipient {recipient} refused", code, reply) from None
@@ -166,9 +185,6 @@ class SmtpTransport:
                 f"SMTP server {self._where()} answered {exc.smtp_code} {_text(exc.smtp_error)}",
                 unreachable=closing,
             ) from None
-        if refused:
-            code, reply = next(iter(refused.values()))
-            raise _refusal(f"recipient {recipient} refused", code, reply)
         self._last_used = time.monotonic()
 
     def _connection(self) -> smtplib.SMTP:
@@ -250,60 +266,47 @@ class SmtpTransport:
         return f"{self._url.host}:{self._url.port}"
 
 
-class RenderAhead:
-    """Composes a batch's messages in order in one helper thread; `take` hands each over.
+def send_one(
+    smtp: smtplib.SMTP,
+    sender: str,
+    recipient: str,
+    message: bytes,
+    meanwhile: Callable[[], None],
+) -> None:
+    """smtplib's `sendmail` for one recipient, raising the same exceptions, with `meanwhile`
+    called where it would only wait: after the message is sent, before the server's verdict on
+    it (the transport writes the next message then)."""
+    smtp.ehlo_or_helo_if_needed()
+    # An address outside ASCII needs SMTPUTF8, which the server must offer.
+    options = ["SMTPUTF8"] if not recipient.isascii() else []
+    code, reply = smtp.mail(sender, options)
+    if code != 250:
+        _abandon(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = smtp.rcpt(recipient)
+    if code not in (250, 251):
+        _abandon(smtp, code)
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    smtp.putcmd("data")
+    code, reply = smtp.getreply()
+    if code != 354:
+        _abandon(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
+    smtp.send(mime.dot_stuffed(message) + b".\r\n")
+    meanwhile()
+    code, reply = smtp.getreply()
+    if code != 250:
+        _abandon(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
 
-    `take` returns None for a notification that is not in the current batch (a delivery
-    without `prepare`), and re-raises what composing it raised, so errors surface where they
-    did before: in `deliver`, for that one message."""
 
-    def __init__(self, compose: Callable[[Notification], tuple[bytes, str]]) -> None:
-        self._compose = compose
-        self._done: dict[int, tuple[bytes, str] | BaseException] = {}
-        self._wanted: set[int] = set()
-        self._changed = threading.Condition()
-        self._generation = 0
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp-render")
-
-    def start(self, notes: Sequence[Notification]) -> None:
-        with self._changed:
-            self._generation += 1
-            self._done = {}
-            self._wanted = {note.id for note in notes}
-        self._pool.submit(self._run, list(notes), self._generation)
-
-    def _run(self, notes: list[Notification], generation: int) -> None:
-        for note in notes:
-            if generation != self._generation:
-                return  # a newer batch replaced this one
-            result: tuple[bytes, str] | BaseException
-            try:
-                result = self._compose(note)
-            except BaseException as exc:  # handed to deliver(), which raises it for this note
-                result = exc
-            with self._changed:
-                if generation != self._generation:
-                    return
-                self._done[note.id] = result
-                self._changed.notify_all()
-
-    def take(self, note: Notification) -> tuple[bytes, str] | None:
-        with self._changed:
-            if note.id not in self._wanted:
-                return None
-            self._wanted.discard(note.id)
-            while note.id not in self._done:
-                self._changed.wait()
-            result = self._done.pop(note.id)
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    def close(self) -> None:
-        with self._changed:
-            self._generation += 1
-            self._done, self._wanted = {}, set()
-        self._pool.shutdown(wait=False)
+def _abandon(smtp: smtplib.SMTP, code: int) -> None:
+    """End the mail transaction as `sendmail` does: a 421 closes the session, else RSET."""
+    if code == 421:
+        smtp.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
 
 
 def _refusal(what: str, code: int, reply: bytes | str) -> DeliveryError:

@@ -84,6 +84,26 @@ def test_message_headers_and_parts(smtp_server: SmtpServer, transport: SmtpTrans
     ]
 
 
+def dotted_render(note: Notification) -> RenderedEmail:
+    return RenderedEmail(subject="Dots", text=".\n.. two dots\nmiddle . line\n.last\n")
+
+
+def test_a_batch_written_ahead_arrives_whole_and_in_order_with_leading_dots_kept(
+    smtp_server: SmtpServer,
+) -> None:
+    url = parse_smtp_url(smtp_server.url())
+    notes = [notification(n, address=f"person{n}@agency.example.org") for n in range(1, 5)]
+    with SmtpTransport(url, mail_from=MAIL_FROM, render=dotted_render) as transport:
+        transport.prepare(notes)
+        receipts = [transport.deliver(note) for note in notes]
+
+    received = smtp_server.recorder.wait_for(4)
+    assert [r.rcpt_tos for r in received] == [(note.address,) for note in notes]
+    assert [r.message["Message-ID"] for r in received] == [r.external_ref for r in receipts]
+    assert len(set(receipts)) == 4
+    assert {r.message.get_content() for r in received} == {".\n.. two dots\nmiddle . line\n.last\n"}
+
+
 def test_message_id_is_generated_when_the_render_has_none(smtp_server: SmtpServer) -> None:
     url = parse_smtp_url(smtp_server.url())
     with SmtpTransport(url, mail_from=MAIL_FROM, render=plain_render) as transport:

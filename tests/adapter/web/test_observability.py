@@ -123,7 +123,7 @@ def test_json_logs_are_one_object_per_line_with_the_job_or_message_id(
     runtime = Runtime(settings, clock=clock)
     try:
         run_job("overdue_escalations", runtime)
-        measured = MeasuredTransport(_LoggingTransport(), runtime.engine)
+        measured = MeasuredTransport(_LoggingTransport())
         measured.deliver(
             Notification(
                 id=987,
