@@ -374,7 +374,7 @@ def test_the_worker_runs_the_dispatcher_and_the_inbox_listener(
         notices = smtp_server.recorder.wait_for(2)
         notice = only(notices, GK_HOME)
         dovecot.append(plain_reply(notice, "accept"))
-        received = smtp_server.recorder.wait_for(4, timeout=15)
+        received = smtp_server.recorder.wait_for(4, timeout=40)
     finally:
         stop.set()
         for thread in threads:
