@@ -13,8 +13,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.context import now, settings_of
 from bot.domain.lifecycle import age_days, is_aging
 from bot.domain.vocab import Role
+from bot.services.lookup import service_names
 from storage.db import insert
-from storage.models import AuditEvent, OutboxMessage, Referral, RoleGrant, ServiceCode, Staff
+from storage.models import AuditEvent, OutboxMessage, Referral, RoleGrant, Staff
 
 
 def referral_brief(session: Session, referral: Referral) -> dict[str, Any]:
@@ -23,11 +24,7 @@ def referral_brief(session: Session, referral: Referral) -> dict[str, Any]:
     No client name or detail ever goes in here: this is what channel messages and email
     bodies may carry (DOMAIN.md, Privacy).
     """
-    names = dict(
-        session.execute(
-            select(ServiceCode.code, ServiceCode.name).where(ServiceCode.code.in_(referral.needs))
-        ).all()
-    )
+    names = service_names(session, referral.needs)
     age = age_days(referral.first_published_at, now(session), referral.closed_at)
     return {
         "number": referral.number,
@@ -37,7 +34,7 @@ def referral_brief(session: Session, referral: Referral) -> dict[str, Any]:
         "where": "Statewide"
         if referral.statewide
         else ", ".join(sorted(c.name for c in referral.counties)),
-        "needs": [{"code": code, "name": names.get(code, code)} for code in referral.needs],
+        "needs": [{"code": code, "name": names[code]} for code in referral.needs],
         "urgency": str(referral.urgency),
         "age_days": age,
         "aging": is_aging(age, referral.state),
