@@ -188,10 +188,20 @@ def outbox_rows(
     return rows
 
 
+# Where `enqueue_many` puts its rows instead of writing them, while a caller holds them to
+# write them with its own in one statement (handlers/email/answers.py: a reply's notifications
+# and its confirmation).
+HELD_ROWS = "held_outbox_rows"
+
+
 def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Add these rows (from `outbox_rows`), skipping keys that exist: one INSERT ... ON CONFLICT
     DO NOTHING executed for all of them instead of one use per row (a statewide referral: 3,000)."""
     if not rows:
+        return
+    held: list[dict[str, Any]] | None = session.info.get(HELD_ROWS)
+    if held is not None:
+        held.extend(rows)
         return
     # One statement compiled once, executed for many rows: the driver sends them in batches.
     statement = insert(session, OutboxMessage.__table__).on_conflict_do_nothing(
@@ -252,8 +262,41 @@ def enqueue(
     The unique key is the whole guarantee against double sends: a retried use case, a restarted
     scheduler or two clocks at once all collapse onto one row (INSERT ... ON CONFLICT DO NOTHING).
     """
+    values = outbox_row(
+        session,
+        key=key,
+        channel=channel,
+        kind=kind,
+        address=address,
+        staff_id=staff_id,
+        referral_id=referral_id,
+        payload=payload,
+        due=due,
+    )
+    statement = (
+        insert(session, OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(OutboxMessage.id)
+    )
+    return session.execute(statement).scalar() is not None
+
+
+def outbox_row(
+    session: Session,
+    *,
+    key: str,
+    channel: str,
+    kind: str,
+    address: str,
+    staff_id: int | None,
+    referral_id: int | None,
+    payload: dict[str, Any],
+    due: datetime | None = None,
+) -> dict[str, Any]:
+    """The values of one pending outbox row, as `enqueue` writes it."""
     at = now(session)
-    values = {
+    return {
         "key": key,
         "channel": channel,
         "kind": kind,
@@ -266,13 +309,6 @@ def enqueue(
         "next_attempt_at": due or at,
         "created_at": at,
     }
-    statement = (
-        insert(session, OutboxMessage)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(OutboxMessage.id)
-    )
-    return session.execute(statement).scalar() is not None
 
 
 def pending_for(session: Session, kinds: Sequence[str] | None = None) -> list[OutboxMessage]:
