@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.activity import TOUCH_EVERY
 from bot.context import now
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
@@ -36,9 +37,12 @@ def record(
     session.add(event)
     if actor is not None:
         # Access hygiene counts days without use: any recorded action is use. Set on the row
-        # itself (loaded already on every channel), so a savepoint rolled back forgets it too.
+        # itself (loaded already on every channel), so a savepoint rolled back forgets it too;
+        # like `touch`, at most every 15 minutes (a batch of replies: not an UPDATE each).
         staff = session.get(Staff, actor.staff_id)
         if staff is not None:
-            staff.last_active_at = event.at
+            last = staff.last_active_at
+            if last is None or last < event.at - TOUCH_EVERY:
+                staff.last_active_at = event.at
     session.flush()
     return event

@@ -13,8 +13,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.context import now, settings_of
 from bot.domain.lifecycle import age_days, is_aging
 from bot.domain.vocab import Role
+from bot.services.lookup import service_names
 from storage.db import insert
-from storage.models import AuditEvent, OutboxMessage, Referral, RoleGrant, ServiceCode, Staff
+from storage.models import AuditEvent, OutboxMessage, Referral, RoleGrant, Staff
 
 
 def referral_brief(session: Session, referral: Referral) -> dict[str, Any]:
@@ -23,11 +24,7 @@ def referral_brief(session: Session, referral: Referral) -> dict[str, Any]:
     No client name or detail ever goes in here: this is what channel messages and email
     bodies may carry (DOMAIN.md, Privacy).
     """
-    names = dict(
-        session.execute(
-            select(ServiceCode.code, ServiceCode.name).where(ServiceCode.code.in_(referral.needs))
-        ).all()
-    )
+    names = service_names(session, referral.needs)
     age = age_days(referral.first_published_at, now(session), referral.closed_at)
     return {
         "number": referral.number,
@@ -37,7 +34,7 @@ def referral_brief(session: Session, referral: Referral) -> dict[str, Any]:
         "where": "Statewide"
         if referral.statewide
         else ", ".join(sorted(c.name for c in referral.counties)),
-        "needs": [{"code": code, "name": names.get(code, code)} for code in referral.needs],
+        "needs": [{"code": code, "name": names[code]} for code in referral.needs],
         "urgency": str(referral.urgency),
         "age_days": age,
         "aging": is_aging(age, referral.state),
@@ -191,10 +188,20 @@ def outbox_rows(
     return rows
 
 
+# Where `enqueue_many` puts its rows instead of writing them, while a caller holds them to
+# write them with its own in one statement (handlers/email/answers.py: a reply's notifications
+# and its confirmation).
+HELD_ROWS = "held_outbox_rows"
+
+
 def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Add these rows (from `outbox_rows`), skipping keys that exist: one INSERT ... ON CONFLICT
     DO NOTHING executed for all of them instead of one use per row (a statewide referral: 3,000)."""
     if not rows:
+        return
+    held: list[dict[str, Any]] | None = session.info.get(HELD_ROWS)
+    if held is not None:
+        held.extend(rows)
         return
     # One statement compiled once, executed for many rows: the driver sends them in batches.
     statement = insert(session, OutboxMessage.__table__).on_conflict_do_nothing(
@@ -255,8 +262,41 @@ def enqueue(
     The unique key is the whole guarantee against double sends: a retried use case, a restarted
     scheduler or two clocks at once all collapse onto one row (INSERT ... ON CONFLICT DO NOTHING).
     """
+    values = outbox_row(
+        session,
+        key=key,
+        channel=channel,
+        kind=kind,
+        address=address,
+        staff_id=staff_id,
+        referral_id=referral_id,
+        payload=payload,
+        due=due,
+    )
+    statement = (
+        insert(session, OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(OutboxMessage.id)
+    )
+    return session.execute(statement).scalar() is not None
+
+
+def outbox_row(
+    session: Session,
+    *,
+    key: str,
+    channel: str,
+    kind: str,
+    address: str,
+    staff_id: int | None,
+    referral_id: int | None,
+    payload: dict[str, Any],
+    due: datetime | None = None,
+) -> dict[str, Any]:
+    """The values of one pending outbox row, as `enqueue` writes it."""
     at = now(session)
-    values = {
+    return {
         "key": key,
         "channel": channel,
         "kind": kind,
@@ -269,13 +309,6 @@ def enqueue(
         "next_attempt_at": due or at,
         "created_at": at,
     }
-    statement = (
-        insert(session, OutboxMessage)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(OutboxMessage.id)
-    )
-    return session.execute(statement).scalar() is not None
 
 
 def pending_for(session: Session, kinds: Sequence[str] | None = None) -> list[OutboxMessage]:

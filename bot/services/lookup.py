@@ -34,6 +34,38 @@ def known_referrals(session: Session, referrals: Iterable[Referral]) -> None:
     known.update((r.number, r) for r in referrals if r.number is not None)
 
 
+# Service codes' names this session has read already, by code (`known_service_names`).
+_SERVICE_NAMES = "service_names"
+
+
+def known_service_names(session: Session, codes: Iterable[str]) -> None:
+    """Read the names of `codes` once for this session's transaction: a batch of email replies
+    (handlers/email/batch.py) notifies about the same referrals' needs reply after reply."""
+    wanted = set(codes)
+    names = dict(
+        session.execute(
+            select(ServiceCode.code, ServiceCode.name).where(ServiceCode.code.in_(wanted))
+        ).all()
+    )
+    known: dict[str, str] = session.info.setdefault(_SERVICE_NAMES, {})
+    # A code without a row reads as itself, as `service_names` would answer.
+    known.update((code, names.get(code, code)) for code in wanted)
+
+
+def service_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    """Each code's name (the code itself when the directory has no row for it)."""
+    wanted = list(codes)
+    known: dict[str, str] = session.info.get(_SERVICE_NAMES, {})
+    if all(code in known for code in wanted):
+        return {code: known[code] for code in wanted}
+    names = dict(
+        session.execute(
+            select(ServiceCode.code, ServiceCode.name).where(ServiceCode.code.in_(wanted))
+        ).all()
+    )
+    return {code: names.get(code, code) for code in wanted}
+
+
 def referral_by_number(session: Session, number: str, *, lock: bool = False) -> Referral:
     wanted = normalise_number(number)
     known = session.info.get(_BY_NUMBER, {}).get(wanted)

@@ -21,10 +21,11 @@ from bot.domain.vocab import (
     read_reason,
 )
 from bot.errors import Conflict, Forbidden, InvalidInput
-from bot.notify import holding, notify, referral_brief
+from bot.notify import notify, referral_brief
 from bot.services.lookup import staff_named, visible_referral
+from bot.services.pools import providers_of
 from storage.db import lock_row
-from storage.models import Note, Recipient, Referral, ResponseVersion, RoleGrant, Staff
+from storage.models import Note, Recipient, Referral, ResponseVersion, Staff
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,6 @@ class WorkResult:
     changed: bool
     summary: str
     referral_id: int | None = None
-
-
-def providers_of(session: Session, program_id: int) -> list[Staff]:
-    """Who may be assigned the program's referrals: its providers and gatekeepers, by name."""
-    people = holding(session, (Role.PROVIDER, Role.GATEKEEPER), RoleGrant.program_id == program_id)
-    return sorted(people, key=lambda s: s.name)
 
 
 def recipient_for(

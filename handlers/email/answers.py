@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot.context import settings_of, today
-from bot.notify import enqueue
+from bot.notify import HELD_ROWS, enqueue, enqueue_many, outbox_row
 from bot.services.verbs import Applied
 from storage.models import Staff
 
@@ -87,6 +89,20 @@ def explain(
     )
 
 
+@contextmanager
+def outbox_held(session: Session) -> Iterator[None]:
+    """Write the notifications of a reply's use case and its confirmation in one INSERT when
+    the block ends (in order: the use case's, then the answer), instead of one each: a round
+    trip fewer per reply. Nothing is written when the block raises: its savepoint goes back."""
+    held: list[dict[str, Any]] = []
+    session.info[HELD_ROWS] = held
+    try:
+        yield
+    finally:
+        del session.info[HELD_ROWS]
+    enqueue_many(session, held)
+
+
 def _answer(
     session: Session,
     *,
@@ -96,13 +112,20 @@ def _answer(
     referral_id: int | None,
     payload: dict[str, Any],
 ) -> bool:
-    return enqueue(
-        session,
-        key=key,
-        channel=answer_channel(session),
-        kind=kind,
-        address=staff.email,
-        staff_id=staff.id,
-        referral_id=referral_id,
-        payload={**payload, "recipient_name": staff.name},
-    )
+    """True when the answer was added. A confirmation is added to the rows held, if any
+    (`outbox_held`): its key is its message's, which no row has, or the ledger would have
+    filed the message as seen, so it will be added too."""
+    fields: dict[str, Any] = {
+        "key": key,
+        "channel": answer_channel(session),
+        "kind": kind,
+        "address": staff.email,
+        "staff_id": staff.id,
+        "referral_id": referral_id,
+        "payload": {**payload, "recipient_name": staff.name},
+    }
+    held: list[dict[str, Any]] | None = session.info.get(HELD_ROWS)
+    if held is not None and kind == CONFIRMATION:
+        held.append(outbox_row(session, **fields))
+        return True
+    return enqueue(session, **fields)

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.context import now
-from bot.services.lookup import known_referrals
+from bot.services.lookup import known_referrals, known_service_names
+from bot.services.pools import known_providers
 from bot.settings import Settings
 from handlers.email.tokens import TokenClaims, TokenError, check_token
 from storage.db import locked
@@ -81,5 +82,7 @@ def preload(session: Session, settings: Settings, tokens: Iterable[str | None]) 
             )
         ).all()
         known_referrals(session, referrals)
+        known_service_names(session, {code for r in referrals for code in r.needs})
+        known_providers(session, {rc.program_id for r in referrals for rc in r.recipients})
         loaded.rows.extend(referrals)
     return loaded

@@ -152,7 +152,8 @@ class ReplyProcessor:
         """Apply one message inside its own savepoint of the batch's transaction."""
         try:
             with session.begin_nested():
-                outcome = self._decide(session, read, raw, key, loaded)
+                with answers.outbox_held(session):
+                    outcome = self._decide(session, read, raw, key, loaded)
                 self._remember(session, key, read, outcome)
                 return outcome
         except Refused as refusal:
