@@ -58,6 +58,10 @@ def use_timezone(name: str) -> None:
     _zone[0] = ZoneInfo(name)
 
 
+def current_zone() -> ZoneInfo:
+    return _zone[0]
+
+
 def local_moment(value: datetime | str, zone: str | None = None) -> datetime:
     """A stored moment (UTC, aware; or its ISO text from a payload) in the network's zone."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
@@ -85,6 +89,11 @@ def _localdate(context: Context, value: datetime | str | None) -> str:
         return local_moment(value, context.get("timezone")).date().isoformat()
     except ValueError:
         return str(value)[:10]
+
+
+# Context variables read other than by name in a template: by the filters above (which take the
+# context) and by `render_email`. bot/email_texts.py leaves any other unnamed variable out.
+CONTEXT_READ_OUTSIDE_TEMPLATES = frozenset({"timezone", "number"})
 
 
 def render(name: str, **context: Any) -> str:

