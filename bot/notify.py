@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.bulk_insert import insert_rows
 from bot.context import now, settings_of
 from bot.domain.lifecycle import age_days, is_aging
 from bot.domain.vocab import Role
@@ -193,14 +194,8 @@ def outbox_rows(
 
 def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Add these rows (from `outbox_rows`), skipping keys that exist: one INSERT ... ON CONFLICT
-    DO NOTHING executed for all of them instead of one use per row (a statewide referral: 3,000)."""
-    if not rows:
-        return
-    # One statement compiled once, executed for many rows: the driver sends them in batches.
-    statement = insert(session, OutboxMessage.__table__).on_conflict_do_nothing(
-        index_elements=["key"]
-    )
-    session.connection().execute(statement, list(rows))
+    DO NOTHING for all of them instead of one use per row (a statewide referral: 3,000)."""
+    insert_rows(session, OutboxMessage, rows, unless_key="key")
 
 
 def tell(
