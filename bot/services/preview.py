@@ -166,15 +166,15 @@ def check_capacity(
         return
     day = today(session)
     # Only a stated "no capacity" can warn: the rest of a statewide referral's 3,000 programs
-    # are not loaded (the "until" is the domain's to judge, below).
+    # are not loaded, nor sent as 3,000 parameters (the "until" is the domain's to judge, below).
     full = [
         p
         for p in session.scalars(
             select(Program)
-            .where(Program.id.in_(program_ids), Program.capacity_status == CapacityStatus.NONE)
+            .where(Program.capacity_status == CapacityStatus.NONE)
             .order_by(Program.name)
         )
-        if warns(capacity_of(p), day)
+        if p.id in program_ids and warns(capacity_of(p), day)
     ]
     if full:
         lines = [

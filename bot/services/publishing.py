@@ -50,19 +50,24 @@ def route_checked(session: Session, referral: Referral) -> set[int]:
         )
     if not programs:
         raise NoRecipients(preview_of(session, referral), list(referral.needs))
-    clashes = session.execute(
-        select(Referral.number, Program.name)
-        .join(Recipient, Recipient.referral_id == Referral.id)
-        .join(Program, Program.id == Recipient.program_id)
-        .where(
-            Referral.client_id == referral.client_id,
-            Referral.id != referral.id,
-            Referral.state.in_(ACTIVE_STATES),
-            Recipient.active.is_(True),
-            Recipient.program_id.in_(programs),
+    # The client's other active referrals' recipients, matched here rather than sent as
+    # 3,000 parameters for a statewide referral.
+    clashes = [
+        (other, name)
+        for other, name, program_id in session.execute(
+            select(Referral.number, Program.name, Program.id)
+            .join(Recipient, Recipient.referral_id == Referral.id)
+            .join(Program, Program.id == Recipient.program_id)
+            .where(
+                Referral.client_id == referral.client_id,
+                Referral.id != referral.id,
+                Referral.state.in_(ACTIVE_STATES),
+                Recipient.active.is_(True),
+            )
+            .order_by(Referral.number, Program.name)
         )
-        .order_by(Referral.number, Program.name)
-    ).all()
+        if program_id in programs
+    ]
     if clashes:
         listing = "; ".join(f"{name} (already has {other})" for other, name in clashes)
         raise Conflict(

@@ -6,10 +6,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.audit import record
+from bot.bulk_insert import insert_rows
 from bot.context import now, today
 from bot.domain.agreements import agency_mou_valid
 from bot.domain.permissions import Actor
@@ -134,8 +135,9 @@ def add_recipients(
         return
     session.flush()
     moment = now(session)
-    session.execute(
-        insert(Recipient),
+    insert_rows(
+        session,
+        Recipient,
         [
             {"referral_id": referral.id, "program_id": pid, "joined_at": moment, "joined_how": how}
             for pid in new
