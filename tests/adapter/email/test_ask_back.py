@@ -3,25 +3,20 @@ applied: against the real Dovecot (IMAP in) and aiosmtpd (SMTP out)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.vocab import ResponseKind
-from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.texts import render_email
 from storage.db import transaction
 from storage.models import Referral
 from tests.adapter.email.channel import EmailChannel, only
-from tests.adapter.email.conftest import mail_settings
 from tests.adapter.email.mail import plain_reply
-from tests.conftest import Clock
 from tests.network import COORD, DANA, GK_HOME
 from tests.servers.dovecot import Mailbox
-from tests.servers.smtp import ReceivedMessage, SmtpServer
+from tests.servers.smtp import ReceivedMessage
 from tests.service.helpers import published
 
 pytestmark = pytest.mark.dovecot
@@ -30,21 +25,8 @@ AMBIGUOUS = "Yes, we would like to visit her first"
 
 
 @pytest.fixture
-def settings(engine: Engine, smtp_server: SmtpServer, dovecot: Mailbox) -> Settings:
-    return mail_settings(engine, smtp_url=smtp_server.url(), imap_url=dovecot.imap_url)
-
-
-@pytest.fixture
-def channel(
-    settings: Settings,
-    clock: Clock,
-    network: sessionmaker[Session],
-    smtp_server: SmtpServer,
-    dovecot: Mailbox,
-) -> Iterator[EmailChannel]:
-    wired = EmailChannel(Runtime(settings, clock=clock), dovecot, smtp_server.recorder)
-    yield wired
-    wired.close()
+def settings(loop_settings: Settings) -> Settings:
+    return loop_settings
 
 
 def plain(received: ReceivedMessage) -> str:
