@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import DeliveryError, Notification, Receipt
@@ -172,3 +172,31 @@ def test_a_success_makes_rows_waiting_on_that_channel_due_at_once(
     assert other.run_once() == 1
     assert sorted(back.delivered) == ids
     assert {(r.status, r.waiting_on) for r in _rows(sessions)} == {("sent", None)}
+
+
+def test_the_sent_marks_connection_leaves_nothing_behind_in_the_pool(
+    sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    """The marks' connection runs with `synchronous_commit = off` and a prepared statement
+    (PostgreSQL): other users of the pool, whose commits must be durable, never get it."""
+    ids = _queue(sessions, 3)
+    recorder = Recorder("only")
+    dispatcher = Dispatcher(sessions, {"console": recorder}, lease_seconds=LEASE, clock=clock)
+    assert dispatcher.run_once() == 3
+    dispatcher._writer.reset()
+    rows = _rows(sessions)
+    assert [(r.id, r.status, r.external_ref) for r in rows] == [
+        (i, "sent", f"only-{i}") for i in ids
+    ]
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        return
+    # Every connection the pool holds, at once: none is the writer's.
+    pooled = [engine.connect() for _ in range(max(1, engine.pool.checkedin()))]
+    try:
+        for connection in pooled:
+            assert connection.scalar(text("SHOW synchronous_commit")) == "on"
+            assert connection.scalar(text("SELECT count(*) FROM pg_prepared_statements")) == 0
+    finally:
+        for connection in pooled:
+            connection.close()
