@@ -6,10 +6,12 @@ Creates a database (PostgreSQL by default, from TEST_DATABASE_URL; it is emptied
 SCHEMA public CASCADE), loads the test network plus PROGRAMS statewide programs of one agency,
 each with a gatekeeper of its own, and starts an aiosmtpd server in a child process
 (bench/sink.py). Each run publishes one statewide referral (3,002 gatekeepers and 2 coordinators
-are told: 3,004 outbox rows), times that transaction, then times ONE outbox dispatcher over
-SMTP until the server has every message. The floor is measured against the same server in the
-same run: smtplib sending 3,004 ready-made messages over one connection, and with a connection
-per message. `--profile` runs the dispatcher once under py-spy instead (it must be installed).
+are told: 3,004 outbox rows), times that transaction, then times ONE worker's dispatchers
+(`--smtp-connections`, default SMTP_CONNECTIONS' default: one dispatcher thread per connection)
+over SMTP until the server has every message. The floor is measured against the same server in
+the same run: smtplib sending 3,004 ready-made messages over one connection, over as many
+connections as the worker's (threads), and with a connection per message. `--profile` runs the
+dispatchers once under py-spy instead (it must be installed).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from bench.sink import SmtpSink, doubles  # noqa: E402
+from bot.processes import GIL_SWITCH_INTERVAL  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage.db import make_engine, transaction  # noqa: E402
@@ -122,44 +125,61 @@ def publish(runtime: Runtime) -> tuple[float, int]:
 
 
 def deliver(runtime: Runtime, sink: SmtpSink, expected: int) -> tuple[float, int, float]:
-    """One dispatcher until the server holds `expected` more messages; (seconds, doubles, CPU
-    seconds of this process: every thread of the dispatcher, not the server's or the database's).
-    """
+    """One worker's dispatchers (one per SMTP connection, `Runtime.dispatchers`) until the
+    server holds `expected` more messages; (seconds, doubles, CPU seconds of this process: every
+    thread of the dispatchers, not the server's or the database's)."""
     sink.reset()
-    dispatcher = runtime.dispatcher()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # as `closeloop worker` runs them
     stop = threading.Event()
-    thread = threading.Thread(
-        target=dispatcher.run_forever, args=(stop,), kwargs={"idle_seconds": 0.05}
-    )
+    threads = [
+        threading.Thread(target=dispatcher.run_forever, args=(stop,), kwargs={"idle_seconds": 0.05})
+        for dispatcher in runtime.dispatchers()
+    ]
     started, cpu = time.perf_counter(), time.process_time()
-    thread.start()
+    for thread in threads:
+        thread.start()
     took = sink.wait_for(expected, timeout=600)
     cpu = time.process_time() - cpu
     stop.set()
-    thread.join(timeout=30)
+    for thread in threads:
+        thread.join(timeout=30)
     if took is None:
         raise SystemExit(f"only {sink.count()} of {expected} messages arrived")
     return time.perf_counter() - started, doubles(sink.ids()), cpu
 
 
-def floor(sink: SmtpSink, count: int, *, reuse: bool) -> tuple[float, float]:
-    """smtplib sending `count` ready-made messages; (seconds, CPU seconds of this process)."""
+def floor(sink: SmtpSink, count: int, *, reuse: bool, connections: int = 1) -> tuple[float, float]:
+    """smtplib sending `count` ready-made messages, over `connections` reused connections in
+    threads of their own, or a connection per message; (seconds, CPU seconds of this process)."""
     message = EmailMessage()
     message["From"] = MAIL_FROM
     message["Subject"] = "[closeloop] New referral R-2026-000001: Behaviour support, Statewide"
     message.set_content("A new referral was published.\n" * 20)
     raw = message.as_bytes()
+
+    def send(numbers: range) -> None:
+        smtp = smtplib.SMTP("127.0.0.1", sink.port) if reuse else None
+        for i in numbers:
+            if smtp is None:
+                with smtplib.SMTP("127.0.0.1", sink.port) as one:
+                    one.sendmail(
+                        "notify@closeloop.example.org", [f"gk{i}@statewide.example.org"], raw
+                    )
+            else:
+                smtp.sendmail("notify@closeloop.example.org", [f"gk{i}@statewide.example.org"], raw)
+        if smtp is not None:
+            smtp.quit()
+
     sink.reset()
     started, cpu = time.perf_counter(), time.process_time()
-    smtp = smtplib.SMTP("127.0.0.1", sink.port) if reuse else None
-    for i in range(count):
-        if smtp is None:
-            with smtplib.SMTP("127.0.0.1", sink.port) as one:
-                one.sendmail("notify@closeloop.example.org", [f"gk{i}@statewide.example.org"], raw)
-        else:
-            smtp.sendmail("notify@closeloop.example.org", [f"gk{i}@statewide.example.org"], raw)
-    if smtp is not None:
-        smtp.quit()
+    senders = [
+        threading.Thread(target=send, args=(range(k, count, connections),))
+        for k in range(connections)
+    ]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
     took, cpu = time.perf_counter() - started, time.process_time() - cpu
     if sink.count() != count:
         raise SystemExit(f"floor: {sink.count()} of {count} arrived")
@@ -175,6 +195,9 @@ def main() -> None:
     parser.add_argument("--programs", type=int, default=3001)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL"))
+    parser.add_argument(
+        "--smtp-connections", type=int, default=Settings.model_fields["smtp_connections"].default
+    )
     parser.add_argument("--profile", action="store_true", help="run once under py-spy")
     parser.add_argument("--profile-output", default="fanout-profile.txt")
     args = parser.parse_args()
@@ -189,6 +212,7 @@ def main() -> None:
             mail_from=MAIL_FROM,
             reply_to="replies@closeloop.example.org",
             outbox_log=str(Path(workdir) / "console.log"),
+            smtp_connections=args.smtp_connections,
         )
         runtime = Runtime(settings)
         started = time.perf_counter()
@@ -200,7 +224,8 @@ def main() -> None:
         if args.profile:
             profile(runtime, sink, args.profile_output)
             return
-        publishing, ours, one_conn, per_message = [], [], [], []
+        connections = args.smtp_connections
+        publishing, ours, one_conn, per_message, same_conns = [], [], [], [], []
         cpu_ours, cpu_floor = [], []
         for run in range(1, args.runs + 1):
             took, rows = publish(runtime)
@@ -212,19 +237,30 @@ def main() -> None:
             one_conn.append(rows / floor_seconds)
             cpu_floor.append(1000 * floor_cpu / rows)
             per_message.append(rows / floor(sink, rows, reuse=False)[0])
+            if connections > 1:
+                same = floor(sink, rows, reuse=True, connections=connections)[0]
+                same_conns.append(rows / same)
             print(
                 f"run {run}: publish {rows} rows {took:.2f} s; delivered in {seconds:.2f} s = "
                 f"{rows / seconds:.0f}/s (doubles {doubled}), CPU {cpu_ours[-1]:.2f} ms/message; "
                 f"floor one connection {one_conn[-1]:.0f}/s (CPU {cpu_floor[-1]:.2f} ms/message), "
-                f"connection per message {per_message[-1]:.0f}/s; load {os.getloadavg()[0]:.2f}",
+                f"connection per message {per_message[-1]:.0f}/s; "
+                + (f"{connections} connections {same_conns[-1]:.0f}/s; " if same_conns else "")
+                + f"load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
         print(f"publish (s): {spread(publishing)}")
-        print(f"closeloop (messages/s): {spread(ours)}")
+        print(f"closeloop, {connections} SMTP connection(s) (messages/s): {spread(ours)}")
         print(f"closeloop CPU (ms/message, this process): {spread(cpu_ours)}")
         print(f"floor, one connection (messages/s): {spread(one_conn)}")
         print(f"floor, one connection CPU (ms/message): {spread(cpu_floor)}")
         print(f"floor, connection per message (messages/s): {spread(per_message)}")
+        if same_conns:
+            print(f"floor, {connections} connections (messages/s): {spread(same_conns)}")
+            print(
+                f"ratio closeloop / {connections}-connection floor (medians): "
+                f"{statistics.median(ours) / statistics.median(same_conns):.2f}"
+            )
         print(
             f"ratio closeloop / one-connection floor (medians): "
             f"{statistics.median(ours) / statistics.median(one_conn):.2f}"
@@ -240,7 +276,7 @@ def profile(runtime: Runtime, sink: SmtpSink, output: str) -> None:
 
     def spy(path: str) -> subprocess.Popen[bytes]:
         command = [spy_bin, "record", "--pid", str(os.getpid()), "--format", "raw"]
-        command += ["--output", path, "--rate", "250", "--nonblocking", "--threads"]
+        command += ["--output", path, "--rate", "250", "--nonblocking", "--threads", "--gil"]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         time.sleep(1.0)
         return process

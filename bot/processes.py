@@ -44,19 +44,31 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def start_worker(runtime: Runtime, stop: threading.Event) -> list[threading.Thread]:
-    """The outbox dispatcher (and, where IMAP is configured, the inbox listener) in threads."""
-    # The two threads take turns on the GIL; each database or socket call gives it up and,
-    # at Python's 5 ms switch interval, could wait that long to get it back from the other
-    # thread: replies and confirmations both went faster at 0.5 ms (docs/benchmarks.md).
+    """The outbox dispatchers (one per SMTP connection) and, where IMAP is configured, the inbox
+    listener, in threads."""
+    # The threads take turns on the GIL; each database or socket call gives it up and, at
+    # Python's 5 ms switch interval, could wait that long to get it back from another thread:
+    # replies and confirmations both went faster at 0.5 ms (docs/benchmarks.md).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    dispatcher = runtime.dispatcher()
+    dispatchers = runtime.dispatchers()
     threads = [
-        threading.Thread(target=dispatcher.run_forever, args=(stop,), name="outbox", daemon=True)
+        threading.Thread(
+            target=dispatcher.run_forever,
+            args=(stop,),
+            name="outbox" if i == 0 else f"outbox-email-{i}",
+            daemon=True,
+        )
+        for i, dispatcher in enumerate(dispatchers)
     ]
+
+    def wake() -> None:
+        for dispatcher in dispatchers:
+            dispatcher.wake()
+
     if runtime.settings.imap_url:
         from handlers.email.listener import inbox_listener
 
-        listener = inbox_listener(runtime.sessions, runtime.settings, wake=dispatcher.wake)
+        listener = inbox_listener(runtime.sessions, runtime.settings, wake=wake)
         threads.append(
             threading.Thread(target=listener.run_forever, args=(stop,), name="inbox", daemon=True)
         )

@@ -36,6 +36,7 @@ class Runtime:
             self.engine, settings=settings, clock=clock
         )
         self._transports = transports
+        self._given_transports = transports is not None
         # Task changes, whichever channel makes them, reach FHIR REST-hook subscribers.
         from bot.services.fhir_hooks import install
 
@@ -53,9 +54,29 @@ class Runtime:
         return self._transports
 
     def dispatcher(self) -> Dispatcher:
+        return self._dispatcher(self.transports())
+
+    def dispatchers(self) -> list[Dispatcher]:
+        """The worker's: one for every channel, and with SMTP configured, SMTP_CONNECTIONS - 1
+        more for email only, each with a connection (and a database connection) of its own.
+        Transports a test passed in are not copied: it gets the one dispatcher."""
+        first = self.dispatcher()
+        if self._given_transports or not self.settings.smtp_url:
+            return [first]
+        from bot.metrics import MeasuredTransport
+
+        extra = [
+            self._dispatcher(
+                {"email": MeasuredTransport(_email_transport(self.settings, self.sessions))}
+            )
+            for _ in range(self.settings.smtp_connections - 1)
+        ]
+        return [first, *extra]
+
+    def _dispatcher(self, transports: dict[str, Transport]) -> Dispatcher:
         return Dispatcher(
             self.sessions,
-            self.transports(),
+            transports,
             max_attempts=self.settings.outbox_max_attempts,
             base_delay=self.settings.outbox_base_delay_seconds,
             lease_seconds=self.settings.outbox_lease_seconds,

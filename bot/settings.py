@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # process). Needs a database other processes can open; see docs/slack.md.
     slack_answer_processes: int = Field(default=0, ge=0, le=16)
     smtp_url: str | None = None
+    # `closeloop worker`: SMTP connections it sends on at once, each with a dispatcher thread of
+    # its own (one takes every channel, the others email only). A message waits on four round
+    # trips to the relay; a second connection sends while the first waits (docs/benchmarks.md).
+    smtp_connections: int = Field(default=2, ge=1, le=16)
     imap_url: str | None = None
     mail_from: str = "closeloop@localhost"
     reply_to: str | None = None

@@ -370,7 +370,7 @@ def test_the_worker_runs_the_dispatcher_and_the_inbox_listener(
     stop = threading.Event()
     threads = start_worker(runtime, stop)
     try:
-        assert [t.name for t in threads] == ["outbox", "inbox"]
+        assert [t.name for t in threads] == ["outbox", "outbox-email-1", "inbox"]
         notices = smtp_server.recorder.wait_for(2)
         notice = only(notices, GK_HOME)
         dovecot.append(plain_reply(notice, "accept"))
