@@ -38,7 +38,7 @@ def id_list(name: str, ids: Sequence[str]) -> bytes:
 
 def _part(content_type: str, body: str) -> bytes:
     data = body.encode("utf-8")
-    if data.isascii() and all(len(line) <= MAX_LINE for line in data.split(b"\n")):
+    if data.isascii() and (len(data) <= MAX_LINE or max(map(len, data.split(b"\n"))) <= MAX_LINE):
         encoding, payload = "7bit", data
     else:
         encoding, payload = "quoted-printable", binascii.b2a_qp(data, istext=True)
@@ -75,5 +75,7 @@ def compose(headers: bytes, text: str, html: str | None) -> bytes:
 def dot_stuffed(message: bytes) -> bytes:
     """The message as SMTP's DATA carries it (RFC 5321 4.5.2: a line starting with "." gets
     another), ending with CRLF, so that the terminating ".\r\n" can follow."""
-    stuffed = _DOT_AT_LINE_START.sub(b"..", message)
-    return stuffed if stuffed.endswith(CRLF) else stuffed + CRLF
+    # Most messages have no such line: two scans in C instead of a regular expression's.
+    if message.startswith(b".") or b"\n." in message:
+        message = _DOT_AT_LINE_START.sub(b"..", message)
+    return message if message.endswith(CRLF) else message + CRLF
