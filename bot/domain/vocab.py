@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import TypeVar
 
 from bot.errors import InvalidInput
@@ -162,7 +163,9 @@ def _normalise(text: str) -> str:
     return " ".join(text.lower().replace("_", " ").replace("–", "-").split())
 
 
+@lru_cache(maxsize=4096)
 def _squash(text: str) -> str:
+    # Cached: every choice's value and name is squashed again for each text matched.
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
