@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,16 +54,38 @@ def remember(
 ) -> None:
     session.add(
         InboundEmail(
-            message_key=key,
-            message_id=(message_id or "")[:255] or None,
-            from_address=(from_address or "")[:254] or None,
-            kind=kind[:16],
-            outcome=outcome.folder,
-            reason=outcome.reason,
-            staff_id=outcome.staff_id,
-            referral_id=outcome.referral_id,
-            received_at=now(session),
+            **record(
+                session,
+                key=key,
+                message_id=message_id,
+                from_address=from_address,
+                kind=kind,
+                outcome=outcome,
+            )
         )
     )
     # Not flushed here: the reply's savepoint flushes it on release, with the reply's other
     # rows in one pass, and a duplicate key still fails inside that savepoint.
+
+
+def record(
+    session: Session,
+    *,
+    key: str,
+    message_id: str | None,
+    from_address: str | None,
+    kind: str,
+    outcome: FiledAs,
+) -> dict[str, Any]:
+    """The ledger row of one message, as column values (`remember`, or many in one INSERT)."""
+    return {
+        "message_key": key,
+        "message_id": (message_id or "")[:255] or None,
+        "from_address": (from_address or "")[:254] or None,
+        "kind": kind[:16],
+        "outcome": outcome.folder,
+        "reason": outcome.reason,
+        "staff_id": outcome.staff_id,
+        "referral_id": outcome.referral_id,
+        "received_at": now(session),
+    }

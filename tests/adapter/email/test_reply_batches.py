@@ -6,18 +6,21 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.actors import actor_by_email
+from bot.domain.vocab import Channel
 from bot.runtime import Runtime
+from bot.services import work
 from bot.settings import Settings
 from handlers.email.inbox import ProcessorUnavailable
 from handlers.email.listener import inbox_listener
 from storage.db import transaction
-from storage.models import AuditEvent, Referral
+from storage.models import AuditEvent, Referral, Staff
 from tests.adapter.email.channel import EmailChannel
 from tests.adapter.email.mail import message_id, plain_reply
-from tests.network import BEN, GK_HOME
+from tests.network import BEN, DANA, GK_HOME
 from tests.servers.dovecot import Mailbox
 from tests.servers.smtp import ReceivedMessage
 from tests.service.helpers import published
@@ -157,3 +160,90 @@ def test_mail_stays_in_the_inbox_while_the_database_cannot_be_reached(
     assert len(dovecot.list_folder("INBOX")) == 2
     assert dovecot.list_folder("Processed") == []
     assert dovecot.list_folder("Rejected") == []
+
+
+def savepoints_during(channel: EmailChannel) -> list[str]:
+    """Collects the SAVEPOINT statements the engine runs from now on."""
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip().upper().startswith("SAVEPOINT"):
+            seen.append(statement)
+
+    event.listen(channel.runtime.engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_a_batch_whose_refusals_wrote_nothing_is_applied_without_savepoints(
+    channel: EmailChannel, dovecot: Mailbox
+) -> None:
+    (first, first_notice), (second, second_notice) = notices(channel, 2)
+    batch = [
+        plain_reply(first_notice, "accept"),
+        plain_reply(second_notice, "accept", sender=BEN),  # refused before anything is written
+        plain_reply(second_notice, "decline staffing"),
+    ]
+    for raw in batch:
+        dovecot.append(raw)
+    savepoints = savepoints_during(channel)
+    listener = inbox_listener(channel.runtime.sessions, channel.runtime.settings)
+
+    assert listener.run_once() == 3
+    listener.close()
+
+    assert savepoints == []
+    assert channel.inbound() == [
+        ("processed", "applied"),
+        ("rejected", "forged_from"),
+        ("processed", "applied"),
+    ]
+    sessions = channel.runtime.sessions
+    assert (responses(sessions, first), responses(sessions, second)) == (["accept"], ["decline"])
+    assert channel.count("email_confirmation") == 2
+    assert [row.payload["reason"] for row in channel.outbox("email_error")] == ["forged_from"]
+    assert dovecot.list_folder("Processed") == [batch[0], batch[2]]
+
+
+def test_a_refusal_after_a_write_sends_the_batch_again_with_a_savepoint_per_reply(
+    channel: EmailChannel, dovecot: Mailbox
+) -> None:
+    (first, first_notice), (second, _) = notices(channel, 2)
+    sessions = channel.runtime.sessions
+    with transaction(sessions) as session:
+        work.assign_referral(
+            session,
+            actor=actor_by_email(session, GK_HOME),
+            number=second,
+            provider=DANA,
+            channel=Channel.API,
+        )
+        grace = session.scalar(select(Staff).where(Staff.email == GK_HOME))
+        assert grace is not None
+        grace.last_active_at = None
+    [assigned] = [m for m in channel.deliver() if m.rcpt_tos == (DANA,)]
+    batch = [
+        # Grace's reply first marks her active (a write), then the use case refuses it.
+        plain_reply(first_notice, "assign nobody@heartland.example.org"),
+        plain_reply(assigned, "accept", sender=DANA),
+    ]
+    for raw in batch:
+        dovecot.append(raw)
+    savepoints = savepoints_during(channel)
+    listener = inbox_listener(sessions, channel.runtime.settings)
+
+    assert listener.run_once() == 2
+    listener.close()
+
+    # Tried without savepoints, rolled back whole, then applied with one per reply (and one
+    # for writing down the refusal).
+    assert len(savepoints) == 3
+    assert channel.inbound() == [("rejected", "not_applied"), ("processed", "applied")]
+    assert (responses(sessions, first), responses(sessions, second)) == ([None], ["accept"])
+    with transaction(sessions) as session:
+        grace = session.scalar(select(Staff).where(Staff.email == GK_HOME))
+        assert grace is not None
+        # The refused reply's write went back with it, as if the reply had never come.
+        assert grace.last_active_at is None
+    assert channel.count("email_confirmation") == 1
+    assert [row.payload["reason"] for row in channel.outbox("email_error")] == ["not_applied"]
+    assert dovecot.list_folder("Rejected") == [batch[0]]
