@@ -43,31 +43,6 @@ def outcomes_of(session: Session, keys: Sequence[str]) -> dict[str, str]:
     return {key: outcome for key, outcome in rows}
 
 
-def remember(
-    session: Session,
-    *,
-    key: str,
-    message_id: str | None,
-    from_address: str | None,
-    kind: str,
-    outcome: FiledAs,
-) -> None:
-    session.add(
-        InboundEmail(
-            **record(
-                session,
-                key=key,
-                message_id=message_id,
-                from_address=from_address,
-                kind=kind,
-                outcome=outcome,
-            )
-        )
-    )
-    # Not flushed here: the reply's savepoint flushes it on release, with the reply's other
-    # rows in one pass, and a duplicate key still fails inside that savepoint.
-
-
 def record(
     session: Session,
     *,
@@ -77,7 +52,9 @@ def record(
     kind: str,
     outcome: FiledAs,
 ) -> dict[str, Any]:
-    """The ledger row of one message, as column values (`remember`, or many in one INSERT)."""
+    """The ledger row of one message, as column values: added to the session (the careful way,
+    flushed with the reply's other rows in its savepoint, where a duplicate key fails) or
+    written with the batch's others in one INSERT."""
     return {
         "message_key": key,
         "message_id": (message_id or "")[:255] or None,

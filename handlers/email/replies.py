@@ -404,16 +404,9 @@ class ReplyProcessor:
             return None
         return staff if staff.active or reason == ACCESS_REMOVED else None
 
-    @staticmethod
-    def _remember(session: Session, key: str, read: ReadMessage, outcome: FiledAs) -> None:
-        ledger.remember(
-            session,
-            key=key,
-            message_id=read.message_id,
-            from_address=read.from_address,
-            kind=read.kind,
-            outcome=outcome,
-        )
+    @classmethod
+    def _remember(cls, session: Session, key: str, read: ReadMessage, outcome: FiledAs) -> None:
+        session.add(InboundEmail(**cls._record(session, key, read, outcome)))
 
     @staticmethod
     def _record(session: Session, key: str, read: ReadMessage, outcome: FiledAs) -> dict[str, Any]:
