@@ -90,14 +90,15 @@ def explain(
 
 
 @contextmanager
-def outbox_held(session: Session) -> Iterator[None]:
-    """Write the notifications of a reply's use case and its confirmation in one INSERT when
-    the block ends (in order: the use case's, then the answer), instead of one each: a round
-    trip fewer per reply. Nothing is written when the block raises: its savepoint goes back."""
+def outbox_held(session: Session) -> Iterator[list[dict[str, Any]]]:
+    """Write the notifications of the use cases run in the block and their confirmations in one
+    INSERT when it ends (in order: each use case's, then its answer), instead of one each: a
+    reply's, or a whole batch's. Nothing is written when the block raises: its savepoint, or
+    the batch, goes back. Yields the rows held so far."""
     held: list[dict[str, Any]] = []
     session.info[HELD_ROWS] = held
     try:
-        yield
+        yield held
     finally:
         del session.info[HELD_ROWS]
     enqueue_many(session, held)

@@ -21,7 +21,6 @@ from bot.bulk_insert import insert_rows
 from bot.context import now
 from bot.domain.vocab import Channel
 from bot.errors import UserError
-from bot.notify import HELD_ROWS, enqueue_many
 from bot.services.bounces import mark_email_bouncing
 from bot.services.verbs import apply
 from bot.settings import Settings
@@ -162,7 +161,10 @@ class ReplyProcessor:
             ]
             loaded = preload(session, self._settings, fresh)
             with contextlib.ExitStack() as stack:
-                held = None if careful else stack.enter_context(_Held(session))
+                held = None
+                if not careful:
+                    outbox = stack.enter_context(answers.outbox_held(session))
+                    held = stack.enter_context(_Held(session, outbox))
                 for read, (uid, raw), key in zip(reads, messages, keys, strict=True):
                     folder = seen.get(key)
                     if folder is not None:
@@ -425,24 +427,22 @@ class _Careful(Exception):
 
 
 class _Held:
-    """A batch's writes held back: its outbox rows (notifications and confirmations, in order)
-    and its ledger rows, each written in one INSERT when the batch is done, and a count of the
-    statements that changed something, to tell whether a refused reply had written already."""
+    """A batch's writes held back: its outbox rows (`answers.outbox_held`, written as the batch
+    ends) and its ledger rows (`write`), one INSERT each, and a count of the statements that
+    changed something, to tell whether a refused reply had written already."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, outbox: list[dict[str, Any]]) -> None:
         self._session = session
-        self.outbox: list[dict[str, Any]] = []
+        self.outbox = outbox
         self.ledger: list[dict[str, Any]] = []
         self._writes = 0
         self._connection = session.connection()
 
     def __enter__(self) -> _Held:
         event.listen(self._connection, "before_cursor_execute", self._seen)
-        self._session.info[HELD_ROWS] = self.outbox
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._session.info.pop(HELD_ROWS, None)
         event.remove(self._connection, "before_cursor_execute", self._seen)
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
@@ -461,10 +461,8 @@ class _Held:
         del self.outbox[mark[1] :]
 
     def write(self) -> None:
-        """The held rows, outbox first (a duplicate ledger key, another worker's, fails the
-        batch: it goes again the careful way, which files that message as a repeat)."""
-        self._session.info.pop(HELD_ROWS, None)
-        enqueue_many(self._session, self.outbox)
+        """The ledger rows (a duplicate key, another worker's, fails the batch: it goes again
+        the careful way, which files that message as a repeat)."""
         try:
             insert_rows(self._session, InboundEmail, self.ledger)
         except IntegrityError:
