@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -93,13 +94,18 @@ class WorkspaceAuthorization:
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
         self._result: AuthorizeResult | None = None
+        # A request arriving while the start-up check is still waiting for Slack waits for
+        # that answer instead of asking again.
+        self._checking = asyncio.Lock()
 
     async def authorize(self) -> AuthorizeResult:
         if self._result is None:
-            response = await self._client.auth_test()
-            self._result = AuthorizeResult.from_auth_test_response(
-                auth_test_response=response, bot_token=self._client.token
-            )
+            async with self._checking:
+                if self._result is None:
+                    response = await self._client.auth_test()
+                    self._result = AuthorizeResult.from_auth_test_response(
+                        auth_test_response=response, bot_token=self._client.token
+                    )
         return self._result
 
     def for_bolt(self) -> Callable[[], Awaitable[AuthorizeResult]]:
