@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,6 +38,34 @@ def is_bye(response: tuple[Any, ...]) -> bool:
 
 def is_new_mail(response: tuple[Any, ...]) -> bool:
     return len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
+
+
+def new_mail_announced(client: IMAPClient) -> bool:
+    """Whether the server announced new mail (an untagged EXISTS) in answer to any command since
+    this was last asked; the announcement is forgotten.
+
+    A server answers SEARCH from the mailbox as the client last saw it and reports mail that came
+    since behind the results: that SEARCH's empty answer does not mean an empty folder, and IDLE
+    will not announce that message again."""
+    _code, data = client._imap.response("EXISTS")
+    return data != [None]
+
+
+def has_unread_answer(client: IMAPClient) -> bool:
+    """Whether the IMAP library already holds a server line that nobody has looked at.
+
+    imaplib reads the socket through a buffered file. `idle()` reads the server's "+ idling"
+    that way, and Dovecot sends "* 1 EXISTS" in the same packet for mail that came just before
+    IDLE: polling the socket, as `idle_check` does, never sees that line."""
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return bool(client._imap.file.peek(1))
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False  # nothing buffered, and nothing on the socket yet
+    finally:
+        sock.settimeout(timeout)
 
 
 def close_quietly(client: IMAPClient) -> None:

@@ -28,8 +28,10 @@ from handlers.email.imap_plumbing import (
     ConnectionTrouble,
     chunks,
     close_quietly,
+    has_unread_answer,
     is_bye,
     is_new_mail,
+    new_mail_announced,
 )
 from handlers.email.imap_plumbing import reconnect_delay as reconnect_delay
 from handlers.email.urls import ImapUrl, tls_context
@@ -119,7 +121,12 @@ class InboxListener:
         """
         client = self._connected()
         try:
+            new_mail_announced(client)  # what earlier commands announced is in view already
             uids = client.search("UNDELETED")
+            while not uids and new_mail_announced(client):
+                # Mail that came during the SEARCH is announced behind its empty answer, and
+                # not again in IDLE: it is in view now, so a second SEARCH finds it.
+                uids = client.search("UNDELETED")
             present = {(self.uidvalidity, uid) for uid in uids}
             # Forget outcomes of messages someone else has since moved away.
             self._unfiled = {key: value for key, value in self._unfiled.items() if key in present}
@@ -285,6 +292,9 @@ class InboxListener:
             raise
 
     def _idle_wait(self, client: IMAPClient, stop: threading.Event) -> None:
+        if has_unread_answer(client):
+            # Mail that came just before IDLE was announced with its "+ idling"; DONE reads it.
+            return
         renew_at = time.monotonic() + self.idle_renew_seconds
         while not stop.is_set():
             remaining = renew_at - time.monotonic()

@@ -271,10 +271,8 @@ def test_the_listener_reconnects_after_a_drop_mid_idle_and_applies_each_reply_on
         m.message["Subject"].split()[-1]: m for m in channel.deliver() if m.rcpt_tos == (GK_HOME,)
     }
     listener = channel.listener
-    # Renewed well within each wait below: a message appended just as the listener first
-    # enters IDLE was now and then not announced (2 runs in 8, before and after issue 14's
-    # changes), and the renewal's search finds it; what is tested here is the reconnect.
-    listener.idle_renew_seconds = 8
+    # No renewal within the waits below: each message must be announced (or found) at once.
+    listener.idle_renew_seconds = 60
     listener.backoff_initial = 0.1
     # Generous: on a loaded machine a round trip slower than this would be a second drop.
     listener.socket_timeout = 30
