@@ -12,6 +12,11 @@ from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
 from storage.models import AuditEvent, Staff
 
+# Set in `session.info` while a caller holds the outbox rows of the use cases it runs
+# (handlers/email/answers.outbox_held): the events' ids are first needed when those rows are
+# written, so `record` leaves the flush to then. A batch of replies flushes once, not per reply.
+IDS_LATER = "audit_ids_later"
+
 
 def record(
     session: Session,
@@ -44,5 +49,6 @@ def record(
             last = staff.last_active_at
             if last is None or last < event.at - TOUCH_EVERY:
                 staff.last_active_at = event.at
-    session.flush()
+    if not session.info.get(IDS_LATER):
+        session.flush()  # the event's id, for the keys of the outbox rows it causes
     return event

@@ -207,7 +207,7 @@ def outbox_rows(
         for channel, address in addresses(session, person):
             rows.append(
                 {
-                    "key": f"{kind}:e{event.id}{scope}:s{person.id}:{channel}",
+                    "key": event_key(event, f"{kind}:e", f"{scope}:s{person.id}:{channel}"),
                     "channel": channel,
                     "kind": kind,
                     "address": address,
@@ -221,6 +221,38 @@ def outbox_rows(
                 }
             )
     return rows
+
+
+class EventKey:
+    """An outbox key naming an audit event not flushed yet (`bot.audit.IDS_LATER`): the rows
+    that carry it are held, and `finish_keys` writes it out once the event has its id."""
+
+    __slots__ = ("event", "head", "tail")
+
+    def __init__(self, event: AuditEvent, head: str, tail: str) -> None:
+        self.event = event
+        self.head = head
+        self.tail = tail
+
+    def text(self) -> str:
+        if self.event.id is None:
+            raise RuntimeError(f"outbox key {self.head}?{self.tail}: its event is not flushed")
+        return f"{self.head}{self.event.id}{self.tail}"
+
+
+def event_key(event: AuditEvent, head: str, tail: str) -> str | EventKey:
+    """`head`, the event's id, `tail`; an `EventKey` until the event has its id."""
+    if event.id is None:
+        return EventKey(event, head, tail)
+    return f"{head}{event.id}{tail}"
+
+
+def finish_keys(rows: Iterable[dict[str, Any]]) -> None:
+    """Write out the keys of held rows whose events were flushed since (`EventKey`)."""
+    for row in rows:
+        key = row["key"]
+        if isinstance(key, EventKey):
+            row["key"] = key.text()
 
 
 # Where `enqueue_many` puts its rows instead of writing them, while a caller holds them to

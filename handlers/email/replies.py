@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
@@ -46,6 +46,7 @@ from handlers.email.refusals import (
 )
 from handlers.email.targets import command_target
 from handlers.email.tokens import ExpiredToken, TokenClaims, TokenError, check_token
+from storage import changes
 from storage.db import transaction
 from storage.models import InboundEmail, Referral, Staff
 
@@ -76,12 +77,12 @@ class ReplyProcessor:
     record stand or fall together, a refused or failing reply undoes only its own effect, and one
     commit (then one wake-up of the dispatcher, `wake`) serves the whole batch.
 
-    It is first applied without savepoints (`_quick`): the outbox rows and the Message-ID records
-    of the whole batch wait and go in as one INSERT each at its end, and a reply refused before
-    it wrote anything has nothing to undo. A reply refused after a write, a failing one, or a
-    clash of Message-ID records rolls the batch back whole; it is then applied again the careful
-    way (`_one`), with a savepoint per reply. Statements per reply went from 6.4 to 2.4
-    (docs/benchmarks.md).
+    It is first applied without savepoints (`_quick`): the use cases' changes and audit events
+    wait for one flush at its end, its outbox rows and Message-ID records for one INSERT each,
+    and a reply refused before it changed anything has nothing to undo. A reply refused after a
+    change, a failing one, or a clash of Message-ID records rolls the batch back whole; it is
+    then applied again the careful way (`_one`), with a savepoint per reply. Statements per
+    reply went from 6.4 to 0.17 on PostgreSQL (docs/benchmarks.md).
     """
 
     def __init__(
@@ -193,7 +194,6 @@ class ReplyProcessor:
         """Apply one message without a savepoint; its outbox rows and its ledger row wait in
         `held`, written for the whole batch at its end. A refusal before anything was written
         leaves nothing to undo; anything else raises _Careful, for the careful way (`_one`)."""
-        session.flush()  # what the reply before left pending is not counted as this one's
         mark = held.mark()
         try:
             try:
@@ -427,9 +427,10 @@ class _Careful(Exception):
 
 
 class _Held:
-    """A batch's writes held back: its outbox rows (`answers.outbox_held`, written as the batch
-    ends) and its ledger rows (`write`), one INSERT each, and a count of the statements that
-    changed something, to tell whether a refused reply had written already."""
+    """A batch's writes held back: its changes and audit events (one flush, `write`), its
+    outbox rows (`answers.outbox_held`, written as the batch ends) and its ledger rows (`write`),
+    one INSERT each; and counts of what changed, flushed or not, to tell whether a refused reply
+    had changed something already."""
 
     def __init__(self, session: Session, outbox: list[dict[str, Any]]) -> None:
         self._session = session
@@ -437,6 +438,7 @@ class _Held:
         self.ledger: list[dict[str, Any]] = []
         self._writes = 0
         self._connection = session.connection()
+        changes.watch()
 
     def __enter__(self) -> _Held:
         event.listen(self._connection, "before_cursor_execute", self._seen)
@@ -449,21 +451,30 @@ class _Held:
         if statement.lstrip()[:6].upper() != "SELECT":
             self._writes += 1
 
-    def mark(self) -> tuple[int, int]:
-        return self._writes, len(self.outbox)
-
-    def untouched_since(self, mark: tuple[int, int]) -> bool:
-        """No statement changed anything since `mark`, and no object waits to be flushed."""
+    def mark(self) -> _Mark:
         session = self._session
-        return self._writes == mark[0] and not (session.new or session.dirty or session.deleted)
+        changed = (self._writes, changes.changes_made(), len(session.new), len(session.deleted))
+        return _Mark(changed, len(self.outbox))
 
-    def drop_since(self, mark: tuple[int, int]) -> None:
-        del self.outbox[mark[1] :]
+    def untouched_since(self, mark: _Mark) -> bool:
+        """Nothing changed since `mark`: no statement that writes, no attribute of an object
+        (those of earlier replies still wait to be flushed), no object added or deleted."""
+        return self.mark().changed == mark.changed
+
+    def drop_since(self, mark: _Mark) -> None:
+        del self.outbox[mark.outbox :]
 
     def write(self) -> None:
-        """The ledger rows (a duplicate key, another worker's, fails the batch: it goes again
-        the careful way, which files that message as a repeat)."""
+        """The batch's changes and the ledger rows. A clash (a Message-ID another worker
+        recorded meanwhile) fails the batch: it goes again the careful way, which files that
+        message as a repeat and finds the reply behind any other clash."""
         try:
+            self._session.flush()
             insert_rows(self._session, InboundEmail, self.ledger)
         except IntegrityError:
             raise _Careful from None
+
+
+class _Mark(NamedTuple):
+    changed: tuple[int, int, int, int]
+    outbox: int
