@@ -45,7 +45,7 @@ class Dispatcher(Leases, Backoff):
         *,
         max_attempts: int = 8,
         base_delay: float = 30.0,
-        lease_seconds: float = 4.0,
+        lease_seconds: float = 2.0,
         batch: int = 200,
         clock: Callable[[], datetime] = utcnow,
         host_backoff_cap: float = HOST_BACKOFF_CAP,

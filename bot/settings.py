@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     outbox_base_delay_seconds: float = Field(default=30.0, gt=0)
     # How long a worker holds claimed rows without renewing them: a dead worker's rows wait
     # this long (docs/reliability.md); a live one renews them every quarter of it.
-    outbox_lease_seconds: float = Field(default=4.0, ge=1.0)
+    outbox_lease_seconds: float = Field(default=2.0, ge=1.0)
     outbox_log: str | None = None
     digest_time: str = "07:30"
     # Logs: `text` lines for a terminal, `json` (one object per line) for a log collector.

@@ -135,9 +135,9 @@ def test_a_dead_dispatchers_rows_are_taken_over_once_its_short_lease_lapses(
     dead.claim()  # then killed: no heartbeat renews its lease any more
     second = Recorder("second")
     other = Dispatcher(sessions, {"console": second}, clock=clock)
-    clock.advance(seconds=3.5)
+    clock.advance(seconds=1.5)
     assert other.run_once() == 0
-    clock.advance(seconds=1)  # the default lease is 4 s
+    clock.advance(seconds=1)  # the default lease is 2 s
     assert other.run_once() == 4
     assert second.delivered == ids
 
