@@ -98,6 +98,8 @@ class ReplyProcessor:
         # Settings' derived addresses are parsed on every access: read once, not per reply.
         self._reply_base = settings.reply_base
         self._own = settings.own_address_set
+        # Before the worker's threads start: listeners are not added while others change objects.
+        changes.watch()
 
     def __call__(self, uid: int, raw: bytes) -> str:
         return self.process_batch([(uid, raw)])[0]
@@ -438,7 +440,6 @@ class _Held:
         self.ledger: list[dict[str, Any]] = []
         self._writes = 0
         self._connection = session.connection()
-        changes.watch()
 
     def __enter__(self) -> _Held:
         event.listen(self._connection, "before_cursor_execute", self._seen)
