@@ -247,3 +247,34 @@ def test_a_refusal_after_a_write_sends_the_batch_again_with_a_savepoint_per_repl
     assert channel.count("email_confirmation") == 1
     assert [row.payload["reason"] for row in channel.outbox("email_error")] == ["not_applied"]
     assert dovecot.list_folder("Rejected") == [batch[0]]
+
+
+def test_each_notification_of_a_batch_is_keyed_by_its_own_audit_event(
+    channel: EmailChannel, dovecot: Mailbox
+) -> None:
+    # The batch flushes its audit events once, at its end: the notifications' keys, which name
+    # the event, are written out then (bot.notify.EventKey), each with its own event's id.
+    replied = notices(channel, 3)
+    for (_number, notice), command in zip(
+        replied, ["accept", "decline staffing", "accept"], strict=True
+    ):
+        dovecot.append(plain_reply(notice, command))
+    listener = inbox_listener(channel.runtime.sessions, channel.runtime.settings)
+
+    assert listener.run_once() == 3
+    listener.close()
+
+    with transaction(channel.runtime.sessions) as session:
+        events = {
+            referral_id: event_id
+            for event_id, referral_id in session.execute(
+                select(AuditEvent.id, AuditEvent.referral_id).where(
+                    AuditEvent.action == "response_given"
+                )
+            )
+        }
+        numbers = dict(session.execute(select(Referral.id, Referral.number)).all())
+    rows = channel.outbox("response_given")
+    assert sorted(numbers[row.referral_id] for row in rows) == sorted(n for n, _ in replied)
+    for row in rows:
+        assert row.key == f"response_given:e{events[row.referral_id]}:s{row.staff_id}:email"
