@@ -12,6 +12,7 @@ import pytest
 
 from handlers.email.inbox import InboxListener, ProcessorUnavailable, reconnect_delay
 from handlers.email.urls import parse_imap_url
+from tests.conftest import need_server
 from tests.servers.dovecot import Mailbox
 
 pytestmark = pytest.mark.dovecot
@@ -314,7 +315,7 @@ def test_mail_that_came_just_before_idle_ends_the_wait(dovecot: Mailbox, transpo
     url = dovecot.imap_url
     if transport == "imaps":
         if dovecot.server.tls_port is None:
-            pytest.skip("install OpenSSL to test IMAP over TLS: apt-get install openssl")
+            need_server("IMAP over TLS", "install OpenSSL: apt-get install openssl")
         url = dovecot.imaps_url
     processor = Processor()
     listener = listener_for(url, processor, idle_renew_seconds=60)
@@ -474,7 +475,7 @@ def test_uidvalidity_change_is_logged_and_the_folder_handled_again(
 @pytest.mark.parametrize("transport", ["imaps", "starttls"])
 def test_tls_connections(dovecot: Mailbox, transport: str) -> None:
     if dovecot.server.tls_port is None:
-        pytest.skip("install OpenSSL to test IMAP over TLS: apt-get install openssl")
+        need_server("IMAP over TLS", "install OpenSSL: apt-get install openssl")
     url = dovecot.imaps_url
     if transport == "starttls":
         url = dovecot.imap_url + "?starttls=true&verify=false"
