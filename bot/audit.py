@@ -10,12 +10,8 @@ from bot.activity import TOUCH_EVERY
 from bot.context import now
 from bot.domain.permissions import Actor
 from bot.domain.vocab import Channel
+from bot.notify import HELD_ROWS
 from storage.models import AuditEvent, Staff
-
-# Set in `session.info` while a caller holds the outbox rows of the use cases it runs
-# (handlers/email/answers.outbox_held): the events' ids are first needed when those rows are
-# written, so `record` leaves the flush to then. A batch of replies flushes once, not per reply.
-IDS_LATER = "audit_ids_later"
 
 
 def record(
@@ -49,6 +45,9 @@ def record(
             last = staff.last_active_at
             if last is None or last < event.at - TOUCH_EVERY:
                 staff.last_active_at = event.at
-    if not session.info.get(IDS_LATER):
-        session.flush()  # the event's id, for the keys of the outbox rows it causes
+    # The event's id is the key of the outbox rows it causes. While a caller holds those rows
+    # (handlers/email/answers.outbox_held), it flushes when it writes them: a batch of replies
+    # flushes once, not once per reply.
+    if HELD_ROWS not in session.info:
+        session.flush()
     return event

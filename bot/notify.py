@@ -224,8 +224,8 @@ def outbox_rows(
 
 
 class EventKey:
-    """An outbox key naming an audit event not flushed yet (`bot.audit.IDS_LATER`): the rows
-    that carry it are held, and `finish_keys` writes it out once the event has its id."""
+    """An outbox key naming an audit event not flushed yet (`bot.audit.record` leaves the flush
+    to whoever holds the rows): `finish_keys` writes it out once the event has its id."""
 
     __slots__ = ("event", "head", "tail")
 

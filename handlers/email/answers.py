@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.audit import IDS_LATER
 from bot.context import settings_of, today
 from bot.notify import HELD_ROWS, enqueue, enqueue_many, finish_keys, outbox_row
 from bot.services.verbs import Applied
@@ -95,17 +94,15 @@ def outbox_held(session: Session) -> Iterator[list[dict[str, Any]]]:
     """Write the notifications of the use cases run in the block and their confirmations in one
     INSERT when it ends (in order: each use case's, then its answer), instead of one each: a
     reply's, or a whole batch's. The use cases' changes and audit events wait for the same
-    moment (`bot.audit.IDS_LATER`): one flush, since the events' ids are first needed there, as
+    moment (`bot.audit.record`): one flush, since the events' ids are first needed there, as
     the rows' keys. Nothing is written when the block raises: its savepoint, or the batch, goes
     back. Yields the rows held so far."""
     held: list[dict[str, Any]] = []
     session.info[HELD_ROWS] = held
-    session.info[IDS_LATER] = True
     try:
         yield held
     finally:
         del session.info[HELD_ROWS]
-        del session.info[IDS_LATER]
     session.flush()  # the use cases' changes and audit events: the events' ids are the keys'
     finish_keys(held)
     enqueue_many(session, held)
